@@ -1,0 +1,574 @@
+/* The plan executor: runs in the child after clone, in the copy of a multithreaded Node process.
+ * Rules that keep it safe there: no malloc, no stdio, no locks, no libc wrappers that talk to other
+ * threads (setuid and friends broadcast to threads that do not exist here: use raw syscalls).
+ * Every failure is reported as {step, errno} on the status pipe, then the child _exits. */
+#include "plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+static int status_fd = -1;
+static int sync_fd = -1;
+static int root_fd = -1;
+static int pivoted; /* after pivot/move/chroot, "/" is the container's root */
+static int current_step = -1;
+static int setns_fds[PLAN_MAX_STEPS];
+
+/* Scratch space for path work; the child is single-threaded, so static buffers are safe. */
+static char rest_buf[2 * PATH_MAX];
+static char next_buf[2 * PATH_MAX];
+static char resolved_buf[PATH_MAX];
+static char link_buf[PATH_MAX];
+static char fdpath_buf[2][64];
+static char mount_path_buf[2][PATH_MAX + 2];
+static char exec_buf[PATH_MAX];
+
+static void find_and_exec(const struct plan_step *st, int probe);
+
+static void send_msg(int type, int err, int value) {
+  struct child_msg m = {type, current_step, err, value};
+  ssize_t n;
+  do n = write(status_fd, &m, sizeof m);
+  while (n < 0 && errno == EINTR);
+}
+
+static void __attribute__((noreturn)) fail(int err) {
+  send_msg(MSG_ERROR, err, 0);
+  _exit(1);
+}
+
+static void check(long rc) {
+  if (rc < 0) fail(errno);
+}
+
+static size_t str_len(const char *s) { return strlen(s); }
+
+/* Writes "/proc/self/fd/N" into one of two small buffers. */
+static const char *fd_path(int slot, int fd) {
+  char digits[16];
+  int n = 0;
+  do digits[n++] = (char)('0' + fd % 10);
+  while ((fd /= 10) > 0);
+  char *out = fdpath_buf[slot];
+  memcpy(out, "/proc/self/fd/", 14);
+  char *p = out + 14;
+  while (n) *p++ = digits[--n];
+  *p = 0;
+  return out;
+}
+
+static int open_in_root_final(const char *resolved) {
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, root_fd, resolved[0] ? resolved : ".", &how, sizeof how);
+}
+
+/* Resolves `path` under the root as if the root were "/": ".." stops at the root, every symlink is
+ * read and followed inside it (absolute ones from the root). Missing components are created when
+ * `create` asks (directories on the way; the last one a directory or an empty file). Leaves the
+ * symlink-free result in resolved_buf and returns an O_PATH fd to it, or -errno. */
+static int resolve_in_root(const char *path, int create) {
+  size_t len = str_len(path);
+  if (len >= sizeof rest_buf) return -ENAMETOOLONG;
+  memcpy(rest_buf, path, len + 1);
+  size_t rlen = 0;
+  resolved_buf[0] = 0;
+  int links = 0;
+  char *rest = rest_buf;
+
+  for (;;) {
+    while (*rest == '/') rest++;
+    if (!*rest) break;
+    char *end = rest;
+    while (*end && *end != '/') end++;
+    size_t clen = (size_t)(end - rest);
+    char *after = end;
+    while (*after == '/') after++;
+    int last = *after == 0;
+
+    if (clen == 1 && rest[0] == '.') {
+      rest = end;
+      continue;
+    }
+    if (clen == 2 && rest[0] == '.' && rest[1] == '.') {
+      while (rlen > 0 && resolved_buf[rlen - 1] != '/') rlen--;
+      if (rlen > 0) rlen--; /* the slash */
+      resolved_buf[rlen] = 0;
+      rest = end;
+      continue;
+    }
+    size_t at = rlen;
+    if (rlen + clen + 2 >= sizeof resolved_buf) return -ENAMETOOLONG;
+    if (rlen) resolved_buf[rlen++] = '/';
+    memcpy(resolved_buf + rlen, rest, clen);
+    rlen += clen;
+    resolved_buf[rlen] = 0;
+
+    struct stat st;
+    if (fstatat(root_fd, resolved_buf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno != ENOENT || create == CREATE_NONE) return -errno;
+      if (!last || create == CREATE_DIR) {
+        if (mkdirat(root_fd, resolved_buf, 0755) < 0 && errno != EEXIST) return -errno;
+      } else {
+        int fd = openat(root_fd, resolved_buf, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) return -errno;
+        close(fd);
+      }
+      rest = end;
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) return -ELOOP;
+      ssize_t n = readlinkat(root_fd, resolved_buf, link_buf, sizeof link_buf - 1);
+      if (n < 0) return -errno;
+      link_buf[n] = 0;
+      /* The link replaces its own component: drop it, then continue with target + what remains. */
+      rlen = link_buf[0] == '/' ? 0 : at;
+      resolved_buf[rlen] = 0;
+      size_t alen = str_len(after);
+      if ((size_t)n + 1 + alen + 1 > sizeof next_buf) return -ENAMETOOLONG;
+      memcpy(next_buf, link_buf, (size_t)n);
+      next_buf[n] = '/';
+      memcpy(next_buf + n + 1, after, alen + 1);
+      memcpy(rest_buf, next_buf, (size_t)n + 1 + alen + 1);
+      rest = rest_buf;
+      continue;
+    }
+    if (!last && !S_ISDIR(st.st_mode)) return -ENOTDIR;
+    rest = end;
+  }
+  int fd = open_in_root_final(resolved_buf);
+  return fd < 0 ? -errno : fd;
+}
+
+/* The path a mount syscall should use for an in-root fd: through /proc before the pivot (so that no
+ * path is walked again), the resolved path itself after it (the root is then the container's). */
+static const char *mount_path(int slot, int fd) {
+  if (!pivoted) return fd_path(slot, fd);
+  size_t n = str_len(resolved_buf);
+  char *out = mount_path_buf[slot];
+  out[0] = '/';
+  memcpy(out + 1, resolved_buf, n + 1);
+  return out;
+}
+
+/* Splits "a/b/c" into the directory fd of "a/b" (created) and the name "c"; returns the fd or -errno. */
+static int parent_in_root(const char *path, const char **name) {
+  const char *slash = strrchr(path, '/');
+  *name = slash ? slash + 1 : path;
+  size_t dlen = slash ? (size_t)(slash - path) : 0;
+  if (!**name || dlen >= sizeof exec_buf) return -EINVAL;
+  memcpy(exec_buf, path, dlen);
+  exec_buf[dlen] = 0;
+  return resolve_in_root(exec_buf, CREATE_DIR);
+}
+
+static unsigned long flags_of_statvfs(unsigned long f) {
+  unsigned long m = 0;
+  if (f & ST_NOSUID) m |= MS_NOSUID;
+  if (f & ST_NODEV) m |= MS_NODEV;
+  if (f & ST_NOEXEC) m |= MS_NOEXEC;
+  if (f & ST_NOATIME) m |= MS_NOATIME;
+  if (f & ST_NODIRATIME) m |= MS_NODIRATIME;
+  if (f & ST_RELATIME) m |= MS_RELATIME;
+  if (f & ST_RDONLY) m |= MS_RDONLY;
+  return m;
+}
+
+static void do_mount(const struct plan_step *st) {
+  unsigned long flags = (unsigned long)st->i[MOUNT_FLAGS];
+  const char *source = st->s[0], *target = st->s[1];
+  int tfd = -1, sfd = -1;
+  if (st->i[MOUNT_TARGET_IN_ROOT]) {
+    tfd = resolve_in_root(target, (int)st->i[MOUNT_CREATE]);
+    if (tfd == -ENOENT && st->i[MOUNT_OPTIONAL]) return;
+    if (tfd < 0) fail(-tfd);
+    target = mount_path(0, tfd);
+  }
+  if (source && st->i[MOUNT_SOURCE_IN_ROOT]) {
+    sfd = resolve_in_root(source, CREATE_NONE);
+    if (sfd < 0) fail(-sfd);
+    source = mount_path(1, sfd);
+  }
+  if (st->i[MOUNT_KEEP_FLAGS]) {
+    struct statvfs sv;
+    check(statvfs(target, &sv));
+    flags |= flags_of_statvfs(sv.f_flag);
+  }
+  check(mount(source, target, st->s[2], flags, st->s[3]));
+  if (tfd >= 0) close(tfd);
+  if (sfd >= 0) close(sfd);
+}
+
+static void do_mask(const struct plan_step *st) {
+  int fd = resolve_in_root(st->s[0], CREATE_NONE);
+  if (fd == -ENOENT || fd == -ENOTDIR) return;
+  if (fd < 0) fail(-fd);
+  struct stat sb;
+  check(fstat(fd, &sb));
+  const char *target = mount_path(0, fd);
+  if (S_ISDIR(sb.st_mode))
+    check(mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL));
+  else
+    check(mount("/dev/null", target, NULL, MS_BIND, NULL));
+  close(fd);
+}
+
+static void do_mknod(const struct plan_step *st) {
+  const char *name;
+  int dfd = parent_in_root(st->s[0], &name);
+  if (dfd < 0) fail(-dfd);
+  if (mknodat(dfd, name, (mode_t)st->i[0], makedev(st->i[1], st->i[2])) < 0) {
+    if (errno != EEXIST) fail(errno);
+  } else {
+    check(fchownat(dfd, name, (uid_t)st->i[3], (gid_t)st->i[4], AT_SYMLINK_NOFOLLOW));
+  }
+  close(dfd);
+}
+
+static void do_symlink(const struct plan_step *st) {
+  const char *name;
+  int dfd = parent_in_root(st->s[1], &name);
+  if (dfd < 0) fail(-dfd);
+  if (symlinkat(st->s[0], dfd, name) < 0 && errno != EEXIST) fail(errno);
+  close(dfd);
+}
+
+static void do_pivot_root(void) {
+  check(fchdir(root_fd));
+  check(syscall(SYS_pivot_root, ".", "."));
+  /* The old root is now stacked under "."; make it a slave so detaching it cannot reach the host. */
+  check(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL));
+  check(umount2(".", MNT_DETACH));
+  check(chdir("/"));
+  pivoted = 1;
+}
+
+static void do_move_root(void) {
+  check(fchdir(root_fd));
+  check(mount(".", "/", NULL, MS_MOVE, NULL));
+  check(chroot("."));
+  check(chdir("/"));
+  pivoted = 1;
+}
+
+static void do_chroot(void) {
+  check(fchdir(root_fd));
+  check(chroot("."));
+  check(chdir("/"));
+  pivoted = 1;
+}
+
+static void write_all(int fd, const char *s, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail(errno);
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+static void do_write_file(const struct plan_step *st) {
+  int fd = open(st->s[0], O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno);
+  write_all(fd, st->s[1], str_len(st->s[1]));
+  close(fd);
+}
+
+static void do_rlimit(const struct plan_step *st) {
+  struct rlimit64 {
+    uint64_t cur, max;
+  } rl = {(uint64_t)st->i[1], (uint64_t)st->i[2]};
+  check(syscall(SYS_prlimit64, 0, (int)st->i[0], &rl, NULL));
+}
+
+static void send_fd(int sock, int fd) {
+  char byte = 'p';
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                       .msg_controllen = sizeof control.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) fail(errno);
+}
+
+static void do_console(const struct plan_step *st) {
+  int sock = (int)st->i[0];
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(errno);
+  int unlock = 0;
+  check(ioctl(master, TIOCSPTLCK, &unlock));
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) fail(errno);
+  if (st->i[1] > 0 && st->i[2] > 0) {
+    struct winsize ws = {.ws_row = (unsigned short)st->i[1], .ws_col = (unsigned short)st->i[2]};
+    check(ioctl(slave, TIOCSWINSZ, &ws));
+  }
+  send_fd(sock, master);
+  close(master);
+  close(sock);
+  for (int k = 0; k < 3; k++) check(dup2(slave, k));
+  if (slave > 2) close(slave);
+  if (setsid() < 0 && errno != EPERM) fail(errno);
+  check(ioctl(0, TIOCSCTTY, 0));
+}
+
+/* `exec_step` is checked first, so that a missing program is reported by create, not lost after start. */
+static void do_exec_fifo(const struct plan_step *st, const struct plan_step *exec_step) {
+  int path_fd = (int)st->i[0];
+  if (exec_step->op != OP_EXEC) fail(EINVAL);
+  find_and_exec(exec_step, 1);
+  send_msg(MSG_READY, 0, 0);
+  int fd;
+  do fd = open(fd_path(0, path_fd), O_WRONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) fail(errno);
+  write_all(fd, "0", 1);
+  close(fd);
+  close(path_fd);
+}
+
+static void do_bounding(const struct plan_step *st) {
+  uint64_t keep = (uint64_t)st->i[0];
+  for (int cap = 0; cap <= (int)st->i[1] && cap < 64; cap++) {
+    if (keep & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) fail(errno);
+  }
+}
+
+static void do_capset(const struct plan_step *st) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  uint64_t e = (uint64_t)st->i[0], p = (uint64_t)st->i[1], inh = (uint64_t)st->i[2];
+  for (int k = 0; k < 2; k++) {
+    data[k].effective = (uint32_t)(e >> (32 * k));
+    data[k].permitted = (uint32_t)(p >> (32 * k));
+    data[k].inheritable = (uint32_t)(inh >> (32 * k));
+  }
+  check(syscall(SYS_capset, &hdr, data));
+}
+
+static void do_ambient(const struct plan_step *st) {
+  uint64_t caps = (uint64_t)st->i[0];
+  check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+  for (int cap = 0; cap < 64; cap++)
+    if (caps & (1ULL << cap)) check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+}
+
+static void do_chdir(const struct plan_step *st) {
+  check(chdir(st->s[0]));
+  /* The kernel prefixes a cwd outside our root with "(unreachable)": refuse it. */
+  long n = syscall(SYS_getcwd, link_buf, sizeof link_buf);
+  if (n < 0) fail(errno);
+  if (link_buf[0] != '/') fail(ENOENT);
+}
+
+/* Tries one candidate path: execve it, or (probe) only check that execve would find it. */
+static int try_exec(const char *path, const struct plan_step *st, int probe) {
+  if (!probe) {
+    execve(path, st->list0, st->list1);
+    return errno;
+  }
+  struct stat sb;
+  if (stat(path, &sb) < 0) return errno;
+  if (!S_ISREG(sb.st_mode) || access(path, X_OK) < 0) return EACCES;
+  return 0;
+}
+
+/* execvpe's search, without its allocations: the first EACCES is kept, as the shell reports it.
+ * With `probe`, returns 0 when the program would be found; otherwise it execs or fails. */
+static void find_and_exec(const struct plan_step *st, int probe) {
+  const char *file = st->list0[0];
+  if (strchr(file, '/')) {
+    int e = try_exec(file, st, probe);
+    if (e) fail(e);
+    return;
+  }
+  int err = ENOENT;
+  size_t flen = str_len(file);
+  const char *p = st->s[2] ? st->s[2] : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (;;) {
+    const char *colon = strchr(p, ':');
+    size_t dlen = colon ? (size_t)(colon - p) : str_len(p);
+    if (dlen + flen + 2 <= sizeof exec_buf) {
+      size_t at = 0;
+      if (dlen == 0) exec_buf[at++] = '.';
+      memcpy(exec_buf + at, p, dlen);
+      at += dlen;
+      exec_buf[at++] = '/';
+      memcpy(exec_buf + at, file, flen + 1);
+      int e = try_exec(exec_buf, st, probe);
+      if (e == 0) return;
+      if (e == EACCES) err = EACCES;
+      else if (e != ENOENT && e != ENOTDIR && err != EACCES) err = e;
+    }
+    if (!colon) break;
+    p = colon + 1;
+  }
+  fail(err);
+}
+
+static void do_sync(const struct plan_step *st) {
+  send_msg(MSG_SYNC, 0, (int)st->i[0]);
+  char go;
+  ssize_t n;
+  do n = read(sync_fd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(1); /* the parent gave up on us */
+}
+
+static void do_fork_into_pidns(void) {
+  long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) fail(errno);
+  if (pid > 0) {
+    send_msg(MSG_PID, 0, (int)pid);
+    _exit(0);
+  }
+}
+
+/* stdio to 0-2, then every other fd closed but ours: Node's own fds never reach the container. */
+static void setup_fds(const struct plan *p) {
+  int high[3];
+  for (int k = 0; k < 3; k++) {
+    high[k] = fcntl(p->stdio[k], F_DUPFD_CLOEXEC, 3);
+    if (high[k] < 0) fail(errno);
+  }
+  for (int k = 0; k < 3; k++) {
+    if (dup2(high[k], k) < 0) fail(errno);
+  }
+  int keep[PLAN_MAX_KEEP_FDS + 3];
+  int n = 0;
+  keep[n++] = status_fd;
+  keep[n++] = sync_fd;
+  for (int k = 0; k < p->nkeep; k++) keep[n++] = p->keep[k];
+  for (int a = 1; a < n; a++) /* insertion sort: a handful of fds */
+    for (int b = a; b > 0 && keep[b - 1] > keep[b]; b--) {
+      int t = keep[b];
+      keep[b] = keep[b - 1];
+      keep[b - 1] = t;
+    }
+  unsigned int from = 3;
+  for (int k = 0; k < n; k++) {
+    if (keep[k] < 3) continue;
+    if ((unsigned)keep[k] > from) syscall(SYS_close_range, from, (unsigned)keep[k] - 1, 0);
+    from = (unsigned)keep[k] + 1;
+  }
+  syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static void reset_signals(void) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < _NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &dfl, NULL); /* fails harmlessly for the signals glibc reserves */
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void child_run(const struct plan *p, int status, int sync) {
+  status_fd = status;
+  sync_fd = sync;
+  reset_signals();
+  setup_fds(p);
+  umask(0); /* device nodes get exactly the modes the plan gives; the process's umask is a later step */
+
+  /* nsfs paths are only meaningful before the first setns changes what /proc shows: open them all now. */
+  for (int n = 0; n < p->nsteps; n++) {
+    if (p->steps[n].op != OP_SETNS) continue;
+    current_step = n;
+    setns_fds[n] = open(p->steps[n].s[0], O_RDONLY | O_CLOEXEC);
+    if (setns_fds[n] < 0) fail(errno);
+  }
+
+  for (int n = 0; n < p->nsteps; n++) {
+    const struct plan_step *st = &p->steps[n];
+    current_step = n;
+    switch (st->op) {
+      case OP_SETNS:
+        check(setns(setns_fds[n], (int)st->i[0]));
+        close(setns_fds[n]);
+        break;
+      case OP_UNSHARE: check(unshare((int)st->i[0])); break;
+      case OP_FORK_INTO_PIDNS: do_fork_into_pidns(); break;
+      case OP_SYNC: do_sync(st); break;
+      case OP_OPEN_ROOT:
+        root_fd = open(st->s[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0) fail(errno);
+        break;
+      case OP_MOUNT: do_mount(st); break;
+      case OP_MASK: do_mask(st); break;
+      case OP_MKNOD: do_mknod(st); break;
+      case OP_SYMLINK: do_symlink(st); break;
+      case OP_PIVOT_ROOT: do_pivot_root(); break;
+      case OP_MOVE_ROOT: do_move_root(); break;
+      case OP_CHROOT: do_chroot(); break;
+      case OP_WRITE_FILE: do_write_file(st); break;
+      case OP_SETHOSTNAME: check(sethostname(st->s[0], str_len(st->s[0]))); break;
+      case OP_SETDOMAINNAME: check(setdomainname(st->s[0], str_len(st->s[0]))); break;
+      case OP_RLIMIT: do_rlimit(st); break;
+      case OP_SETSID:
+        if (setsid() < 0 && errno != EPERM) fail(errno);
+        break;
+      case OP_CONSOLE: do_console(st); break;
+      case OP_EXEC_FIFO: do_exec_fifo(st, &p->steps[p->nsteps - 1]); break;
+      case OP_BOUNDING: do_bounding(st); break;
+      case OP_KEEP_CAPS: check(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)); break;
+      case OP_SETGROUPS: check(syscall(SYS_setgroups, (size_t)st->i[0], st->gids)); break;
+      case OP_SETGID: check(syscall(SYS_setresgid, (gid_t)st->i[0], (gid_t)st->i[0], (gid_t)st->i[0])); break;
+      case OP_SETUID: check(syscall(SYS_setresuid, (uid_t)st->i[0], (uid_t)st->i[0], (uid_t)st->i[0])); break;
+      case OP_CAPSET: do_capset(st); break;
+      case OP_AMBIENT: do_ambient(st); break;
+      case OP_NO_NEW_PRIVS: check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); break;
+      case OP_UMASK: umask((mode_t)st->i[0]); break;
+      case OP_CHDIR: do_chdir(st); break;
+      case OP_EXEC:
+        find_and_exec(st, 0);
+        fail(EINVAL); /* find_and_exec returns only when probing */
+      default: fail(EINVAL);
+    }
+  }
+  current_step = p->nsteps;
+  fail(EINVAL); /* a plan must end in exec */
+}

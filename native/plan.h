@@ -1,0 +1,90 @@
+/* The plan, as the child executes it. Mirrors src/kernel/plan.ts (encodePlan): keep them in step. */
+#ifndef BERTH_PLAN_H
+#define BERTH_PLAN_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PLAN_MAGIC 0x42525448
+#define PLAN_VERSION 1
+#define PLAN_HEADER_BYTES 64
+#define PLAN_STEP_BYTES 80
+#define PLAN_MAX_STEPS 4096
+#define PLAN_MAX_KEEP_FDS 16
+#define PLAN_MAX_LIST 4096 /* argv, env, groups: items per list */
+
+enum plan_op {
+  OP_SETNS = 1,
+  OP_FORK_INTO_PIDNS = 2,
+  OP_SYNC = 3,
+  OP_OPEN_ROOT = 4,
+  OP_MOUNT = 5,
+  OP_MASK = 6,
+  OP_MKNOD = 7,
+  OP_SYMLINK = 8,
+  OP_PIVOT_ROOT = 9,
+  OP_MOVE_ROOT = 10,
+  OP_CHROOT = 11,
+  OP_WRITE_FILE = 12,
+  OP_SETHOSTNAME = 13,
+  OP_SETDOMAINNAME = 14,
+  OP_RLIMIT = 15,
+  OP_SETSID = 16,
+  OP_CONSOLE = 17,
+  OP_EXEC_FIFO = 18,
+  OP_BOUNDING = 19,
+  OP_KEEP_CAPS = 20,
+  OP_SETGROUPS = 21,
+  OP_SETGID = 22,
+  OP_SETUID = 23,
+  OP_CAPSET = 24,
+  OP_AMBIENT = 25,
+  OP_NO_NEW_PRIVS = 26,
+  OP_UMASK = 27,
+  OP_CHDIR = 28,
+  OP_EXEC = 29,
+  OP_UNSHARE = 30,
+};
+
+/* mount step int slots */
+enum { MOUNT_FLAGS = 0, MOUNT_CREATE = 1, MOUNT_SOURCE_IN_ROOT = 2, MOUNT_TARGET_IN_ROOT = 3,
+       MOUNT_KEEP_FLAGS = 4, MOUNT_OPTIONAL = 5 };
+enum { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
+
+struct plan_step {
+  int64_t op;
+  int64_t i[7];
+  const char *s[4];   /* NULL when absent */
+  char **list0;       /* OP_EXEC argv, OP_SETGROUPS: unused (gids below) */
+  char **list1;       /* OP_EXEC envp */
+  gid_t *gids;        /* OP_SETGROUPS */
+};
+
+struct plan {
+  int64_t clone_flags;
+  int stdio[3];
+  int nkeep;
+  int keep[PLAN_MAX_KEEP_FDS];
+  int nsteps;
+  struct plan_step *steps;
+  char *buffer; /* a private copy of the encoded plan: strings point into it */
+};
+
+/* Messages the child writes to the status pipe. Success is the pipe closing at execve. */
+enum child_msg_type { MSG_ERROR = 1, MSG_SYNC = 2, MSG_PID = 3, MSG_READY = 4 };
+struct child_msg {
+  int32_t type;
+  int32_t step;  /* index of the step, -1 before the first */
+  int32_t err;   /* errno for MSG_ERROR */
+  int32_t value; /* sync tag, pid */
+};
+
+/* Parses `len` bytes at `data` into `out`. Returns NULL or a static message naming what is wrong. */
+const char *plan_parse(const void *data, size_t len, struct plan *out);
+void plan_free(struct plan *p);
+
+/* The child side: runs the steps and execs, or reports and _exits. Never returns. */
+void child_run(const struct plan *p, int status_fd, int sync_fd) __attribute__((noreturn));
+
+#endif

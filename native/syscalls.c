@@ -1,0 +1,234 @@
+/* The syscalls Node lacks, each a thin N-API function. Errors become JS errors carrying
+ * {code: 'EPERM', errno, syscall, path}; src/kernel/ turns them into KernelError. */
+#include "syscalls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+napi_value throw_errno(napi_env env, int err, const char *syscall_name, const char *path) {
+  napi_value error, code, msg, num, sc, pv;
+  const char *name = errno_name(err);
+  char text[512];
+  snprintf(text, sizeof text, "%s%s%s: %s (%s)", syscall_name, path ? " " : "", path ? path : "", name, strerror(err));
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_create_int32(env, err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, error, "syscall", sc);
+  if (path) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &pv);
+    napi_set_named_property(env, error, "path", pv);
+  }
+  napi_throw(env, error);
+  return NULL;
+}
+
+const char *errno_name(int err) {
+  const char *name = strerrorname_np(err);
+  return name ? name : "EUNKNOWN";
+}
+
+/* ---- argument helpers ---- */
+
+int arg_int(napi_env env, napi_value v, int64_t *out) {
+  return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+/* Copies a string argument into buf; null/undefined gives NULL. */
+const char *arg_str(napi_env env, napi_value v, char *buf, size_t size) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_string) return NULL;
+  size_t len;
+  napi_get_value_string_utf8(env, v, buf, size, &len);
+  return buf;
+}
+
+napi_value make_int(napi_env env, int64_t v) {
+  napi_value out;
+  napi_create_int64(env, v, &out);
+  return out;
+}
+
+#define ARGS(n)                 \
+  size_t argc = n;              \
+  napi_value argv[n];           \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL)
+
+/* mount(source, target, fstype, flags, data) */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  char src[4096], tgt[4096], fst[256], data[8192];
+  int64_t flags = 0;
+  arg_int(env, argv[3], &flags);
+  const char *s = arg_str(env, argv[0], src, sizeof src), *t = arg_str(env, argv[1], tgt, sizeof tgt),
+             *f = arg_str(env, argv[2], fst, sizeof fst), *d = arg_str(env, argv[4], data, sizeof data);
+  if (mount(s, t, f, (unsigned long)flags, d) < 0) return throw_errno(env, errno, "mount", t);
+  return NULL;
+}
+
+/* umount2(target, flags) */
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char tgt[4096];
+  int64_t flags = 0;
+  arg_int(env, argv[1], &flags);
+  const char *t = arg_str(env, argv[0], tgt, sizeof tgt);
+  if (umount2(t, (int)flags) < 0) return throw_errno(env, errno, "umount2", t);
+  return NULL;
+}
+
+/* openPath(path): an O_PATH fd, which opens nothing (a FIFO's writer is not woken by it). */
+static napi_value js_open_path(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[4096];
+  const char *p = arg_str(env, argv[0], path, sizeof path);
+  int fd = open(p, O_PATH | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "open", p);
+  return make_int(env, fd);
+}
+
+static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t pid;
+  arg_int(env, argv[0], &pid);
+  long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd < 0) return throw_errno(env, errno, "pidfd_open", NULL);
+  return make_int(env, fd);
+}
+
+static napi_value js_pidfd_send_signal(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t fd, sig;
+  arg_int(env, argv[0], &fd);
+  arg_int(env, argv[1], &sig);
+  if (syscall(SYS_pidfd_send_signal, (int)fd, (int)sig, NULL, 0) < 0)
+    return throw_errno(env, errno, "pidfd_send_signal", NULL);
+  return NULL;
+}
+
+napi_value exit_status_object(napi_env env, const siginfo_t *si) {
+  napi_value out, code = NULL, sig = NULL, nul;
+  napi_create_object(env, &out);
+  napi_get_null(env, &nul);
+  if (si->si_code == CLD_EXITED) {
+    code = make_int(env, si->si_status);
+    sig = nul;
+  } else {
+    code = nul;
+    sig = make_int(env, si->si_status);
+  }
+  napi_set_named_property(env, out, "code", code);
+  napi_set_named_property(env, out, "signal", sig);
+  return out;
+}
+
+/* reap(pidfd): waits (blocking) for a child known to be exiting; {code, signal}. */
+static napi_value js_reap(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  arg_int(env, argv[0], &fd);
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int rc;
+  do rc = waitid(P_PIDFD, (id_t)fd, &si, WEXITED);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return throw_errno(env, errno, "waitid", NULL);
+  return exit_status_object(env, &si);
+}
+
+/* socketpair(): two connected AF_UNIX stream sockets, close-on-exec. */
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, errno, "socketpair", NULL);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, make_int(env, sv[0]));
+  napi_set_element(env, arr, 1, make_int(env, sv[1]));
+  return arr;
+}
+
+/* unixConnect(path): a connected AF_UNIX stream socket fd (the console socket). */
+static napi_value js_unix_connect(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[4096];
+  const char *p = arg_str(env, argv[0], path, sizeof path);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (!p || strlen(p) >= sizeof addr.sun_path) return throw_errno(env, ENAMETOOLONG, "connect", p);
+  strcpy(addr.sun_path, p);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", p);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "connect", p);
+  }
+  return make_int(env, fd);
+}
+
+/* recvFd(sock): receives one fd sent with SCM_RIGHTS (blocking). */
+static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t sock;
+  arg_int(env, argv[0], &sock);
+  char byte[256];
+  struct iovec iov = {.iov_base = byte, .iov_len = sizeof byte};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                       .msg_controllen = sizeof control.buf};
+  ssize_t n;
+  do n = recvmsg((int)sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, errno, "recvmsg", NULL);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return throw_errno(env, EBADMSG, "recvmsg", NULL);
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return make_int(env, fd);
+}
+
+/* setWinsize(fd, rows, cols): TIOCSWINSZ on a pty. */
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int64_t fd, rows, cols;
+  arg_int(env, argv[0], &fd);
+  arg_int(env, argv[1], &rows);
+  arg_int(env, argv[2], &cols);
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl((int)fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, errno, "ioctl TIOCSWINSZ", NULL);
+  return NULL;
+}
+
+void register_syscalls(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+      {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
+      {"openPath", NULL, js_open_path, NULL, NULL, NULL, napi_default, NULL},
+      {"pidfdOpen", NULL, js_pidfd_open, NULL, NULL, NULL, napi_default, NULL},
+      {"pidfdSendSignal", NULL, js_pidfd_send_signal, NULL, NULL, NULL, napi_default, NULL},
+      {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
+      {"socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_default, NULL},
+      {"unixConnect", NULL, js_unix_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

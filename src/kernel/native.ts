@@ -1,0 +1,37 @@
+// The typed face of the native addon (native/*.c). Nothing else imports the .node file.
+import { createRequire } from 'node:module';
+
+export interface SpawnResult {
+  pid: number;
+  pidfd: number;
+  /** Read end of the child's status pipe: 16-byte records, EOF at a successful execve. */
+  statusFd: number;
+  /** Write end of the pipe that ends the child's pauses (one byte each). */
+  syncFd: number;
+}
+
+/** How a process ended: `code` when it exited, `signal` when a signal killed it. */
+export interface ExitStatus {
+  code: number | null;
+  signal: number | null;
+}
+
+export interface NativeAddon {
+  spawn(plan: Buffer): SpawnResult;
+  /** Calls back once when the process behind the pidfd has exited; null when it was not our child. */
+  watchExit(pidfd: number, callback: (status: ExitStatus | null) => void): void;
+  reap(pidfd: number): ExitStatus;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  openPath(path: string): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  socketpair(): [number, number];
+  unixConnect(path: string): number;
+  recvFd(socket: number): number;
+  setWinsize(fd: number, rows: number, cols: number): void;
+}
+
+const require = createRequire(import.meta.url);
+// dist/src/kernel/native.js → the project root is three levels up.
+export const native: NativeAddon = require('../../../build/Release/berth_native.node');

@@ -1,0 +1,318 @@
+// The plan: what a cloned child does, step by step, before it becomes the container's process.
+//
+// Everything here is decided in TypeScript. The C executor (native/child.c) runs the steps in
+// order and knows nothing of OCI. A plan is plain data: `--explain` renders it, tests assert on it
+// without running it, and `encodePlan` turns it into the one buffer the executor reads.
+
+/** Namespace kinds, by their `clone(2)` flag. */
+export const NS_FLAGS = {
+  mount: 0x00020000, // CLONE_NEWNS
+  cgroup: 0x02000000, // CLONE_NEWCGROUP
+  uts: 0x04000000, // CLONE_NEWUTS
+  ipc: 0x08000000, // CLONE_NEWIPC
+  user: 0x10000000, // CLONE_NEWUSER
+  pid: 0x20000000, // CLONE_NEWPID
+  network: 0x40000000, // CLONE_NEWNET
+  time: 0x00000080, // CLONE_NEWTIME
+} as const;
+export type NamespaceKind = keyof typeof NS_FLAGS;
+
+/** mount(2) flags used by plans. */
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  SYNCHRONOUS: 0x10,
+  REMOUNT: 0x20,
+  MANDLOCK: 0x40,
+  DIRSYNC: 0x80,
+  NOSYMFOLLOW: 0x100,
+  NOATIME: 0x400,
+  NODIRATIME: 0x800,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  SILENT: 0x8000,
+  UNBINDABLE: 0x20000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000,
+  SHARED: 0x100000,
+  RELATIME: 0x200000,
+  STRICTATIME: 0x1000000,
+  LAZYTIME: 0x2000000,
+} as const;
+
+/** How a mount target (or other path) is found: on the host as given, or inside the container's root. */
+export interface InRootPath {
+  /** Path resolved inside the root opened by `openRoot`: symlinks and `..` can never leave it. */
+  inRoot: string;
+}
+export interface HostPath {
+  /** Absolute path in the child's current view of the filesystem. */
+  path: string;
+}
+export type PathRef = InRootPath | HostPath;
+
+/** What to create at a mount target that does not exist yet. */
+export type CreateKind = 'none' | 'dir' | 'file';
+
+export type Step =
+  /** Join an existing namespace (`setns`), by the path of its nsfs file. */
+  | { op: 'setns'; path: string; ns: NamespaceKind }
+  /** Create namespaces in the child itself (those a clone could not: a cgroup namespace rooted at the cgroup joined after the clone). */
+  | { op: 'unshare'; flags: number }
+  /** After joining a PID namespace: clone once more so the process is inside it (setns only moves children). */
+  | { op: 'forkIntoPidns' }
+  /** Stop until the parent says go on: it writes id maps, places the pid in a cgroup, runs hooks. */
+  | { op: 'sync'; tag: SyncTag }
+  /** Open the directory that becomes the root: later `inRoot` paths are resolved under it. */
+  | { op: 'openRoot'; path: string }
+  /**
+   * mount(2). The target is created when missing (`create`); `source` may also be an in-root path
+   * (bind of a path onto itself). With `keepFlags`, the flags the mount already has (nosuid, nodev,
+   * noexec...) are kept on a remount, which a user namespace requires.
+   */
+  | {
+      op: 'mount';
+      source: PathRef | null;
+      target: PathRef;
+      fstype: string | null;
+      flags: number;
+      data: string | null;
+      create: CreateKind;
+      keepFlags?: boolean;
+      /** A missing target is skipped instead of failing (readonly paths). */
+      optional?: boolean;
+    }
+  /** Hide a path: a directory gets a read-only empty tmpfs, anything else `/dev/null` bound over it; missing is fine. */
+  | { op: 'mask'; path: InRootPath }
+  /** mknod(2) inside the root, then chown. An existing node is left as it is. */
+  | { op: 'mknod'; path: InRootPath; mode: number; major: number; minor: number; uid: number; gid: number }
+  /** symlink(2) inside the root; an existing link is left as it is. */
+  | { op: 'symlink'; target: string; path: InRootPath }
+  /** Make the opened root `/`: chdir to it, `pivot_root . .`, detach the old root, chdir `/`. */
+  | { op: 'pivotRoot' }
+  /** For roots that cannot be pivoted: chdir to it, `mount --move . /`, `chroot .`. */
+  | { op: 'moveRoot' }
+  /** No mount namespace: only `chroot` (escapable; kept for teaching and the spec's rules). */
+  | { op: 'chroot' }
+  /** Write a string to a file (sysctls under /proc/sys, oom_score_adj). */
+  | { op: 'writeFile'; path: string; content: string }
+  | { op: 'sethostname'; name: string }
+  | { op: 'setdomainname'; name: string }
+  | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
+  /** New session; the process leads it (and can take a controlling terminal). */
+  | { op: 'setsid' }
+  /** Open a pty inside the container, send its master over the console socket, make the slave stdio and controlling tty. */
+  | { op: 'console'; socketFd: number; rows: number; cols: number }
+  /** Tell the parent the container is created, then block opening the exec FIFO until `start` reads it. */
+  | { op: 'execFifo'; fd: number }
+  /** Drop every capability not in `keep` from the bounding set. */
+  | { op: 'bounding'; keep: bigint; lastCap: number }
+  /** Keep permitted capabilities across the uid change that follows. */
+  | { op: 'keepCaps' }
+  | { op: 'setgroups'; gids: number[] }
+  | { op: 'setgid'; gid: number }
+  | { op: 'setuid'; uid: number }
+  | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint }
+  | { op: 'ambient'; caps: bigint }
+  | { op: 'noNewPrivs' }
+  | { op: 'umask'; mask: number }
+  /** chdir, then check that the new cwd is reachable from `/` (CVE-2024-21626: no cwd through a leaked fd). */
+  | { op: 'chdir'; path: string }
+  /** execve, looking `argv[0]` up in `searchPath` when it has no slash. Always the last step. */
+  | { op: 'exec'; argv: string[]; env: string[]; searchPath: string };
+
+/** Why the child pauses: the parent's side of each pause is the runtime's business. */
+export enum SyncTag {
+  /** Right after clone: write uid/gid maps, join cgroups. */
+  Created = 1,
+  /** Mounts are done, root not yet pivoted: createRuntime / createContainer hooks. */
+  BeforePivot = 2,
+}
+
+export interface Plan {
+  /** Namespaces the clone creates. */
+  cloneFlags: number;
+  /** fds of the parent that become the child's 0, 1, 2. */
+  stdio: [number, number, number];
+  /** Other parent fds the child needs until exec (console socket, exec FIFO); everything else is closed at once. */
+  keepFds: number[];
+  steps: Step[];
+}
+
+// ---- binary form ---------------------------------------------------------------------------------
+// header: 8 × i64   [magic, version, nsteps, cloneFlags, stdin, stdout, stderr, keepFds list offset]
+// step:   8 × i64   [op, a, b, c, d, e, f, g]  then 4 × i32 string offsets (-1 = none)
+// strings follow the steps, NUL-terminated; a list is its items joined by NULs, its count in an int slot.
+// native/plan.h mirrors these numbers.
+
+export const PLAN_MAGIC = 0x42525448; // "BRTH"
+export const PLAN_VERSION = 1;
+const HEADER_BYTES = 64;
+const STEP_BYTES = 64 + 16;
+
+export const OP_CODES: Record<Step['op'], number> = {
+  setns: 1,
+  forkIntoPidns: 2,
+  sync: 3,
+  openRoot: 4,
+  mount: 5,
+  mask: 6,
+  mknod: 7,
+  symlink: 8,
+  pivotRoot: 9,
+  moveRoot: 10,
+  chroot: 11,
+  writeFile: 12,
+  sethostname: 13,
+  setdomainname: 14,
+  rlimit: 15,
+  setsid: 16,
+  console: 17,
+  execFifo: 18,
+  bounding: 19,
+  keepCaps: 20,
+  setgroups: 21,
+  setgid: 22,
+  setuid: 23,
+  capset: 24,
+  ambient: 25,
+  noNewPrivs: 26,
+  umask: 27,
+  chdir: 28,
+  exec: 29,
+  unshare: 30,
+};
+
+const CREATE_CODES: Record<CreateKind, number> = { none: 0, dir: 1, file: 2 };
+
+interface EncodedStep {
+  ints: (number | bigint)[];
+  strs: (string | null)[];
+}
+
+/** The ints and strings of one step, in the slots native/child.c reads. */
+function encodeStep(step: Step): EncodedStep {
+  switch (step.op) {
+    case 'setns':
+      return { ints: [NS_FLAGS[step.ns]], strs: [step.path] };
+    case 'sync':
+      return { ints: [step.tag], strs: [] };
+    case 'unshare':
+      return { ints: [step.flags], strs: [] };
+    case 'openRoot':
+      return { ints: [], strs: [step.path] };
+    case 'mount': {
+      const src = step.source;
+      return {
+        ints: [
+          step.flags,
+          CREATE_CODES[step.create],
+          src !== null && 'inRoot' in src ? 1 : 0,
+          'inRoot' in step.target ? 1 : 0,
+          step.keepFlags ? 1 : 0,
+          step.optional ? 1 : 0,
+        ],
+        strs: [src === null ? null : pathOf(src), pathOf(step.target), step.fstype, step.data],
+      };
+    }
+    case 'mask':
+      return { ints: [], strs: [step.path.inRoot] };
+    case 'mknod':
+      return { ints: [step.mode, step.major, step.minor, step.uid, step.gid], strs: [step.path.inRoot] };
+    case 'symlink':
+      return { ints: [], strs: [step.target, step.path.inRoot] };
+    case 'writeFile':
+      return { ints: [], strs: [step.path, step.content] };
+    case 'sethostname':
+    case 'setdomainname':
+      return { ints: [], strs: [step.name] };
+    case 'rlimit':
+      return { ints: [step.resource, step.soft, step.hard], strs: [] };
+    case 'console':
+      return { ints: [step.socketFd, step.rows, step.cols], strs: [] };
+    case 'execFifo':
+      return { ints: [step.fd], strs: [] };
+    case 'bounding':
+      return { ints: [step.keep, step.lastCap], strs: [] };
+    case 'setgroups':
+      return { ints: [step.gids.length], strs: [list(step.gids)] };
+    case 'setgid':
+      return { ints: [step.gid], strs: [] };
+    case 'setuid':
+      return { ints: [step.uid], strs: [] };
+    case 'capset':
+      return { ints: [step.effective, step.permitted, step.inheritable], strs: [] };
+    case 'ambient':
+      return { ints: [step.caps], strs: [] };
+    case 'umask':
+      return { ints: [step.mask], strs: [] };
+    case 'chdir':
+      return { ints: [], strs: [step.path] };
+    case 'exec':
+      return {
+        ints: [step.argv.length, step.env.length],
+        strs: [list(step.argv), list(step.env), step.searchPath],
+      };
+    case 'forkIntoPidns':
+    case 'pivotRoot':
+    case 'moveRoot':
+    case 'chroot':
+    case 'setsid':
+    case 'keepCaps':
+    case 'noNewPrivs':
+      return { ints: [], strs: [] };
+  }
+}
+
+/** Items joined for a list slot; an item holding a NUL would split in two, so it is refused here. */
+function list(items: (string | number)[]): string {
+  for (const item of items) {
+    if (String(item).includes('\0')) throw new Error(`plan: a string holds a NUL byte: ${JSON.stringify(item)}`);
+  }
+  return items.join('\0');
+}
+
+export function pathOf(ref: PathRef): string {
+  return 'inRoot' in ref ? ref.inRoot : ref.path;
+}
+
+/** The plan as the single buffer the executor parses before it clones. */
+export function encodePlan(plan: Plan): Buffer {
+  const encoded = plan.steps.map(encodeStep);
+  const strings: Buffer[] = [];
+  let stringsBytes = 0;
+  const stringBase = HEADER_BYTES + STEP_BYTES * plan.steps.length;
+  const addString = (s: string | null): number => {
+    if (s === null) return -1;
+    const offset = stringBase + stringsBytes;
+    const bytes = Buffer.from(s + '\0', 'utf8');
+    strings.push(bytes);
+    stringsBytes += bytes.length;
+    return offset;
+  };
+
+  const head = Buffer.alloc(HEADER_BYTES);
+  const headInts: (number | bigint)[] = [
+    PLAN_MAGIC,
+    PLAN_VERSION,
+    plan.steps.length,
+    plan.cloneFlags,
+    plan.stdio[0],
+    plan.stdio[1],
+    plan.stdio[2],
+    plan.keepFds.length ? addString(list(plan.keepFds)) : -1,
+  ];
+  headInts.forEach((v, i) => head.writeBigInt64LE(BigInt(v), i * 8));
+
+  const body = Buffer.alloc(STEP_BYTES * plan.steps.length);
+  encoded.forEach((e, i) => {
+    const at = i * STEP_BYTES;
+    body.writeBigInt64LE(BigInt(OP_CODES[plan.steps[i].op]), at);
+    for (let k = 0; k < 7; k++) body.writeBigInt64LE(BigInt(e.ints[k] ?? 0), at + 8 + k * 8);
+    for (let k = 0; k < 4; k++) body.writeInt32LE(addString(e.strs[k] ?? null), at + 64 + k * 4);
+  });
+  return Buffer.concat([head, body, ...strings]);
+}

@@ -1,0 +1,91 @@
+// config.json → plan: the ordered checklist of what the child does before it execs the container's
+// process. A pure function of the spec and the options (it reads only host facts: the cgroup
+// layout, whether a bind source is a directory, the image's /etc/passwd). Nothing runs here.
+import { SyncTag, type Plan, type Step } from '../kernel/plan.js';
+import { deviceSteps, devSymlinkSteps } from './devices.js';
+import { finalMountSteps, mountsDevpts, rootfsSteps, specMountSteps } from './mounts.js';
+import { hasNamespace, planNamespaces } from './namespaces.js';
+import { privilegeSteps } from './privileges.js';
+import { RLIMITS, rlimitValue } from './rlimits.js';
+import { SpecError, type Spec } from './spec.js';
+import { sysctlSteps } from './sysctl.js';
+import { processEnv, searchPath } from './user-env.js';
+
+export interface PlanOptions {
+  bundle: string;
+  /** The rootfs's absolute host path. */
+  rootfs: string;
+  stdio: [number, number, number];
+  /** MS_MOVE + chroot instead of pivot_root, for roots that cannot be pivoted (a ramfs). */
+  noPivot?: boolean;
+  /** process.terminal: the console socket the pty master is sent to. */
+  consoleSocketFd?: number;
+  /** create: an O_PATH fd of the exec FIFO the child blocks on until start. */
+  execFifoFd?: number;
+  /** The parent acts right after clone (cgroup placement); a new user namespace always pauses here. */
+  pauseAfterCreate?: boolean;
+  /** The parent runs createRuntime/createContainer hooks before the pivot. */
+  pauseBeforePivot?: boolean;
+}
+
+export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
+  const proc = spec.process;
+  const namespaces = planNamespaces(spec, opts.pauseAfterCreate ?? false);
+  const hasMountNs = hasNamespace(spec, 'mount');
+  const inUserNs = hasNamespace(spec, 'user');
+  const ctx = { bundle: opts.bundle, rootfs: opts.rootfs, inUserNs };
+  if (!hasMountNs && (spec.mounts?.length ?? 0) > 0) {
+    throw new SpecError('config.json', 'mounts', 'mounts need a mount namespace: without one they would land on the host');
+  }
+  if (proc.terminal && opts.consoleSocketFd === undefined) {
+    throw new SpecError('config.json', 'process.terminal', 'a terminal needs --console-socket');
+  }
+  if (spec.hostname !== undefined && spec.hostname !== '' && !hasNamespace(spec, 'uts')) {
+    throw new SpecError('config.json', 'hostname', 'setting the hostname needs a uts namespace');
+  }
+
+  const steps: Step[] = [...namespaces.steps];
+
+  // The filesystem: a mount namespace of our own, or (without one) only a chroot.
+  if (hasMountNs) {
+    steps.push(...rootfsSteps(spec, ctx));
+    steps.push(...specMountSteps(spec, ctx));
+    steps.push(...deviceSteps(spec.linux?.devices ?? [], inUserNs));
+    steps.push(...devSymlinkSteps(mountsDevpts(spec)));
+    if (opts.pauseBeforePivot) steps.push({ op: 'sync', tag: SyncTag.BeforePivot });
+    steps.push(opts.noPivot ? { op: 'moveRoot' } : { op: 'pivotRoot' });
+    steps.push(...finalMountSteps(spec, ctx));
+  } else {
+    steps.push({ op: 'openRoot', path: opts.rootfs });
+    if (opts.pauseBeforePivot) steps.push({ op: 'sync', tag: SyncTag.BeforePivot });
+    steps.push({ op: 'chroot' });
+  }
+
+  // The kernel's per-namespace settings, read through the container's own /proc.
+  steps.push(...sysctlSteps(spec));
+  if (spec.hostname) steps.push({ op: 'sethostname', name: spec.hostname });
+  if (spec.domainname) steps.push({ op: 'setdomainname', name: spec.domainname });
+  if (proc.oomScoreAdj !== undefined) steps.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', content: String(proc.oomScoreAdj) });
+  for (const limit of proc.rlimits ?? []) {
+    steps.push({ op: 'rlimit', resource: RLIMITS[limit.type], soft: rlimitValue(limit.soft), hard: rlimitValue(limit.hard) });
+  }
+
+  // A session of its own; with a terminal, the pty is opened inside (after the pivot, so it is the
+  // container's devpts) and becomes stdio and the controlling terminal.
+  if (proc.terminal) {
+    const size = proc.consoleSize;
+    steps.push({ op: 'console', socketFd: opts.consoleSocketFd as number, rows: size?.height ?? 0, cols: size?.width ?? 0 });
+  } else {
+    steps.push({ op: 'setsid' });
+  }
+
+  steps.push(...privilegeSteps(proc));
+  // As the container's user, so that its permissions apply; checked to be inside the root.
+  steps.push({ op: 'chdir', path: proc.cwd });
+  if (opts.execFifoFd !== undefined) steps.push({ op: 'execFifo', fd: opts.execFifoFd });
+  const env = processEnv(proc, opts.rootfs);
+  steps.push({ op: 'exec', argv: proc.args, env, searchPath: searchPath(env) });
+
+  const keepFds = [opts.consoleSocketFd, opts.execFifoFd].filter((fd): fd is number => fd !== undefined);
+  return { cloneFlags: namespaces.cloneFlags, stdio: opts.stdio, keepFds, steps };
+}

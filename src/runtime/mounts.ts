@@ -1,0 +1,169 @@
+// The container's mounts: the rootfs made a mount of its own, then the spec's mounts inside it.
+import { statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { MS, type CreateKind, type Step } from '../kernel/plan.js';
+import { detectCgroupLayout } from '../cgroups/detect.js';
+import { parseMountOptions, propagationFlags } from './mount-options.js';
+import type { Mount, Spec } from './spec.js';
+
+export interface MountContext {
+  bundle: string;
+  rootfs: string;
+  /** In a user namespace, a remount must keep the flags the kernel locked (nosuid, nodev...). */
+  inUserNs: boolean;
+}
+
+/**
+ * Before anything is mounted: stop mounts from propagating back to the host (rslave by default,
+ * or linux.rootfsPropagation), then bind the rootfs onto itself so that it is a mount point that
+ * pivot_root can take, and open it: every later path is resolved under it.
+ */
+export function rootfsSteps(spec: Spec, ctx: MountContext): Step[] {
+  const propagation = spec.linux?.rootfsPropagation;
+  const flags = propagation ? propagationFlags(propagation) : MS.SLAVE | MS.REC;
+  // A shared "/" would make the rootfs bind's parent shared too, which pivot_root refuses: the bind
+  // is then made private by itself.
+  const steps: Step[] = [
+    { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' },
+    { op: 'mount', source: { path: ctx.rootfs }, target: { path: ctx.rootfs }, fstype: 'bind', flags: MS.BIND | MS.REC, data: null, create: 'none' },
+  ];
+  if (flags & MS.SHARED) {
+    steps.push({ op: 'mount', source: null, target: { path: ctx.rootfs }, fstype: null, flags: MS.PRIVATE, data: null, create: 'none' });
+  }
+  steps.push({ op: 'openRoot', path: ctx.rootfs });
+  return steps;
+}
+
+/** A bind source: absolute, or relative to the bundle (spec: "relative to the bundle"). */
+function bindSource(source: string, bundle: string): string {
+  return isAbsolute(source) ? source : resolve(bundle, source);
+}
+
+/** A bind of a file needs a file to mount on; anything else a directory. */
+function bindTargetKind(source: string): CreateKind {
+  try {
+    return statSync(source).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return 'dir'; // the mount step then fails naming the missing source
+  }
+}
+
+function bindSteps(m: Mount, ctx: MountContext): Step[] {
+  const opts = parseMountOptions(m.options);
+  const source = bindSource(m.source ?? '', ctx.bundle);
+  const target = { inRoot: m.destination };
+  const steps: Step[] = [
+    {
+      op: 'mount',
+      source: { path: source },
+      target,
+      fstype: 'bind',
+      flags: MS.BIND | (opts.recursive ? MS.REC : 0),
+      data: null,
+      create: bindTargetKind(source),
+    },
+  ];
+  // A bind takes no flags of its own: ro, nosuid... need a remount of the new mount.
+  const remountFlags = opts.flags & ~(MS.REMOUNT | MS.BIND | MS.REC);
+  if (remountFlags) {
+    steps.push({
+      op: 'mount',
+      source: null,
+      target,
+      fstype: null,
+      flags: MS.REMOUNT | MS.BIND | remountFlags,
+      data: null,
+      create: 'none',
+      keepFlags: ctx.inUserNs,
+    });
+  }
+  return steps;
+}
+
+/**
+ * A `cgroup` mount as the host's layout allows it: cgroup2 where it is unified; otherwise a
+ * tmpfs holding one mount per v1 hierarchy (and the cgroup2 one on a hybrid host), read-only.
+ * With a cgroup namespace each shows the container's own cgroup as its root; without one, the
+ * host's tree, still read-only.
+ */
+function cgroupSteps(m: Mount): Step[] {
+  const opts = parseMountOptions(m.options);
+  const flags = opts.flags | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const layout = detectCgroupLayout();
+  const target = m.destination;
+  if (layout.mode === 'unified') {
+    return [{ op: 'mount', source: { path: 'cgroup2' }, target: { inRoot: target }, fstype: 'cgroup2', flags, data: null, create: 'dir' }];
+  }
+  const steps: Step[] = [
+    { op: 'mount', source: { path: 'tmpfs' }, target: { inRoot: target }, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'mode=755', create: 'dir' },
+  ];
+  for (const h of layout.v1) {
+    const name = h.mountpoint.split('/').pop() as string;
+    steps.push({
+      op: 'mount',
+      source: { path: 'cgroup' },
+      target: { inRoot: join(target, name) },
+      fstype: 'cgroup',
+      flags,
+      data: h.controllers.join(','),
+      create: 'dir',
+    });
+  }
+  if (layout.v2) {
+    const name = layout.v2.split('/').pop() as string;
+    steps.push({ op: 'mount', source: { path: 'cgroup2' }, target: { inRoot: join(target, name) }, fstype: 'cgroup2', flags, data: null, create: 'dir' });
+  }
+  steps.push({ op: 'mount', source: null, target: { inRoot: target }, fstype: null, flags: MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'mode=755', create: 'none' });
+  return steps;
+}
+
+function mountSteps(m: Mount, ctx: MountContext): Step[] {
+  const opts = parseMountOptions(m.options);
+  let steps: Step[];
+  if (opts.bind || m.type === 'bind') steps = bindSteps(m, ctx);
+  else if (m.type === 'cgroup' || m.type === 'cgroup2') steps = cgroupSteps(m);
+  else {
+    const fstype = m.type ?? 'none';
+    steps = [
+      {
+        op: 'mount',
+        source: { path: m.source ?? fstype },
+        target: { inRoot: m.destination },
+        fstype,
+        flags: opts.flags,
+        data: opts.data || null,
+        create: 'dir',
+      },
+    ];
+  }
+  if (opts.propagation) {
+    steps.push({ op: 'mount', source: null, target: { inRoot: m.destination }, fstype: null, flags: opts.propagation, data: null, create: 'none' });
+  }
+  return steps;
+}
+
+export function specMountSteps(spec: Spec, ctx: MountContext): Step[] {
+  return (spec.mounts ?? []).flatMap((m) => mountSteps(m, ctx));
+}
+
+/** Whether the spec mounts devpts at /dev/pts (then /dev/ptmx points into it). */
+export function mountsDevpts(spec: Spec): boolean {
+  return (spec.mounts ?? []).some((m) => m.type === 'devpts' && m.destination.replace(/\/+$/, '') === '/dev/pts');
+}
+
+/** After the pivot: masked paths hidden, read-only paths bound read-only, the root itself read-only. */
+export function finalMountSteps(spec: Spec, ctx: MountContext): Step[] {
+  const steps: Step[] = [];
+  for (const path of spec.linux?.readonlyPaths ?? []) {
+    const target = { inRoot: path };
+    steps.push(
+      { op: 'mount', source: target, target, fstype: null, flags: MS.BIND | MS.REC, data: null, create: 'none', optional: true },
+      { op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC, data: null, create: 'none', keepFlags: true, optional: true },
+    );
+  }
+  for (const path of spec.linux?.maskedPaths ?? []) steps.push({ op: 'mask', path: { inRoot: path } });
+  if (spec.root.readonly) {
+    steps.push({ op: 'mount', source: null, target: { inRoot: '/' }, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null, create: 'none', keepFlags: ctx.inUserNs });
+  }
+  return steps;
+}

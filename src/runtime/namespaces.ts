@@ -1,0 +1,64 @@
+// Which namespaces a container creates or joins, and the steps that get the child into them.
+import { NS_FLAGS, SyncTag, type NamespaceKind, type Step } from '../kernel/plan.js';
+import type { Spec } from './spec.js';
+
+export interface NamespacePlan {
+  /** Namespaces the clone itself creates (the fast path: nothing to join). */
+  cloneFlags: number;
+  /** Steps up to and including the `Created` pause, if one is needed. */
+  steps: Step[];
+  creates: Set<NamespaceKind>;
+  joins: Map<NamespaceKind, string>;
+}
+
+/** The order runc joins in: the user namespace first, since it grants rights over the others. */
+const JOIN_ORDER: NamespaceKind[] = ['user', 'ipc', 'uts', 'network', 'pid', 'mount', 'cgroup', 'time'];
+
+function flagsOf(kinds: Iterable<NamespaceKind>): number {
+  let flags = 0;
+  for (const kind of kinds) flags |= NS_FLAGS[kind];
+  return flags;
+}
+
+/**
+ * `pauseAfterCreate`: the parent must act between clone and the rest (id maps, cgroup placement).
+ * A cgroup namespace is always unshared after that pause, so that its root is the container's
+ * cgroup rather than the runtime's.
+ */
+export function planNamespaces(spec: Spec, pauseAfterCreate: boolean): NamespacePlan {
+  const creates = new Set<NamespaceKind>();
+  const joins = new Map<NamespaceKind, string>();
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (ns.path) joins.set(ns.type, ns.path);
+    else creates.add(ns.type);
+  }
+  const pause = pauseAfterCreate || creates.has('user');
+  const late = new Set<NamespaceKind>(creates.has('cgroup') ? ['cgroup'] : []);
+  const steps: Step[] = [];
+  let cloneFlags: number;
+
+  if (joins.size === 0) {
+    // Fast path: one clone creates everything but the late ones.
+    cloneFlags = flagsOf([...creates].filter((k) => !late.has(k)));
+  } else {
+    // Joining: setns first (user first), then unshare what is new, so that new namespaces are
+    // owned by a joined user namespace; PID and time namespaces only take children, hence the fork.
+    cloneFlags = 0;
+    for (const kind of JOIN_ORDER) {
+      const path = joins.get(kind);
+      if (path) steps.push({ op: 'setns', path, ns: kind });
+    }
+    const early = [...creates].filter((k) => !late.has(k));
+    if (early.length) steps.push({ op: 'unshare', flags: flagsOf(early) });
+  }
+  if (pause) steps.push({ op: 'sync', tag: SyncTag.Created });
+  if (late.size) steps.push({ op: 'unshare', flags: flagsOf(late) });
+  const forkNeeded = joins.has('pid') || joins.has('time') || (cloneFlags === 0 && (creates.has('pid') || creates.has('time')));
+  if (forkNeeded) steps.push({ op: 'forkIntoPidns' });
+  return { cloneFlags, steps, creates, joins };
+}
+
+/** Whether the container has its own (new or joined) namespace of this kind. */
+export function hasNamespace(spec: Spec, kind: NamespaceKind): boolean {
+  return (spec.linux?.namespaces ?? []).some((ns) => ns.type === kind);
+}

@@ -1,0 +1,290 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MS, NS_FLAGS, SyncTag, type Plan, type Step } from '../src/kernel/plan.js';
+import { renderCgroupWrite, renderMkdir, renderPlan, shellQuote } from '../src/explain/render.js';
+
+const ROOTFS = '/var/lib/berth/c1/rootfs';
+const S_IFCHR = 0o020000;
+const CAP_KILL = 5n;
+const CAP_NET_BIND_SERVICE = 10n;
+
+function planOf(steps: Step[], cloneFlags = 0): Plan {
+  return { cloneFlags, stdio: [0, 1, 2], keepFds: [], steps };
+}
+
+/** Every step but the clone line. */
+function render(...steps: Step[]): string[] {
+  return renderPlan(planOf(steps), { rootfs: ROOTFS }).slice(1);
+}
+
+test('a typical container: in-root paths under the rootfs until pivot_root, plain after', () => {
+  const caps = (1n << CAP_KILL) | (1n << CAP_NET_BIND_SERVICE);
+  const plan = planOf(
+    [
+      { op: 'sync', tag: SyncTag.Created },
+      { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: MS.SLAVE | MS.REC, data: null, create: 'none' },
+      { op: 'openRoot', path: ROOTFS },
+      { op: 'mount', source: { path: ROOTFS }, target: { path: ROOTFS }, fstype: null, flags: MS.BIND | MS.REC, data: null, create: 'none' },
+      {
+        op: 'mount',
+        source: { path: 'proc' },
+        target: { inRoot: '/proc' },
+        fstype: 'proc',
+        flags: MS.NOSUID | MS.NODEV | MS.NOEXEC,
+        data: null,
+        create: 'dir',
+      },
+      {
+        op: 'mount',
+        source: { path: 'tmpfs' },
+        target: { inRoot: '/dev' },
+        fstype: 'tmpfs',
+        flags: MS.NOSUID | MS.STRICTATIME,
+        data: 'mode=755,size=65536k',
+        create: 'dir',
+      },
+      { op: 'mknod', path: { inRoot: '/dev/null' }, mode: S_IFCHR | 0o666, major: 1, minor: 3, uid: 0, gid: 0 },
+      { op: 'symlink', target: '/proc/self/fd', path: { inRoot: '/dev/fd' } },
+      { op: 'sync', tag: SyncTag.BeforePivot },
+      { op: 'pivotRoot' },
+      { op: 'mask', path: { inRoot: '/proc/kcore' } },
+      {
+        op: 'mount',
+        source: { inRoot: '/proc/sys' },
+        target: { inRoot: '/proc/sys' },
+        fstype: null,
+        flags: MS.BIND | MS.REC,
+        data: null,
+        create: 'none',
+        optional: true,
+      },
+      {
+        op: 'mount',
+        source: null,
+        target: { inRoot: '/proc/sys' },
+        fstype: null,
+        flags: MS.BIND | MS.REMOUNT | MS.RDONLY,
+        data: null,
+        create: 'none',
+        keepFlags: true,
+        optional: true,
+      },
+      { op: 'writeFile', path: '/proc/sys/net/ipv4/ip_forward', content: '1' },
+      { op: 'sethostname', name: 'web-1' },
+      { op: 'rlimit', resource: 7, soft: 1024n, hard: 1024n },
+      { op: 'bounding', keep: caps, lastCap: 40 },
+      { op: 'keepCaps' },
+      { op: 'setgroups', gids: [10, 20] },
+      { op: 'setgid', gid: 0 },
+      { op: 'setuid', uid: 1000 },
+      { op: 'capset', effective: caps, permitted: caps, inheritable: 0n },
+      { op: 'ambient', caps: 0n },
+      { op: 'noNewPrivs' },
+      { op: 'umask', mask: 0o022 },
+      { op: 'chdir', path: '/srv/www' },
+      { op: 'exec', argv: ['nginx', '-g', 'daemon off;'], env: ['PATH=/usr/sbin:/usr/bin', 'HOME=/root'], searchPath: '/usr/sbin:/usr/bin' },
+    ],
+    NS_FLAGS.mount | NS_FLAGS.uts | NS_FLAGS.ipc | NS_FLAGS.network | NS_FLAGS.pid,
+  );
+
+  assert.deepEqual(renderPlan(plan, { rootfs: ROOTFS }), [
+    'unshare --mount --uts --ipc --net --pid --propagation unchanged --fork',
+    '# wait: the parent writes uid/gid maps and joins the cgroup',
+    'mount --make-rslave /',
+    `# root: ${ROOTFS}`,
+    `mount --rbind ${ROOTFS} ${ROOTFS}`,
+    `mkdir -p ${ROOTFS}/proc && mount -t proc -o nosuid,nodev,noexec proc ${ROOTFS}/proc`,
+    `mkdir -p ${ROOTFS}/dev && mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs ${ROOTFS}/dev`,
+    `mknod -m 0666 ${ROOTFS}/dev/null c 1 3`,
+    `ln -s /proc/self/fd ${ROOTFS}/dev/fd`,
+    '# wait: the parent runs createRuntime/createContainer hooks',
+    `cd ${ROOTFS} && pivot_root . . && umount -l . && cd /`,
+    'mount --bind /dev/null /proc/kcore   # or: mount -t tmpfs -o ro tmpfs /proc/kcore, when /proc/kcore is a directory',
+    'mount --rbind /proc/sys /proc/sys   # skipped when missing',
+    'mount -o remount,bind,ro /proc/sys   # skipped when missing',
+    'sysctl -w net.ipv4.ip_forward=1',
+    'hostname web-1',
+    'prlimit --pid $$ --nofile=1024:1024',
+    'setpriv --bounding-set -all,+kill,+net_bind_service',
+    '# keep capabilities across setuid (prctl PR_SET_KEEPCAPS)',
+    'setpriv --groups 10,20',
+    'setpriv --regid 0',
+    'setpriv --reuid 1000',
+    'setpriv --inh-caps -all   # permitted and effective: kill,net_bind_service',
+    'setpriv --ambient-caps -all',
+    'setpriv --no-new-privs',
+    'umask 0022',
+    'cd /srv/www',
+    "exec env -i PATH=/usr/sbin:/usr/bin HOME=/root nginx -g 'daemon off;'",
+  ]);
+});
+
+test('no new namespaces, and the fork needed only with a PID namespace', () => {
+  assert.deepEqual(renderPlan(planOf([]), { rootfs: ROOTFS }), ['# no new namespaces']);
+  assert.deepEqual(renderPlan(planOf([], NS_FLAGS.user | NS_FLAGS.network | NS_FLAGS.cgroup | NS_FLAGS.time), { rootfs: ROOTFS }), [
+    'unshare --net --cgroup --user --time',
+  ]);
+});
+
+test('consecutive setns steps share one nsenter line', () => {
+  assert.deepEqual(
+    render(
+      { op: 'setns', path: '/proc/123/ns/user', ns: 'user' },
+      { op: 'setns', path: '/proc/123/ns/mnt', ns: 'mount' },
+      { op: 'setns', path: '/proc/123/ns/net', ns: 'network' },
+      { op: 'setns', path: '/proc/123/ns/pid', ns: 'pid' },
+      { op: 'forkIntoPidns' },
+      { op: 'setns', path: '/proc/123/ns/uts', ns: 'uts' },
+    ),
+    [
+      'nsenter --user=/proc/123/ns/user --mount=/proc/123/ns/mnt --net=/proc/123/ns/net --pid=/proc/123/ns/pid',
+      '# fork: a process joins a PID namespace only through its children',
+      'nsenter --uts=/proc/123/ns/uts',
+    ],
+  );
+});
+
+test('mount: move, plain remount, no options, a file target and a private root', () => {
+  assert.deepEqual(
+    render(
+      { op: 'mount', source: { path: '/a' }, target: { path: '/b' }, fstype: null, flags: MS.MOVE, data: null, create: 'none' },
+      { op: 'mount', source: null, target: { inRoot: '/proc' }, fstype: null, flags: MS.REMOUNT | MS.RDONLY, data: null, create: 'none' },
+      { op: 'mount', source: { path: 'sysfs' }, target: { inRoot: '/sys' }, fstype: 'sysfs', flags: 0, data: null, create: 'none' },
+      {
+        op: 'mount',
+        source: { path: '/etc/resolv.conf' },
+        target: { inRoot: '/etc/resolv.conf' },
+        fstype: null,
+        flags: MS.BIND,
+        data: null,
+        create: 'file',
+      },
+      { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: MS.PRIVATE, data: null, create: 'none' },
+    ),
+    [
+      'mount --move /a /b',
+      `mount -o remount,ro ${ROOTFS}/proc`,
+      `mount -t sysfs sysfs ${ROOTFS}/sys`,
+      `mkdir -p ${ROOTFS}/etc && touch ${ROOTFS}/etc/resolv.conf && mount --bind /etc/resolv.conf ${ROOTFS}/etc/resolv.conf`,
+      'mount --make-private /',
+    ],
+  );
+});
+
+test('the root as an in-root path, and moveRoot and chroot also change the view', () => {
+  const bindRoot: Step = {
+    op: 'mount',
+    source: { inRoot: '/' },
+    target: { inRoot: '/' },
+    fstype: null,
+    flags: MS.BIND,
+    data: null,
+    create: 'none',
+  };
+  const mask: Step = { op: 'mask', path: { inRoot: 'proc/acpi' } };
+  assert.deepEqual(renderPlan(planOf([bindRoot]), { rootfs: `${ROOTFS}/` }).slice(1), [`mount --bind ${ROOTFS} ${ROOTFS}`]);
+  assert.deepEqual(render({ op: 'moveRoot' }, mask), [
+    `cd ${ROOTFS} && mount --move . / && chroot .`,
+    'mount --bind /dev/null /proc/acpi   # or: mount -t tmpfs -o ro tmpfs /proc/acpi, when /proc/acpi is a directory',
+  ]);
+  assert.deepEqual(render({ op: 'chroot' }, { op: 'chdir', path: '/' }), [`cd ${ROOTFS} && chroot .`, 'cd /']);
+});
+
+test('arguments with spaces and quotes are single-quoted', () => {
+  const rootfs = "/srv/my root's";
+  assert.deepEqual(
+    renderPlan(
+      planOf([
+        { op: 'mknod', path: { inRoot: '/dev/tty' }, mode: S_IFCHR | 0o620, major: 5, minor: 0, uid: 0, gid: 5 },
+        { op: 'symlink', target: 'the target', path: { inRoot: '/a link' } },
+        { op: 'pivotRoot' },
+        { op: 'writeFile', path: '/proc/sys/kernel/core_pattern', content: '|/bin/false %p' },
+        { op: 'writeFile', path: '/proc/self/oom_score_adj', content: '-500' },
+        { op: 'sethostname', name: 'a host' },
+        { op: 'exec', argv: ['sh', '-c', "echo 'hi' $HOME"], env: ['GREETING=hello world'], searchPath: '/bin' },
+      ]),
+      { rootfs },
+    ).slice(1),
+    [
+      `mknod -m 0620 '/srv/my root'\\''s/dev/tty' c 5 0 && chown 0:5 '/srv/my root'\\''s/dev/tty'`,
+      `ln -s 'the target' '/srv/my root'\\''s/a link'`,
+      `cd '/srv/my root'\\''s' && pivot_root . . && umount -l . && cd /`,
+      "sysctl -w 'kernel.core_pattern=|/bin/false %p'",
+      'echo -500 > /proc/self/oom_score_adj',
+      "hostname 'a host'",
+      `exec env -i 'GREETING=hello world' sh -c 'echo '\\''hi'\\'' $HOME'`,
+    ],
+  );
+});
+
+test('shellQuote leaves safe words bare and quotes the rest', () => {
+  assert.equal(shellQuote('/usr/bin:a=b,c@d%e+f-g_h.i'), '/usr/bin:a=b,c@d%e+f-g_h.i');
+  assert.equal(shellQuote(''), "''");
+  assert.equal(shellQuote('a b'), "'a b'");
+  assert.equal(shellQuote("it's"), "'it'\\''s'");
+  assert.equal(shellQuote('$HOME'), "'$HOME'");
+});
+
+test('rlimits: util-linux names, unlimited for RLIM_INFINITY', () => {
+  const unlimited = 0xffffffffffffffffn;
+  assert.deepEqual(
+    render(
+      { op: 'rlimit', resource: 4, soft: 0n, hard: unlimited },
+      { op: 'rlimit', resource: 8, soft: unlimited, hard: unlimited },
+      { op: 'rlimit', resource: 15, soft: 1000000n, hard: 2000000n },
+    ),
+    [
+      'prlimit --pid $$ --core=0:unlimited',
+      'prlimit --pid $$ --memlock=unlimited:unlimited',
+      'prlimit --pid $$ --rttime=1000000:2000000',
+    ],
+  );
+  assert.throws(() => render({ op: 'rlimit', resource: 16, soft: 0n, hard: 0n }), /unknown rlimit resource 16/);
+});
+
+test('sysctl names with a dot in a segment keep their slashes', () => {
+  assert.deepEqual(render({ op: 'writeFile', path: '/proc/sys/net/ipv4/conf/eth0.100/forwarding', content: '1' }), [
+    'sysctl -w net/ipv4/conf/eth0.100/forwarding=1',
+  ]);
+});
+
+test('privileges: empty groups, different permitted and effective, ambient, capabilities past the table', () => {
+  assert.deepEqual(
+    render(
+      { op: 'setgroups', gids: [] },
+      { op: 'capset', effective: 0n, permitted: 1n << CAP_KILL, inheritable: 1n << CAP_KILL },
+      { op: 'ambient', caps: 1n << CAP_NET_BIND_SERVICE },
+      { op: 'bounding', keep: (1n << 0n) | (1n << 63n), lastCap: 63 },
+    ),
+    [
+      'setpriv --clear-groups',
+      'setpriv --inh-caps -all,+kill   # permitted: kill; effective: none',
+      'setpriv --ambient-caps -all,+net_bind_service',
+      'setpriv --bounding-set -all,+chown,+cap_63',
+    ],
+  );
+});
+
+test('session, console, exec FIFO, domain name', () => {
+  assert.deepEqual(
+    render(
+      { op: 'setsid' },
+      { op: 'console', socketFd: 5, rows: 24, cols: 80 },
+      { op: 'execFifo', fd: 6 },
+      { op: 'setdomainname', name: 'example.org' },
+    ),
+    [
+      '# setsid: a new session',
+      '# pty: open /dev/ptmx, send the master to the console socket (fd 5), make the slave stdin/stdout/stderr and the controlling terminal',
+      '# wait for start: open the exec FIFO (fd 6) for writing; blocks until `berth-runtime start`',
+      'domainname example.org',
+    ],
+  );
+});
+
+test('cgroup helpers', () => {
+  assert.equal(renderCgroupWrite('/sys/fs/cgroup/berth/c1/cgroup.subtree_control', '+cpu +memory'),
+    'echo "+cpu +memory" > /sys/fs/cgroup/berth/c1/cgroup.subtree_control');
+  assert.equal(renderCgroupWrite('/sys/fs/cgroup/x/memory.max', 'a"$b`c\\'), 'echo "a\\"\\$b\\`c\\\\" > /sys/fs/cgroup/x/memory.max');
+  assert.equal(renderMkdir('/sys/fs/cgroup/berth/my c1'), "mkdir -p '/sys/fs/cgroup/berth/my c1'");
+});
