@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -101,6 +102,17 @@ static napi_value js_open_path(napi_env env, napi_callback_info info) {
   int fd = open(p, O_PATH | O_CLOEXEC);
   if (fd < 0) return throw_errno(env, errno, "open", p);
   return make_int(env, fd);
+}
+
+/* mkfifo(path, mode) */
+static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char path[4096];
+  int64_t mode = 0600;
+  arg_int(env, argv[1], &mode);
+  const char *p = arg_str(env, argv[0], path, sizeof path);
+  if (mkfifo(p, (mode_t)mode) < 0) return throw_errno(env, errno, "mkfifo", p);
+  return NULL;
 }
 
 static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
@@ -221,6 +233,7 @@ void register_syscalls(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
+      {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_default, NULL},
       {"openPath", NULL, js_open_path, NULL, NULL, NULL, napi_default, NULL},
       {"pidfdOpen", NULL, js_pidfd_open, NULL, NULL, NULL, napi_default, NULL},
       {"pidfdSendSignal", NULL, js_pidfd_send_signal, NULL, NULL, NULL, napi_default, NULL},

@@ -24,6 +24,7 @@ export interface NativeAddon {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   openPath(path: string): number;
+  mkfifo(path: string, mode: number): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
   socketpair(): [number, number];

@@ -1,0 +1,74 @@
+// A small argv parser with runc's (urfave/cli) habits: `--flag value`, `--flag=value`, short
+// aliases, repeatable flags, boolean flags that take no value, and flags before positionals.
+
+export interface FlagSpec {
+  /** Long name without dashes. */
+  name: string;
+  short?: string;
+  /** A boolean flag takes no value (`--detach`); `--detach=false` is still understood. */
+  boolean?: boolean;
+  repeatable?: boolean;
+}
+
+export interface Parsed {
+  flags: Record<string, string | boolean | string[]>;
+  positionals: string[];
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * Parses flags until the first positional once `stopAtPositional` is set (so that `exec ID sh -c x`
+ * leaves `-c` to the command), else everywhere; `--` ends the flags.
+ */
+export function parseArgs(argv: string[], specs: FlagSpec[], stopAtPositional = false): Parsed {
+  const byName = new Map<string, FlagSpec>();
+  for (const s of specs) {
+    byName.set(s.name, s);
+    if (s.short) byName.set(s.short, s);
+  }
+  const flags: Parsed['flags'] = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-' || (stopAtPositional && positionals.length > 0)) {
+      positionals.push(arg);
+      continue;
+    }
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const spec = byName.get(name);
+    if (!spec) throw new UsageError(`unknown flag ${arg.slice(0, arg.length - (eq >= 0 ? body.length - eq : 0))}`);
+    let value: string | boolean;
+    if (spec.boolean) value = eq >= 0 ? body.slice(eq + 1) !== 'false' : true;
+    else if (eq >= 0) value = body.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) throw new UsageError(`flag --${spec.name} needs a value`);
+      value = argv[++i];
+    }
+    if (spec.repeatable) ((flags[spec.name] ??= []) as string[]).push(String(value));
+    else flags[spec.name] = value;
+  }
+  return { flags, positionals };
+}
+
+export function str(p: Parsed, name: string): string | undefined {
+  const v = p.flags[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function bool(p: Parsed, name: string): boolean {
+  return p.flags[name] === true;
+}
+
+export function list(p: Parsed, name: string): string[] {
+  const v = p.flags[name];
+  return Array.isArray(v) ? v : [];
+}

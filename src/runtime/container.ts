@@ -1,0 +1,357 @@
+// The runtime's operations, as a library: create, start, run, state, kill, delete, exec.
+// Every failure leaves nothing behind: no state dir, no process, no namespace (the child's mounts
+// live and die in its own mount namespace).
+import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { constants } from 'node:os';
+import { native } from '../kernel/native.js';
+import { KernelError, StepError } from '../kernel/errors.js';
+import { SyncTag, type Plan } from '../kernel/plan.js';
+import { spawnPlan, type ExitStatus, type PlanProcess } from '../kernel/spawn.js';
+import { buildPlan } from './build-plan.js';
+import { runHooks } from './hooks.js';
+import { NS_FILE, buildJoinPlan } from './join-plan.js';
+import { isAlive, pidsInPidNamespace, signalProcess, startTimeOf, waitGone } from './processes.js';
+import { parseSpec, SpecError, type Hook, type Process, type Spec } from './spec.js';
+import { StateDir, type ContainerRecord, type OciState, type Status } from './state.js';
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  /** Called with the plan before it runs (`--explain` prints it). */
+  onPlan?: (plan: Plan, rootfs: string) => void;
+  /** Build the plan and stop: nothing is created. */
+  dryRun?: boolean;
+  stdio?: [number, number, number];
+}
+
+/** An error of the runtime, already worded for a user; `exitCode` for `run` (126/127 like a shell). */
+export class RuntimeError extends Error {
+  override readonly name = 'RuntimeError';
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+/** The exit code a shell would give for a failure to start the program. */
+function exitCodeFor(err: unknown): number {
+  if (err instanceof StepError && /^exec |^wait on the exec FIFO/.test(err.action)) {
+    if (err.code === 'ENOENT') return 127;
+    if (err.code === 'EACCES' || err.code === 'ENOEXEC' || err.code === 'EISDIR') return 126;
+  }
+  return 1;
+}
+
+export function loadBundle(bundle: string): { spec: Spec; bundle: string; rootfs: string } {
+  const dir = resolve(bundle);
+  const configPath = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!existsSync(dir)) throw new RuntimeError(`bundle ${dir}: no such directory`);
+    throw new RuntimeError(`${configPath}: ${code === 'ENOENT' ? 'missing' : code}`);
+  }
+  const spec = parseSpec(text, configPath);
+  const rootfs = isAbsolute(spec.root.path) ? spec.root.path : resolve(dir, spec.root.path);
+  let isDir = false;
+  try {
+    isDir = statSync(rootfs).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new SpecError(configPath, 'root.path', `rootfs ${rootfs} is not a directory`);
+  return { spec, bundle: dir, rootfs };
+}
+
+function ociState(record: ContainerRecord, status: Status): OciState {
+  const state: OciState = { ociVersion: record.config.ociVersion, id: record.id, status, bundle: record.bundle };
+  if (status !== 'stopped') state.pid = record.pid;
+  if (record.config.annotations) state.annotations = record.config.annotations;
+  return state;
+}
+
+/** Namespace files of the container's init as exec will join them: its own, or the ones it joined. */
+function namespaceFiles(spec: Spec, pid: number): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const ns of spec.linux?.namespaces ?? []) files[ns.type] = ns.path ?? `/proc/${pid}/ns/${NS_FILE[ns.type]}`;
+  return files;
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${process.pid}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+export class Runtime {
+  readonly states: StateDir;
+
+  constructor(root?: string) {
+    this.states = new StateDir(root);
+  }
+
+  /** Status from the process itself: alive and waiting on the FIFO = created; alive = running. */
+  status(record: ContainerRecord): Status {
+    if (!isAlive(record.pid, record.pidStartTime)) return 'stopped';
+    return existsSync(this.states.fifo(record.id)) ? 'created' : 'running';
+  }
+
+  state(id: string): OciState {
+    const record = this.states.load(id);
+    return ociState(record, this.status(record));
+  }
+
+  list(): { record: ContainerRecord; status: Status }[] {
+    const out = [];
+    for (const id of this.states.ids()) {
+      try {
+        const record = this.states.load(id);
+        out.push({ record, status: this.status(record) });
+      } catch {
+        // a container being created or deleted right now
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Starts the container's process and leaves it waiting on the exec FIFO (`start` releases it),
+   * or, with `startNow`, lets it exec at once (`run`). Returns the process.
+   */
+  async create(id: string, opts: CreateOptions, startNow = false): Promise<{ record: ContainerRecord; process: PlanProcess | null }> {
+    this.states.dir(id); // validates the id before anything else
+    const { spec, bundle, rootfs } = loadBundle(opts.bundle);
+    if (opts.dryRun) {
+      opts.onPlan?.(buildPlan(spec, { bundle, rootfs, stdio: [0, 1, 2], noPivot: opts.noPivot, execFifoFd: startNow ? undefined : 3, consoleSocketFd: spec.process.terminal ? 4 : undefined, pauseBeforePivot: hasCreateHooks(spec) }), rootfs);
+      return { record: null as unknown as ContainerRecord, process: null };
+    }
+    this.states.claim(id);
+    const fds: number[] = [];
+    let proc: PlanProcess | null = null;
+    try {
+      let execFifoFd: number | undefined;
+      if (!startNow) {
+        native.mkfifo(this.states.fifo(id), 0o622);
+        execFifoFd = native.openPath(this.states.fifo(id));
+        fds.push(execFifoFd);
+      }
+      let consoleSocketFd: number | undefined;
+      if (spec.process.terminal && opts.consoleSocket) {
+        consoleSocketFd = native.unixConnect(opts.consoleSocket);
+        fds.push(consoleSocketFd);
+      }
+      const plan = buildPlan(spec, {
+        bundle,
+        rootfs,
+        stdio: opts.stdio ?? [0, 1, 2],
+        noPivot: opts.noPivot,
+        execFifoFd,
+        consoleSocketFd,
+        pauseBeforePivot: hasCreateHooks(spec),
+      });
+      opts.onPlan?.(plan, rootfs);
+      const record: ContainerRecord = { id, bundle, rootfs, pid: 0, pidStartTime: '', created: new Date().toISOString(), config: spec, namespaces: {} };
+      const started = await spawnPlan(plan, {
+        onSync: async (tag, pid) => {
+          record.pid = pid;
+          if (tag === SyncTag.Created) writeIdMaps(spec, pid);
+          if (tag === SyncTag.BeforePivot) {
+            const creating = ociState(record, 'creating');
+            await runHooks('prestart', spec.hooks?.prestart, creating);
+            await runHooks('createRuntime', spec.hooks?.createRuntime, creating);
+            record.namespaces = namespaceFiles(spec, pid);
+            await this.runHooksInside('createContainer', spec.hooks?.createContainer, record, creating);
+          }
+        },
+      });
+      proc = started.process;
+      record.pid = proc.pid;
+      record.pidStartTime = startTimeOf(proc.pid) ?? '';
+      record.namespaces = namespaceFiles(spec, proc.pid);
+      this.states.save(record);
+      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(proc.pid));
+      return { record, process: proc };
+    } catch (err) {
+      if (proc) {
+        proc.signal(9);
+        await proc.watch();
+      }
+      this.states.remove(id);
+      throw wrapStartError(err);
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  }
+
+  /** Releases a created container: its process execs. Then the poststart hooks. */
+  async start(id: string): Promise<void> {
+    const record = this.states.load(id);
+    const status = this.status(record);
+    if (status !== 'created') throw new RuntimeError(`cannot start container ${id}: it is ${status}, not created`);
+    const config = record.config;
+    await this.runHooksInside('startContainer', config.hooks?.startContainer, record, ociState(record, 'created'));
+    const fifo = this.states.fifo(id);
+    const fd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    try {
+      readExecSignal(fd, () => isAlive(record.pid, record.pidStartTime));
+    } catch (err) {
+      throw new RuntimeError(`cannot start container ${id}: ${(err as Error).message}`);
+    } finally {
+      closeSync(fd);
+      unlinkSync(fifo);
+    }
+    await runHooks('poststart', config.hooks?.poststart, ociState(record, 'running'));
+  }
+
+  /** create + start in one: waits for the exit, forwarding signals, then deletes. Returns the exit status. */
+  async run(id: string, opts: CreateOptions & { detach?: boolean }): Promise<number> {
+    const { record, process: proc } = await this.create(id, opts, true);
+    if (!proc) return 0;
+    try {
+      await runHooks('poststart', record.config.hooks?.poststart, ociState(record, 'running'));
+    } catch (err) {
+      proc.signal(9);
+      await proc.watch();
+      await this.delete(id, true);
+      throw err;
+    }
+    if (opts.detach) {
+      proc.release();
+      return 0;
+    }
+    const forward = FORWARDED_SIGNALS.map((name) => {
+      const handler = () => proc.signal(constants.signals[name]);
+      process.on(name, handler);
+      return () => process.off(name, handler);
+    });
+    const status = await proc.watch();
+    for (const off of forward) off();
+    await this.delete(id, true);
+    return exitCodeOf(status);
+  }
+
+  async kill(id: string, signal: number, all = false): Promise<void> {
+    const record = this.states.load(id);
+    const status = this.status(record);
+    if (status === 'stopped') throw new RuntimeError(`cannot kill container ${id}: it is not running`);
+    if (all && 'pid' in record.namespaces && !record.config.linux?.namespaces?.find((n) => n.type === 'pid')?.path) {
+      for (const pid of pidsInPidNamespace(record.pid)) {
+        const start = startTimeOf(pid);
+        if (start) signalProcess(pid, start, signal);
+      }
+      return;
+    }
+    if (!signalProcess(record.pid, record.pidStartTime, signal)) throw new RuntimeError(`cannot kill container ${id}: it is not running`);
+  }
+
+  /** Removes a stopped container (with `force`, kills it first). Then the poststop hooks. */
+  async delete(id: string, force = false): Promise<void> {
+    const record = this.states.load(id);
+    const status = this.status(record);
+    if (status !== 'stopped') {
+      if (!force) throw new RuntimeError(`cannot delete container ${id}: it is ${status}; stop it or use --force`);
+      await this.kill(id, 9, true).catch(() => {});
+      if (!(await waitGone(record.pid, record.pidStartTime, 10_000))) {
+        throw new RuntimeError(`cannot delete container ${id}: its process ${record.pid} did not die after SIGKILL`);
+      }
+    }
+    this.states.remove(id);
+    await runHooks('poststop', record.config.hooks?.poststop, ociState(record, 'stopped'));
+  }
+
+  /** Starts `proc` inside a running container. Resolves once it exec'd. */
+  async exec(id: string, proc: Process, opts: { stdio?: [number, number, number]; consoleSocket?: string; onPlan?: (plan: Plan, rootfs: string) => void }): Promise<PlanProcess> {
+    const record = this.states.load(id);
+    const status = this.status(record);
+    if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in container ${id}: it is ${status}`);
+    const consoleSocketFd = proc.terminal && opts.consoleSocket ? native.unixConnect(opts.consoleSocket) : undefined;
+    try {
+      if (proc.terminal && consoleSocketFd === undefined) throw new RuntimeError('exec: a terminal needs --console-socket');
+      const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd });
+      opts.onPlan?.(plan, record.rootfs);
+      return (await spawnPlan(plan)).process;
+    } catch (err) {
+      throw wrapStartError(err);
+    } finally {
+      if (consoleSocketFd !== undefined) closeSync(consoleSocketFd);
+    }
+  }
+
+  /** Hooks that run "in the container namespace": each joins the container as exec would. */
+  private async runHooksInside(kind: 'createContainer' | 'startContainer', hooks: Hook[] | undefined, record: ContainerRecord, state: OciState): Promise<void> {
+    for (const hook of hooks ?? []) {
+      const [stdinOurs, stdinTheirs] = native.socketpair();
+      let proc: PlanProcess;
+      try {
+        const plan = buildJoinPlan(record, { args: [hook.path, ...(hook.args ?? []).slice(1)], env: hook.env ?? [], cwd: '/' }, { stdio: [stdinTheirs, 1, 2], asHook: true });
+        proc = (await spawnPlan(plan)).process;
+      } catch (err) {
+        throw new RuntimeError(`${kind} hook ${hook.path}: ${(err as Error).message}`);
+      } finally {
+        closeSync(stdinTheirs);
+      }
+      try {
+        writeFileSync(stdinOurs, JSON.stringify(state));
+      } catch {
+        // the hook need not read its stdin
+      }
+      closeSync(stdinOurs);
+      const timer = hook.timeout ? setTimeout(() => proc.signal(9), hook.timeout * 1000) : undefined;
+      const status = await proc.watch();
+      clearTimeout(timer);
+      if (!status || status.code !== 0) {
+        throw new RuntimeError(`${kind} hook ${hook.path}: ${status?.signal ? `killed by signal ${status.signal}` : `exit status ${status?.code}`}`);
+      }
+    }
+  }
+}
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+function hasCreateHooks(spec: Spec): boolean {
+  const h = spec.hooks ?? {};
+  return Boolean(h.prestart?.length || h.createRuntime?.length || h.createContainer?.length);
+}
+
+/** A shell's convention: the code, or 128 + the signal that killed it. */
+export function exitCodeOf(status: ExitStatus | null): number {
+  if (!status) return 255;
+  return status.code ?? 128 + (status.signal ?? 0);
+}
+
+/** uid_map/gid_map of a new user namespace, written by the parent while the child waits. */
+function writeIdMaps(spec: Spec, pid: number): void {
+  const linux = spec.linux ?? {};
+  const userNs = linux.namespaces?.find((n) => n.type === 'user');
+  if (!userNs || userNs.path) return;
+  const lines = (maps = linux.uidMappings ?? []) => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+  writeFileSync(`/proc/${pid}/uid_map`, lines(linux.uidMappings));
+  writeFileSync(`/proc/${pid}/gid_map`, lines(linux.gidMappings));
+}
+
+/** Reads the byte the container writes once released; fails if its process is gone instead. */
+function readExecSignal(fd: number, alive: () => boolean): void {
+  const byte = Buffer.alloc(1);
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      if (readSync(fd, byte, 0, 1, null) === 1) return;
+      throw new Error('its process exited before it could start');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    }
+    if (!alive()) throw new Error('its process exited before it could start');
+    if (Date.now() > deadline) throw new Error('its process did not answer on the exec FIFO');
+    Atomics.wait(sleeper, 0, 0, 1);
+  }
+}
+
+/** Kernel errors of the start get the shell's exit codes (127 not found, 126 not executable). */
+function wrapStartError(err: unknown): unknown {
+  return err instanceof KernelError ? new RuntimeError(err.message, exitCodeFor(err)) : err;
+}

@@ -1,0 +1,32 @@
+// `berth-runtime features`: what this runtime supports, in the runtime-spec's features format.
+import { detectCgroupLayout } from '../cgroups/detect.js';
+import { CAPABILITIES } from './capabilities.js';
+import { HOOK_KINDS, NAMESPACE_TYPES } from './spec.js';
+
+const MOUNT_OPTIONS = [
+  'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',
+  'noatime', 'nodev', 'nodiratime', 'noexec', 'nomand', 'norelatime', 'nostrictatime', 'nosuid',
+  'nosymfollow', 'private', 'rbind', 'relatime', 'remount', 'ro', 'rprivate', 'rshared', 'rslave',
+  'runbindable', 'rw', 'shared', 'silent', 'slave', 'strictatime', 'suid', 'symfollow', 'sync',
+  'unbindable',
+];
+
+export function features() {
+  const layout = detectCgroupLayout();
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: '1.3.0',
+    hooks: [...HOOK_KINDS],
+    mountOptions: MOUNT_OPTIONS,
+    linux: {
+      namespaces: [...NAMESPACE_TYPES],
+      capabilities: [...CAPABILITIES],
+      cgroup: { v1: layout.mode !== 'unified', v2: layout.v2 !== null, systemd: false, systemdUser: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+    },
+    annotations: {
+      'org.berth.cgroup.layout': layout.mode,
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// The runtime's state dir: one directory per container under the root (/run/berth-runtime by
+// default), holding state.json (written atomically) and, until start, the exec FIFO.
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Spec } from './spec.js';
+
+/** podman passes no --root, so the default is fixed, never taken from the environment. */
+export const DEFAULT_ROOT = '/run/berth-runtime';
+
+export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+
+/** What the runtime remembers of a container between its commands. */
+export interface ContainerRecord {
+  id: string;
+  bundle: string;
+  rootfs: string;
+  pid: number;
+  /** /proc/PID/stat's start time: a recycled pid is not our container. */
+  pidStartTime: string;
+  /** ISO 8601. */
+  created: string;
+  config: Spec;
+  /** Namespace files of the container's init, by spec type, for exec and hooks. */
+  namespaces: Record<string, string>;
+}
+
+/** The state the OCI runtime-spec defines (`berth-runtime state` prints it; hooks read it). */
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  status: Status;
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
+
+export class StateError extends Error {
+  override readonly name = 'StateError';
+}
+
+export class StateDir {
+  constructor(readonly root: string = DEFAULT_ROOT) {}
+
+  dir(id: string): string {
+    if (!ID_PATTERN.test(id) || id.length > 1024) throw new StateError(`invalid container id ${JSON.stringify(id)}: use letters, digits and _+.-`);
+    return join(this.root, id);
+  }
+
+  fifo(id: string): string {
+    return join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Claims the id: mkdir is atomic, so two creates of one id cannot both succeed. */
+  claim(id: string): string {
+    const dir = this.dir(id);
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(dir, { mode: 0o711 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new StateError(`container ${id} already exists`);
+      throw err;
+    }
+    return dir;
+  }
+
+  save(record: ContainerRecord): void {
+    const dir = this.dir(record.id);
+    const tmp = join(dir, `.state.json.${process.pid}`);
+    writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+    renameSync(tmp, join(dir, 'state.json'));
+  }
+
+  load(id: string): ContainerRecord {
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir(id), 'state.json'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StateError(`container ${id} does not exist`);
+      throw err;
+    }
+    return JSON.parse(text) as ContainerRecord;
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  ids(): string[] {
+    try {
+      return readdirSync(this.root, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && ID_PATTERN.test(e.name))
+        .map((e) => e.name)
+        .sort();
+    } catch {
+      return [];
+    }
+  }
+}
