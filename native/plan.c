@@ -68,12 +68,15 @@ const char *plan_parse(const void *data, size_t len, struct plan *out) {
   out->clone_flags = read_i64(buf + 24);
   for (int k = 0; k < 3; k++) out->stdio[k] = (int)read_i64(buf + 32 + 8 * k);
 
+  /* The kept fds: one string, comma-separated ("5,7"). */
   const char *keep = string_at(buf, len, (int32_t)read_i64(buf + 56), &err);
   if (err) return err;
-  while (keep && keep < end && *keep) {
+  while (keep && *keep) {
     if (out->nkeep == PLAN_MAX_KEEP_FDS) return "plan: too many kept fds";
-    out->keep[out->nkeep++] = atoi(keep);
-    keep += strlen(keep) + 1;
+    char *next;
+    out->keep[out->nkeep++] = (int)strtol(keep, &next, 10);
+    if (next == keep) return "plan: bad kept fd list";
+    keep = *next == ',' ? next + 1 : next;
   }
 
   out->steps = calloc((size_t)nsteps, sizeof *out->steps);

@@ -193,6 +193,36 @@ static napi_value js_unix_connect(napi_env env, napi_callback_info info) {
   return make_int(env, fd);
 }
 
+/* unixListen(path): a listening AF_UNIX stream socket (a console socket's receiving end). */
+static napi_value js_unix_listen(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[4096];
+  const char *p = arg_str(env, argv[0], path, sizeof path);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (!p || strlen(p) >= sizeof addr.sun_path) return throw_errno(env, ENAMETOOLONG, "bind", p);
+  strcpy(addr.sun_path, p);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", p);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 8) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind", p);
+  }
+  return make_int(env, fd);
+}
+
+/* accept(fd): the next connection (blocking). */
+static napi_value js_accept(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  arg_int(env, argv[0], &fd);
+  int c;
+  do c = accept4((int)fd, NULL, NULL, SOCK_CLOEXEC);
+  while (c < 0 && errno == EINTR);
+  if (c < 0) return throw_errno(env, errno, "accept", NULL);
+  return make_int(env, c);
+}
+
 /* recvFd(sock): receives one fd sent with SCM_RIGHTS (blocking). */
 static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -240,6 +270,8 @@ void register_syscalls(napi_env env, napi_value exports) {
       {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
       {"socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_default, NULL},
       {"unixConnect", NULL, js_unix_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"unixListen", NULL, js_unix_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"accept", NULL, js_accept, NULL, NULL, NULL, napi_default, NULL},
       {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -29,6 +29,8 @@ export interface NativeAddon {
   umount2(target: string, flags: number): void;
   socketpair(): [number, number];
   unixConnect(path: string): number;
+  unixListen(path: string): number;
+  accept(socket: number): number;
   recvFd(socket: number): number;
   setWinsize(fd: number, rows: number, cols: number): void;
 }

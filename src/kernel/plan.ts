@@ -143,7 +143,7 @@ export interface Plan {
 }
 
 // ---- binary form ---------------------------------------------------------------------------------
-// header: 8 × i64   [magic, version, nsteps, cloneFlags, stdin, stdout, stderr, keepFds list offset]
+// header: 8 × i64   [magic, version, nsteps, cloneFlags, stdin, stdout, stderr, offset of the kept fds as "5,7"]
 // step:   8 × i64   [op, a, b, c, d, e, f, g]  then 4 × i32 string offsets (-1 = none)
 // strings follow the steps, NUL-terminated; a list is its items joined by NULs, its count in an int slot.
 // native/plan.h mirrors these numbers.
@@ -303,7 +303,7 @@ export function encodePlan(plan: Plan): Buffer {
     plan.stdio[0],
     plan.stdio[1],
     plan.stdio[2],
-    plan.keepFds.length ? addString(list(plan.keepFds)) : -1,
+    plan.keepFds.length ? addString(plan.keepFds.join(',')) : -1,
   ];
   headInts.forEach((v, i) => head.writeBigInt64LE(BigInt(v), i * 8));
 

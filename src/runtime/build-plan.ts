@@ -20,6 +20,8 @@ export interface PlanOptions {
   noPivot?: boolean;
   /** process.terminal: the console socket the pty master is sent to. */
   consoleSocketFd?: number;
+  /** The pty's size from the start (a foreground run passes its own terminal's), else the spec's consoleSize. */
+  consoleSize?: { rows: number; cols: number };
   /** create: an O_PATH fd of the exec FIFO the child blocks on until start. */
   execFifoFd?: number;
   /** The parent acts right after clone (cgroup placement); a new user namespace always pauses here. */
@@ -73,8 +75,8 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   // A session of its own; with a terminal, the pty is opened inside (after the pivot, so it is the
   // container's devpts) and becomes stdio and the controlling terminal.
   if (proc.terminal) {
-    const size = proc.consoleSize;
-    steps.push({ op: 'console', socketFd: opts.consoleSocketFd as number, rows: size?.height ?? 0, cols: size?.width ?? 0 });
+    const size = opts.consoleSize ?? { rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
+    steps.push({ op: 'console', socketFd: opts.consoleSocketFd as number, rows: size.rows, cols: size.cols });
   } else {
     steps.push({ op: 'setsid' });
   }

@@ -9,6 +9,7 @@ import { KernelError, StepError } from '../kernel/errors.js';
 import { SyncTag, type Plan } from '../kernel/plan.js';
 import { spawnPlan, type ExitStatus, type PlanProcess } from '../kernel/spawn.js';
 import { buildPlan } from './build-plan.js';
+import { proxyConsole } from './console.js';
 import { runHooks } from './hooks.js';
 import { NS_FILE, buildJoinPlan } from './join-plan.js';
 import { isAlive, pidsInPidNamespace, signalProcess, startTimeOf, waitGone } from './processes.js';
@@ -122,7 +123,11 @@ export class Runtime {
    * Starts the container's process and leaves it waiting on the exec FIFO (`start` releases it),
    * or, with `startNow`, lets it exec at once (`run`). Returns the process.
    */
-  async create(id: string, opts: CreateOptions, startNow = false): Promise<{ record: ContainerRecord; process: PlanProcess | null }> {
+  async create(
+    id: string,
+    opts: CreateOptions & { detach?: boolean },
+    startNow = false,
+  ): Promise<{ record: ContainerRecord; process: PlanProcess | null; consoleMaster?: number }> {
     this.states.dir(id); // validates the id before anything else
     const { spec, bundle, rootfs } = loadBundle(opts.bundle);
     if (opts.dryRun) {
@@ -140,9 +145,14 @@ export class Runtime {
         fds.push(execFifoFd);
       }
       let consoleSocketFd: number | undefined;
+      let consoleReceiveFd: number | undefined;
       if (spec.process.terminal && opts.consoleSocket) {
         consoleSocketFd = native.unixConnect(opts.consoleSocket);
         fds.push(consoleSocketFd);
+      } else if (spec.process.terminal && startNow && !opts.detach) {
+        // run in the foreground: we are the console socket's other end ourselves.
+        [consoleReceiveFd, consoleSocketFd] = native.socketpair();
+        fds.push(consoleReceiveFd, consoleSocketFd);
       }
       const plan = buildPlan(spec, {
         bundle,
@@ -151,6 +161,7 @@ export class Runtime {
         noPivot: opts.noPivot,
         execFifoFd,
         consoleSocketFd,
+        consoleSize: consoleReceiveFd !== undefined && process.stdout.isTTY ? { rows: process.stdout.rows, cols: process.stdout.columns } : undefined,
         pauseBeforePivot: hasCreateHooks(spec),
       });
       opts.onPlan?.(plan, rootfs);
@@ -174,7 +185,8 @@ export class Runtime {
       record.namespaces = namespaceFiles(spec, proc.pid);
       this.states.save(record);
       if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(proc.pid));
-      return { record, process: proc };
+      const consoleMaster = consoleReceiveFd === undefined ? undefined : native.recvFd(consoleReceiveFd);
+      return { record, process: proc, consoleMaster };
     } catch (err) {
       if (proc) {
         proc.signal(9);
@@ -209,8 +221,9 @@ export class Runtime {
 
   /** create + start in one: waits for the exit, forwarding signals, then deletes. Returns the exit status. */
   async run(id: string, opts: CreateOptions & { detach?: boolean }): Promise<number> {
-    const { record, process: proc } = await this.create(id, opts, true);
+    const { record, process: proc, consoleMaster } = await this.create(id, opts, true);
     if (!proc) return 0;
+    const console = consoleMaster === undefined ? null : proxyConsole(consoleMaster);
     try {
       await runHooks('poststart', record.config.hooks?.poststart, ociState(record, 'running'));
     } catch (err) {
@@ -230,6 +243,10 @@ export class Runtime {
     });
     const status = await proc.watch();
     for (const off of forward) off();
+    if (console) {
+      await console.done;
+      console.stop();
+    }
     await this.delete(id, true);
     return exitCodeOf(status);
   }

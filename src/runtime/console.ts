@@ -1,0 +1,41 @@
+// A foreground container with a terminal: its pty master, received over a socketpair, joined to
+// our own stdin/stdout (raw mode when we are on a terminal), with window sizes passed on.
+import { ReadStream, WriteStream } from 'node:tty';
+import { native } from '../kernel/native.js';
+
+export interface ConsoleProxy {
+  /** Resolves once the container's side of the pty is closed and its output is written. */
+  done: Promise<void>;
+  stop(): void;
+}
+
+export function proxyConsole(master: number): ConsoleProxy {
+  const fromContainer = new ReadStream(master);
+  const toContainer = new WriteStream(master);
+  const stdin = process.stdin;
+  const wasRaw = stdin.isTTY ? stdin.isRaw : false;
+  if (stdin.isTTY) stdin.setRawMode(true);
+  const resize = () => {
+    if (process.stdout.isTTY) native.setWinsize(master, process.stdout.rows, process.stdout.columns);
+  };
+  resize();
+  process.stdout.on('resize', resize);
+  stdin.pipe(toContainer);
+  const done = new Promise<void>((resolve) => {
+    fromContainer.on('data', (chunk) => process.stdout.write(chunk));
+    // A pty master reads EIO once every slave fd is closed: that is its end of file.
+    fromContainer.on('error', () => resolve());
+    fromContainer.on('end', () => resolve());
+  });
+  return {
+    done,
+    stop() {
+      process.stdout.off('resize', resize);
+      stdin.unpipe(toContainer);
+      stdin.pause();
+      if (stdin.isTTY) stdin.setRawMode(wasRaw);
+      fromContainer.destroy();
+      toContainer.destroy();
+    },
+  };
+}

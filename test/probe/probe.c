@@ -1,0 +1,150 @@
+/* probe: a small static multi-tool run inside test containers (like crun's /init).
+ *   probe chroot-escape MARKER [WORKDIR]  the classic chroot escape, then try to read MARKER:
+ *                                         prints "ESCAPED <content>" or "CONTAINED"
+ *   probe fds                             the open fds, one per line (not the dirfd used to list them)
+ *   probe cwd                             getcwd(), or "ERROR errno" when the kernel has none to give
+ *   probe caps                            CapInh/CapPrm/CapEff/CapBnd/CapAmb lines of /proc/self/status
+ *   probe read PATH                       "BYTES n" with the number of bytes read, or "ERROR errno-name"
+ *   probe write PATH TEXT                 "OK", or "ERROR errno-name"
+ * Built by the test helper with `gcc -static -O2`. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static const char *errname(int e) {
+  switch (e) {
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case EROFS: return "EROFS";
+    case EINVAL: return "EINVAL";
+    case EIO: return "EIO";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    default: return "EOTHER";
+  }
+}
+
+static int chroot_escape(const char *marker, const char *workdir) {
+  if (chdir(workdir) < 0) {
+    printf("ERROR chdir %s %s\n", workdir, errname(errno));
+    return 2;
+  }
+  if (mkdir("escape-x", 0755) < 0 && errno != EEXIST) {
+    printf("ERROR mkdir %s\n", errname(errno));
+    return 2;
+  }
+  /* chroot into a subdirectory while the cwd stays outside it: ".." then walks past the new root. */
+  if (chroot("escape-x") < 0) {
+    printf("ERROR chroot %s\n", errname(errno));
+    return 2;
+  }
+  for (int k = 0; k < 256; k++)
+    if (chdir("..") < 0) break;
+  if (chroot(".") < 0) {
+    printf("ERROR chroot-dot %s\n", errname(errno));
+    return 2;
+  }
+  int fd = open(marker, O_RDONLY);
+  if (fd < 0) {
+    printf("CONTAINED\n");
+    return 0;
+  }
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = 0;
+  printf("ESCAPED %s\n", buf);
+  return 0;
+}
+
+static int list_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) {
+    printf("ERROR opendir %s\n", errname(errno));
+    return 2;
+  }
+  int self = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    int fd = atoi(e->d_name);
+    if (fd == self) continue;
+    printf("%d\n", fd);
+  }
+  closedir(d);
+  return 0;
+}
+
+static int print_cwd(void) {
+  char buf[4096];
+  /* The raw syscall: glibc's getcwd would hide the kernel's "(unreachable)" prefix behind ENOENT. */
+  long n = syscall(SYS_getcwd, buf, sizeof buf);
+  if (n < 0) {
+    printf("ERROR %s\n", errname(errno));
+    return 2;
+  }
+  printf("%s\n", buf);
+  return 0;
+}
+
+static int print_caps(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) {
+    printf("ERROR %s\n", errname(errno));
+    return 2;
+  }
+  char line[256];
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "Cap", 3) == 0) fputs(line, stdout);
+  fclose(f);
+  return 0;
+}
+
+static int read_path(const char *path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    printf("ERROR %s\n", errname(errno));
+    return 0;
+  }
+  char buf[4096];
+  long total = 0;
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) total += n;
+  int e = errno;
+  close(fd);
+  if (n < 0) printf("ERROR %s\n", errname(e));
+  else printf("BYTES %ld\n", total);
+  return 0;
+}
+
+static int write_path(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY);
+  if (fd < 0 || write(fd, text, strlen(text)) < 0) {
+    printf("ERROR %s\n", errname(errno));
+    return 0;
+  }
+  close(fd);
+  printf("OK\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (!strcmp(cmd, "chroot-escape") && argc >= 3) return chroot_escape(argv[2], argc > 3 ? argv[3] : "/tmp");
+  if (!strcmp(cmd, "fds")) return list_fds();
+  if (!strcmp(cmd, "cwd")) return print_cwd();
+  if (!strcmp(cmd, "caps")) return print_caps();
+  if (!strcmp(cmd, "read") && argc == 3) return read_path(argv[2]);
+  if (!strcmp(cmd, "write") && argc == 4) return write_path(argv[2], argv[3]);
+  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT\n");
+  return 64;
+}
