@@ -52,6 +52,11 @@ export function planNamespaces(spec: Spec, pauseAfterCreate: boolean): Namespace
     if (early.length) steps.push({ op: 'unshare', flags: flagsOf(early) });
   }
   if (pause) steps.push({ op: 'sync', tag: SyncTag.Created });
+  if (creates.has('user')) {
+    // Until now the child's ids are the host's root, unmapped in the new namespace (anything it
+    // created would fail with EOVERFLOW): become the namespace's root.
+    steps.push({ op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 });
+  }
   if (late.size) steps.push({ op: 'unshare', flags: flagsOf(late) });
   const forkNeeded = joins.has('pid') || joins.has('time') || (cloneFlags === 0 && (creates.has('pid') || creates.has('time')));
   if (forkNeeded) steps.push({ op: 'forkIntoPidns' });
