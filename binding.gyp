@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "berth_native",
-      "sources": ["native/addon.c", "native/plan.c", "native/child.c", "native/syscalls.c"],
+      "sources": ["native/addon.c", "native/plan.c", "native/child.c", "native/syscalls.c", "native/bpf.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-fno-strict-aliasing"],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"]
     }

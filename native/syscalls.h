@@ -15,5 +15,6 @@ const char *arg_str(napi_env env, napi_value v, char *buf, size_t size);
 napi_value make_int(napi_env env, int64_t v);
 napi_value exit_status_object(napi_env env, const siginfo_t *si);
 void register_syscalls(napi_env env, napi_value exports);
+void register_bpf(napi_env env, napi_value exports);
 
 #endif

@@ -33,6 +33,9 @@ export interface NativeAddon {
   accept(socket: number): number;
   recvFd(socket: number): number;
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program; returns its fd. */
+  bpfLoadDeviceFilter(instructions: Buffer): number;
+  bpfAttachDeviceFilter(programFd: number, cgroupDir: string): void;
 }
 
 const require = createRequire(import.meta.url);
