@@ -1,5 +1,8 @@
 // The typed face of the native addon (native/*.c). Nothing else imports the .node file.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface SpawnResult {
   pid: number;
@@ -38,6 +41,16 @@ export interface NativeAddon {
   bpfAttachDeviceFilter(programFd: number, cgroupDir: string): void;
 }
 
-const require = createRequire(import.meta.url);
-// dist/src/kernel/native.js → the project root is three levels up.
-export const native: NativeAddon = require('../../../build/Release/berth_native.node');
+/** The addon built by node-gyp at install: build/Release/ of the package, found from this file up. */
+function addonPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'build', 'Release', 'berth_native.node');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('berth: the native addon is not built (run npm install in the berth package)');
+    dir = parent;
+  }
+}
+
+export const native: NativeAddon = createRequire(import.meta.url)(addonPath());
