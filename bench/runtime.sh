@@ -1,0 +1,142 @@
+#!/bin/bash
+# berth-runtime against crun and runc, and the library's spawn against the kernel floor, in one run
+# on the same busybox bundle; prints medians and ratios. See bench/README.md.
+#   bash bench/runtime.sh            (as root, after `npx tsc -p .` and the native build)
+#   RUNS=50 WARMUP=5 bash bench/runtime.sh
+# A benchmark reports, it does not judge: a missed target never makes it fail. It exits non-zero
+# only when something could not be measured at all (and says what).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-3}
+NODE=${NODE:-node}
+cli=$here/dist/src/cli/berth-runtime.js
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root (containers need it)"
+[ -f "$cli" ] || die "$cli missing: build first (npx tsc -p .)"
+for tool in hyperfine crun runc unshare nsenter "$NODE"; do
+  command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+bundle=$work/bundle
+nsfile=$work/mntns             # the persistent mount namespace crun runs in
+cgroup=berth-bench-$$          # absolute cgroupsPath for crun and runc (see below)
+
+cleanup() {
+  set +e
+  if [ -e "$nsfile" ]; then
+    umount "$nsfile" 2>/dev/null
+    rm -f "$nsfile"
+  fi
+  # crun and runc remove their cgroup when `run` ends; this only catches an interrupted run.
+  for d in /sys/fs/cgroup/*/"$cgroup" /sys/fs/cgroup/"$cgroup"; do
+    [ -d "$d" ] && rmdir "$d" 2>/dev/null
+  done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+q() { printf '%q ' "$@"; } # one command line for hyperfine -N (it splits shell-words)
+
+# --- the bundle: one config.json for all three runtimes --------------------------------------------
+sh "$here/scripts/busybox-bundle.sh" "$bundle" /bin/true >/dev/null
+# - berth's own `spec` (terminal false; crun's and runc's `spec` default to terminal true).
+# - ociVersion 1.0.2: crun 1.8 refuses any ociVersion without "1.0" in it ("unknown version
+#   specified"); berth and runc accept 1.0.x too.
+# - an absolute cgroupsPath: without one runc nests the container in the caller's own cgroup (here
+#   the machine's tooling's) while crun uses /<id>; absolute puts both in the same place.
+#   berth-runtime ignores it for now (no cgroups driver yet).
+"$NODE" -e '
+  const fs = require("fs");
+  const [file, cgroup] = process.argv.slice(1);
+  const c = JSON.parse(fs.readFileSync(file, "utf8"));
+  c.ociVersion = "1.0.2";
+  c.process.terminal = false;
+  c.process.args = ["/bin/true"];
+  c.linux.cgroupsPath = "/" + cgroup;
+  fs.writeFileSync(file, JSON.stringify(c, null, "\t") + "\n");
+' "$bundle/config.json" "$cgroup"
+mkdir -p "$work/root-berth" "$work/root-crun" "$work/root-runc"
+
+# --- crun's namespace: /sys/fs/cgroup/unified covered by a throw-away tmpfs -----------------------
+# crun 1.8 refuses this host's hybrid cgroup layout; in this namespace it sees cgroup v1 only.
+# Propagation is private, so the tmpfs never reaches the host; the bind of the namespace onto
+# $nsfile keeps it alive between commands. nsenter resets the cwd, hence --wd.
+touch "$nsfile"
+unshare --mount="$nsfile" --propagation private mount -t tmpfs none /sys/fs/cgroup/unified
+
+berth_cmd=$(q "$NODE" "$cli" --root "$work/root-berth" run bench-berth)
+crun_cmd=$(q crun --root "$work/root-crun" run bench-crun)
+runc_cmd=$(q runc --root "$work/root-runc" run bench-runc)
+floor_cmd=$(q unshare --mount --uts --ipc --net --pid --fork true)
+node_cmd=$(q "$NODE" -e 0)
+
+echo "bench: $(uname -r), node $("$NODE" --version), $(crun --version 2>/dev/null | head -1), $(runc --version 2>/dev/null | head -1), $(hyperfine --version)"
+echo "bench: bundle $bundle (busybox, /bin/true), $RUNS runs after $WARMUP warm-up runs each"
+
+# --- one run of each first, with its output shown: hyperfine hides why a command fails -------------
+failed=()
+smoke() { # NAME CMD...
+  local name=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    return 0
+  fi
+  echo "bench: $name failed, left out: ${out:-exit status $?}" >&2
+  failed+=("$name")
+  return 1
+}
+host_cmds=()
+if smoke 'berth-runtime run' bash -c "cd $(q "$bundle") && $berth_cmd"; then host_cmds+=(-n 'berth-runtime run' "$berth_cmd"); fi
+if smoke 'runc run' bash -c "cd $(q "$bundle") && $runc_cmd"; then host_cmds+=(-n 'runc run' "$runc_cmd"); fi
+if smoke 'node -e 0' bash -c "$node_cmd"; then host_cmds+=(-n 'node -e 0' "$node_cmd"); fi
+if smoke 'unshare floor' bash -c "$floor_cmd"; then host_cmds+=(-n 'unshare floor' "$floor_cmd"); fi
+crun_ok=0
+if smoke 'crun run' nsenter --mount="$nsfile" --wd="$bundle" bash -c "$crun_cmd"; then crun_ok=1; fi
+if host_refusal=$(cd "$bundle" && crun --root "$work/root-crun" run bench-crun-host 2>&1); then
+  echo "bench: note: crun ran on the host as it is (no namespace needed)"
+else
+  echo "bench: note: crun on the host as it is says: $host_refusal"
+fi
+
+hf=(hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS")
+results=()
+
+# --- (a) whole processes on the host: berth-runtime, runc, and the references -----------------------
+if [ ${#host_cmds[@]} -gt 0 ]; then
+  (cd "$bundle" && "${hf[@]}" --export-json "$work/host.json" "${host_cmds[@]}")
+  results+=("$work/host.json")
+fi
+
+# --- (a) crun, timed from inside its namespace (nsenter's own exec is not charged to crun) ---------
+if [ $crun_ok = 1 ]; then
+  nsenter --mount="$nsfile" --wd="$bundle" "${hf[@]}" --export-json "$work/crun.json" -n 'crun run' "$crun_cmd"
+  results+=("$work/crun.json")
+fi
+
+# --- (b) the library's spawn→exit, in one Node process -----------------------------------------------
+echo "Benchmark: library spawnPlan→exit /bin/true (in-process, $RUNS iterations after $WARMUP)"
+if "$NODE" "$here/bench/lib-spawn.mjs" "$bundle" "$RUNS" "$WARMUP" >"$work/lib.json"; then
+  results+=("$work/lib.json")
+else
+  echo "bench: library spawn failed, left out" >&2
+  failed+=('library spawn')
+fi
+
+# --- state left behind by the runtimes (a run that exits must leave none) --------------------------
+left=$(find "$work/root-berth" "$work/root-crun" "$work/root-runc" -mindepth 1 -maxdepth 1 2>/dev/null | sed "s|^$work/||")
+[ ${#results[@]} -gt 0 ] && "$NODE" "$here/bench/report.mjs" "${results[@]}"
+
+cleanup
+trap - EXIT
+echo ""
+echo "state dirs left in the runtimes' roots: ${left:-none}"
+echo "mounts left (berth-bench in /proc/self/mountinfo): $(grep -c berth-bench /proc/self/mountinfo || true)"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "not measured: ${failed[*]}" >&2
+  exit 1
+fi

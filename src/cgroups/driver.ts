@@ -1,0 +1,108 @@
+// One interface, two drivers: cgroup v1 (a hierarchy per controller) and v2 (one unified tree).
+// Each change to the cgroup tree is first a plan — plain data, printed by --explain and asserted
+// by tests — and then applied.
+import type { DeviceRule, Resources } from '../runtime/spec.js';
+import { detectCgroupLayout, type CgroupLayout } from './detect.js';
+import { CgroupError } from './errors.js';
+import { V1Driver } from './v1.js';
+import { V2Driver } from './v2.js';
+
+/**
+ * A write of `value` to the cgroup file `path` (absolute). Files are opened without O_CREAT: on
+ * cgroupfs the kernel makes them, and a missing file means a missing controller or kernel feature.
+ * `ifMissing` says what to do then, for the few files a kernel may or may not have: write another
+ * file instead (BFQ's `io.bfq.weight` or the generic `io.weight`), or skip.
+ */
+export interface CgroupWrite {
+  op: 'write';
+  path: string;
+  value: string;
+  ifMissing?: { path: string; value: string } | 'skip';
+}
+
+export type CgroupOp =
+  | { op: 'mkdir'; path: string }
+  | CgroupWrite
+  /** cgroup v2 has no devices.allow: an eBPF program attached to the directory decides (last matching rule wins). */
+  | { op: 'attachDeviceFilter'; path: string; rules: DeviceRule[] };
+
+export interface CgroupStats {
+  cpu: { usageUsec: number; userUsec: number; systemUsec: number; throttledUsec?: number; nrThrottled?: number };
+  /** Bytes. `limit` is absent when there is none; `maxUsage` when the kernel does not record it. */
+  memory: { usage: number; limit?: number; maxUsage?: number; oomKills: number; oomEvents: number };
+  pids: { current: number; limit?: number };
+}
+
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  /** The container's cgroup, cgroupfs-relative (`/berth/<id>`). */
+  readonly path: string;
+  /**
+   * The absolute directories of this cgroup: one per v1 hierarchy (plus, on a hybrid host, one
+   * in the cgroup2 mount beside them), one on v2.
+   */
+  dirs(): string[];
+  /**
+   * mkdirs (parents first) and writes, in order, that make the cgroup with `resources`. Bad input
+   * is refused here (CgroupError naming the field), before anything exists. `resources.devices`
+   * are applied as given (v1: devices.deny "a" then each rule; v2: one device filter): the
+   * runtime adds its defaults (`containerDeviceRules` in device-rules.ts).
+   */
+  planCreate(resources?: Resources): CgroupOp[];
+  /** Writes that change the limits of the existing cgroup to `resources` (fields left out are left alone). */
+  planUpdate(resources: Resources): CgroupOp[];
+  planAddProcess(pid: number): CgroupOp[];
+  /**
+   * Runs `ops` in order. On a failure, removes the directories this call created (parents that
+   * already existed stay) and throws a CgroupError naming the file, the value and the errno:
+   * `cgroup: write 30000 100000 to /sys/fs/cgroup/berth/x/cpu.max: EINVAL (invalid argument)`.
+   * Values already written by an update are not rolled back.
+   */
+  apply(ops: CgroupOp[]): void;
+  create(resources?: Resources): void;
+  update(resources: Resources): void;
+  addProcess(pid: number): void;
+  /** Resolves once every task is frozen (v1 freezer.state FROZEN; v2 cgroup.events `frozen 1`). */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  isFrozen(): boolean;
+  stats(): CgroupStats;
+  /** Whether the kernel's OOM killer killed a task of this cgroup. Read it before `destroy`. */
+  oomKilled(): boolean;
+  /** Every process in the cgroup and its descendants, sorted. */
+  pids(): number[];
+  /** Sends `signal` (default SIGKILL) to every process; SIGKILL goes through cgroup.kill where there is one. */
+  kill(signal?: number): void;
+  /**
+   * Kills what is left, waits until the cgroup is empty, and removes the container's directory
+   * (and any cgroup made inside it) in every hierarchy. Idempotent: missing directories are fine.
+   * Parents (`/berth`) stay: other containers share them.
+   */
+  destroy(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** The host's layout; detected from /proc/self/mountinfo when absent. */
+  layout?: CgroupLayout;
+  /** Where the v2 tree is mounted, when not the layout's: tests point it at a fake tree. Implies v2. */
+  mountRoot?: string;
+}
+
+/**
+ * The driver for the cgroup at `path` (from `parseCgroupsPath`). v2 on a unified host; v1 on a
+ * legacy or hybrid one. On a hybrid host the cgroup2 mount has no controllers (they are all
+ * bound to the v1 hierarchies), so limits are v1's; the v1 driver still places processes in the
+ * cgroup2 tree too, so that cgroup.kill and a cgroup namespace there see the container.
+ */
+export function openCgroup(path: string, opts: OpenOptions = {}): CgroupDriver {
+  if (!path.startsWith('/') || path === '/' || path.split('/').slice(1).some((c) => c === '' || c === '.' || c === '..')) {
+    throw new CgroupError(`cgroup: ${JSON.stringify(path)} is not a cgroup path like /berth/<id> (see parseCgroupsPath)`);
+  }
+  if (opts.mountRoot !== undefined) return new V2Driver(path, opts.mountRoot);
+  const layout = opts.layout ?? detectCgroupLayout();
+  if (layout.mode === 'unified') {
+    if (layout.v2 === null) throw new CgroupError('cgroup: no cgroup2 mount found');
+    return new V2Driver(path, layout.v2);
+  }
+  return new V1Driver(path, layout);
+}
