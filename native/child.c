@@ -351,11 +351,15 @@ static void do_console(const struct plan_step *st) {
   check(ioctl(0, TIOCSCTTY, 0));
 }
 
-/* `exec_step` is checked first, so that a missing program is reported by create, not lost after start. */
-static void do_exec_fifo(const struct plan_step *st, const struct plan_step *exec_step) {
+/* The exec step (at `exec_index`) is checked first, so that a missing program is reported by create,
+ * not lost after start; a failure of that check is reported as the exec step's, naming the program. */
+static void do_exec_fifo(const struct plan_step *st, const struct plan_step *exec_step, int exec_index) {
   int path_fd = (int)st->i[0];
   if (exec_step->op != OP_EXEC) fail(EINVAL);
+  int fifo_step = current_step;
+  current_step = exec_index;
   find_and_exec(exec_step, 1);
+  current_step = fifo_step;
   send_msg(MSG_READY, 0, 0);
   int fd;
   do fd = open(fd_path(0, path_fd), O_WRONLY | O_CLOEXEC);
@@ -552,7 +556,7 @@ void child_run(const struct plan *p, int status, int sync) {
         if (setsid() < 0 && errno != EPERM) fail(errno);
         break;
       case OP_CONSOLE: do_console(st); break;
-      case OP_EXEC_FIFO: do_exec_fifo(st, &p->steps[p->nsteps - 1]); break;
+      case OP_EXEC_FIFO: do_exec_fifo(st, &p->steps[p->nsteps - 1], p->nsteps - 1); break;
       case OP_BOUNDING: do_bounding(st); break;
       case OP_KEEP_CAPS: check(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)); break;
       case OP_SETGROUPS: check(syscall(SYS_setgroups, (size_t)st->i[0], st->gids)); break;

@@ -39,6 +39,16 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (!hasMountNs && (spec.mounts?.length ?? 0) > 0) {
     throw new SpecError('config.json', 'mounts', 'mounts need a mount namespace: without one they would land on the host');
   }
+  // Without a mount namespace these could only be done to the host's mounts: refused, as runc does,
+  // rather than silently left undone.
+  if (!hasMountNs && spec.root.readonly) {
+    throw new SpecError('config.json', 'root.readonly', 'a read-only root needs a mount namespace');
+  }
+  for (const field of ['maskedPaths', 'readonlyPaths'] as const) {
+    if (!hasMountNs && (spec.linux?.[field]?.length ?? 0) > 0) {
+      throw new SpecError('config.json', `linux.${field}`, `${field} need a mount namespace`);
+    }
+  }
   if (proc.terminal && opts.consoleSocketFd === undefined) {
     throw new SpecError('config.json', 'process.terminal', 'a terminal needs --console-socket');
   }

@@ -221,34 +221,46 @@ export class Runtime {
 
   /** create + start in one: waits for the exit, forwarding signals, then deletes. Returns the exit status. */
   async run(id: string, opts: CreateOptions & { detach?: boolean }): Promise<number> {
-    const { record, process: proc, consoleMaster } = await this.create(id, opts, true);
-    if (!proc) return 0;
-    const console = consoleMaster === undefined ? null : proxyConsole(consoleMaster);
+    // Signals are caught from the start, as runc does: one that arrives while the container is being
+    // made is held and forwarded once its process exists, instead of killing the runtime and
+    // leaving the container running with no one to wait for it.
+    const pending: number[] = [];
+    let target: PlanProcess | null = null;
+    const forward = opts.detach
+      ? []
+      : FORWARDED_SIGNALS.map((name) => {
+          const handler = () => (target ? target.signal(constants.signals[name]) : pending.push(constants.signals[name]));
+          process.on(name, handler);
+          return () => process.off(name, handler);
+        });
     try {
-      await runHooks('poststart', record.config.hooks?.poststart, ociState(record, 'running'));
-    } catch (err) {
-      proc.signal(9);
-      await proc.watch();
+      const { record, process: proc, consoleMaster } = await this.create(id, opts, true);
+      if (!proc) return 0;
+      const console = consoleMaster === undefined ? null : proxyConsole(consoleMaster);
+      try {
+        await runHooks('poststart', record.config.hooks?.poststart, ociState(record, 'running'));
+      } catch (err) {
+        proc.signal(9);
+        await proc.watch();
+        await this.delete(id, true);
+        throw err;
+      }
+      if (opts.detach) {
+        proc.release();
+        return 0;
+      }
+      target = proc;
+      for (const sig of pending.splice(0)) proc.signal(sig);
+      const status = await proc.watch();
+      if (console) {
+        await console.done;
+        console.stop();
+      }
       await this.delete(id, true);
-      throw err;
+      return exitCodeOf(status);
+    } finally {
+      for (const off of forward) off();
     }
-    if (opts.detach) {
-      proc.release();
-      return 0;
-    }
-    const forward = FORWARDED_SIGNALS.map((name) => {
-      const handler = () => proc.signal(constants.signals[name]);
-      process.on(name, handler);
-      return () => process.off(name, handler);
-    });
-    const status = await proc.watch();
-    for (const off of forward) off();
-    if (console) {
-      await console.done;
-      console.stop();
-    }
-    await this.delete(id, true);
-    return exitCodeOf(status);
   }
 
   async kill(id: string, signal: number, all = false): Promise<void> {
@@ -281,10 +293,20 @@ export class Runtime {
   }
 
   /** Starts `proc` inside a running container. Resolves once it exec'd. */
-  async exec(id: string, proc: Process, opts: { stdio?: [number, number, number]; consoleSocket?: string; onPlan?: (plan: Plan, rootfs: string) => void }): Promise<PlanProcess> {
+  async exec(
+    id: string,
+    proc: Process,
+    opts: { stdio?: [number, number, number]; consoleSocket?: string; onPlan?: (plan: Plan, rootfs: string) => void; dryRun?: boolean },
+  ): Promise<PlanProcess | null> {
     const record = this.states.load(id);
     const status = this.status(record);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in container ${id}: it is ${status}`);
+    if (opts.dryRun) {
+      // The plan only: no console socket is connected, no process started.
+      const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd: proc.terminal ? 4 : undefined });
+      opts.onPlan?.(plan, record.rootfs);
+      return null;
+    }
     const consoleSocketFd = proc.terminal && opts.consoleSocket ? native.unixConnect(opts.consoleSocket) : undefined;
     try {
       if (proc.terminal && consoleSocketFd === undefined) throw new RuntimeError('exec: a terminal needs --console-socket');
