@@ -3,7 +3,10 @@
 // containerd, conmon) can drive it, and with --explain, so that people can read what it does.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { renderCgroupOps } from '../cgroups/explain.js';
+import type { CgroupOp } from '../cgroups/driver.js';
 import { renderPlan } from '../explain/render.js';
+import { eventsCommand, psCommand, updateResources, UPDATE_FLAGS } from './runtime-cgroup-commands.js';
 import type { Plan } from '../kernel/plan.js';
 import { Runtime, RuntimeError, exitCodeOf } from '../runtime/container.js';
 import { defaultSpec } from '../runtime/default-spec.js';
@@ -53,6 +56,12 @@ commands:
   kill [--all] ID [SIGNAL]
   delete [--force] ID
   exec [--tty] [--cwd DIR] [--env K=V] [--process FILE] [--detach] [--pid-file F] [--console-socket S] [--explain] ID CMD...
+  pause ID / resume ID                      freeze and thaw every process of the container
+  update [--cpu-quota N] [--cpu-period N] [--cpu-share N] [--cpuset-cpus L] [--cpuset-mems L]
+         [--memory N] [--memory-reservation N] [--memory-swap N] [--pids-limit N] [--blkio-weight N]
+         [-r resources.json|-] [--explain] ID
+  events [--stats] [--interval 5s] ID       cgroup stats and OOM events as JSON lines
+  ps [--format table|json] ID [PS ARGS]     the container's processes
   features                                  what this runtime supports, as JSON
 
 --explain prints each step as the shell command a person would type; --dry-run prints them and stops.
@@ -65,15 +74,16 @@ interface Globals {
   debug: boolean;
 }
 
-function printPlan(plan: Plan, rootfs: string, toStdout: boolean): void {
-  const text = renderPlan(plan, { rootfs }).join('\n') + '\n';
+/** The cgroup's writes first (they happen before the clone), then the child's steps. */
+function printPlan(plan: Plan, rootfs: string, cgroupOps: CgroupOp[], toStdout: boolean): void {
+  const text = [...renderCgroupOps(cgroupOps), ...renderPlan(plan, { rootfs })].join('\n') + '\n';
   if (toStdout) process.stdout.write(text);
   else process.stderr.write(text);
 }
 
-function onPlanFor(p: Parsed): ((plan: Plan, rootfs: string) => void) | undefined {
-  if (bool(p, 'dry-run')) return (plan, rootfs) => printPlan(plan, rootfs, true);
-  if (bool(p, 'explain')) return (plan, rootfs) => printPlan(plan, rootfs, false);
+function onPlanFor(p: Parsed): ((plan: Plan, rootfs: string, cgroupOps?: CgroupOp[]) => void) | undefined {
+  if (bool(p, 'dry-run')) return (plan, rootfs, ops = []) => printPlan(plan, rootfs, ops, true);
+  if (bool(p, 'explain')) return (plan, rootfs, ops = []) => printPlan(plan, rootfs, ops, false);
   return undefined;
 }
 
@@ -221,6 +231,36 @@ const COMMANDS: Record<string, (g: Globals, argv: string[]) => Promise<number>> 
       return 0;
     }
     return exitCodeOf(await child.watch());
+  },
+
+  async pause(g, argv) {
+    await g.runtime.pause(oneId(parseArgs(argv, []), 'pause'));
+    return 0;
+  },
+
+  async resume(g, argv) {
+    await g.runtime.resume(oneId(parseArgs(argv, []), 'resume'));
+    return 0;
+  },
+
+  async update(g, argv) {
+    const p = parseArgs(argv, [...UPDATE_FLAGS, { name: 'explain', boolean: true }]);
+    const id = oneId(p, 'update');
+    const resources = updateResources(p, g.runtime.states.load(id).config.linux?.resources ?? {});
+    g.runtime.update(id, resources, bool(p, 'explain') ? (ops) => process.stderr.write(renderCgroupOps(ops).join('\n') + '\n') : undefined);
+    return 0;
+  },
+
+  async events(g, argv) {
+    const p = parseArgs(argv, [{ name: 'stats', boolean: true }, { name: 'interval' }]);
+    return eventsCommand(g.runtime, oneId(p, 'events'), bool(p, 'stats'), str(p, 'interval') ?? '5s');
+  },
+
+  async ps(g, argv) {
+    const p = parseArgs(argv, [{ name: 'format', short: 'f' }], true);
+    const [id, ...psArgs] = p.positionals;
+    if (!id) throw new UsageError('ps: a container ID is required');
+    return psCommand(g.runtime, id, str(p, 'format') ?? 'table', psArgs);
   },
 
   async features() {

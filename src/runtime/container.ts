@@ -8,12 +8,14 @@ import { native } from '../kernel/native.js';
 import { KernelError, StepError } from '../kernel/errors.js';
 import { SyncTag, type Plan } from '../kernel/plan.js';
 import { spawnPlan, type ExitStatus, type PlanProcess } from '../kernel/spawn.js';
+import type { CgroupDriver, CgroupOp } from '../cgroups/driver.js';
 import { buildPlan } from './build-plan.js';
+import { cgroupOf, cgroupPathOf, containerResources } from './cgroup.js';
 import { proxyConsole } from './console.js';
 import { runHooks } from './hooks.js';
 import { NS_FILE, buildJoinPlan } from './join-plan.js';
-import { isAlive, pidsInPidNamespace, signalProcess, startTimeOf, waitGone } from './processes.js';
-import { parseSpec, SpecError, type Hook, type Process, type Spec } from './spec.js';
+import { isAlive, signalProcess, startTimeOf, waitGone } from './processes.js';
+import { parseSpec, SpecError, type Hook, type Process, type Resources, type Spec } from './spec.js';
 import { StateDir, type ContainerRecord, type OciState, type Status } from './state.js';
 
 export interface CreateOptions {
@@ -21,8 +23,8 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noPivot?: boolean;
-  /** Called with the plan before it runs (`--explain` prints it). */
-  onPlan?: (plan: Plan, rootfs: string) => void;
+  /** Called with the plan before it runs (`--explain` prints it), and the cgroup's. */
+  onPlan?: (plan: Plan, rootfs: string, cgroupOps: CgroupOp[]) => void;
   /** Build the plan and stop: nothing is created. */
   dryRun?: boolean;
   stdio?: [number, number, number];
@@ -95,15 +97,19 @@ export class Runtime {
     this.states = new StateDir(root);
   }
 
-  /** Status from the process itself: alive and waiting on the FIFO = created; alive = running. */
+  /** Status from the process itself: alive and waiting on the FIFO = created; frozen = paused; alive = running. */
   status(record: ContainerRecord): Status {
     if (!isAlive(record.pid, record.pidStartTime)) return 'stopped';
-    return existsSync(this.states.fifo(record.id)) ? 'created' : 'running';
+    if (existsSync(this.states.fifo(record.id))) return 'created';
+    return cgroupOf(record.cgroupPath).isFrozen() ? 'paused' : 'running';
   }
 
-  state(id: string): OciState {
+  /** The OCI state; `oomKilled` when the kernel's OOM killer killed a process of the container. */
+  state(id: string): OciState & { oomKilled?: boolean } {
     const record = this.states.load(id);
-    return ociState(record, this.status(record));
+    const state: OciState & { oomKilled?: boolean } = ociState(record, this.status(record));
+    if (cgroupOf(record.cgroupPath).oomKilled()) state.oomKilled = true;
+    return state;
   }
 
   list(): { record: ContainerRecord; status: Status }[] {
@@ -130,14 +136,23 @@ export class Runtime {
   ): Promise<{ record: ContainerRecord; process: PlanProcess | null; consoleMaster?: number }> {
     this.states.dir(id); // validates the id before anything else
     const { spec, bundle, rootfs } = loadBundle(opts.bundle);
+    const cgroupPath = cgroupPathOf(spec, id);
+    const cgroup = cgroupOf(cgroupPath);
+    const cgroupOps = cgroup.planCreate(containerResources(spec)); // refuses bad resources before anything exists
     if (opts.dryRun) {
-      opts.onPlan?.(buildPlan(spec, { bundle, rootfs, stdio: [0, 1, 2], noPivot: opts.noPivot, execFifoFd: startNow ? undefined : 3, consoleSocketFd: spec.process.terminal ? 4 : undefined, pauseBeforePivot: hasCreateHooks(spec) }), rootfs);
+      const plan = buildPlan(spec, { bundle, rootfs, stdio: [0, 1, 2], noPivot: opts.noPivot, execFifoFd: startNow ? undefined : 3, consoleSocketFd: spec.process.terminal ? 4 : undefined, pauseAfterCreate: true, pauseBeforePivot: hasCreateHooks(spec) });
+      opts.onPlan?.(plan, rootfs, cgroupOps);
       return { record: null as unknown as ContainerRecord, process: null };
     }
     this.states.claim(id);
+    // Saved before anything else exists: a runtime killed from here on leaves a record that
+    // `delete --force` can clean up after (pid 0 reads as stopped until the real pid is known).
+    const record: ContainerRecord = { id, bundle, rootfs, pid: 0, pidStartTime: '', created: new Date().toISOString(), config: spec, namespaces: {}, cgroupPath };
     const fds: number[] = [];
     let proc: PlanProcess | null = null;
+    let cgroupMade = false;
     try {
+      this.states.save(record);
       let execFifoFd: number | undefined;
       if (!startNow) {
         native.mkfifo(this.states.fifo(id), 0o622);
@@ -162,14 +177,23 @@ export class Runtime {
         execFifoFd,
         consoleSocketFd,
         consoleSize: consoleReceiveFd !== undefined && process.stdout.isTTY ? { rows: process.stdout.rows, cols: process.stdout.columns } : undefined,
+        pauseAfterCreate: true,
         pauseBeforePivot: hasCreateHooks(spec),
       });
-      opts.onPlan?.(plan, rootfs);
-      const record: ContainerRecord = { id, bundle, rootfs, pid: 0, pidStartTime: '', created: new Date().toISOString(), config: spec, namespaces: {} };
+      opts.onPlan?.(plan, rootfs, cgroupOps);
+      cgroupMade = true;
+      cgroup.apply(cgroupOps);
       const started = await spawnPlan(plan, {
         onSync: async (tag, pid) => {
           record.pid = pid;
-          if (tag === SyncTag.Created) writeIdMaps(spec, pid);
+          if (tag === SyncTag.Created) {
+            // While the child waits: its pid on record (a crash from here on leaves it findable),
+            // its place in the cgroup (before it unshares its cgroup namespace), its id maps.
+            record.pidStartTime = startTimeOf(pid) ?? '';
+            this.states.save(record);
+            cgroup.addProcess(pid);
+            writeIdMaps(spec, pid);
+          }
           if (tag === SyncTag.BeforePivot) {
             const creating = ociState(record, 'creating');
             await runHooks('prestart', spec.hooks?.prestart, creating);
@@ -192,6 +216,7 @@ export class Runtime {
         proc.signal(9);
         await proc.watch();
       }
+      if (cgroupMade) await cgroup.destroy();
       this.states.remove(id);
       throw wrapStartError(err);
     } finally {
@@ -263,33 +288,74 @@ export class Runtime {
     }
   }
 
+  /** Signals the container's init, or with `all` every process in its cgroup. */
   async kill(id: string, signal: number, all = false): Promise<void> {
     const record = this.states.load(id);
     const status = this.status(record);
     if (status === 'stopped') throw new RuntimeError(`cannot kill container ${id}: it is not running`);
-    if (all && 'pid' in record.namespaces && !record.config.linux?.namespaces?.find((n) => n.type === 'pid')?.path) {
-      for (const pid of pidsInPidNamespace(record.pid)) {
-        const start = startTimeOf(pid);
-        if (start) signalProcess(pid, start, signal);
-      }
+    if (all) {
+      cgroupOf(record.cgroupPath).kill(signal);
       return;
     }
     if (!signalProcess(record.pid, record.pidStartTime, signal)) throw new RuntimeError(`cannot kill container ${id}: it is not running`);
   }
 
-  /** Removes a stopped container (with `force`, kills it first). Then the poststop hooks. */
-  async delete(id: string, force = false): Promise<void> {
+  /**
+   * Removes a stopped container (with `force`, kills it first): its cgroup (after killing what is
+   * left in it, and reading whether the OOM killer struck), its state. Then the poststop hooks.
+   */
+  async delete(id: string, force = false): Promise<{ oomKilled: boolean }> {
     const record = this.states.load(id);
     const status = this.status(record);
+    const cgroup = cgroupOf(record.cgroupPath);
     if (status !== 'stopped') {
       if (!force) throw new RuntimeError(`cannot delete container ${id}: it is ${status}; stop it or use --force`);
-      await this.kill(id, 9, true).catch(() => {});
+      cgroup.kill(9);
+      signalProcess(record.pid, record.pidStartTime, 9);
+      if (status === 'paused') await cgroup.thaw(); // frozen tasks die only once thawed
       if (!(await waitGone(record.pid, record.pidStartTime, 10_000))) {
         throw new RuntimeError(`cannot delete container ${id}: its process ${record.pid} did not die after SIGKILL`);
       }
     }
+    const oomKilled = cgroup.oomKilled();
+    await cgroup.destroy();
     this.states.remove(id);
     await runHooks('poststop', record.config.hooks?.poststop, ociState(record, 'stopped'));
+    return { oomKilled };
+  }
+
+  /** Freezes every process of a running container (v1 freezer, v2 cgroup.freeze). */
+  async pause(id: string): Promise<void> {
+    const record = this.states.load(id);
+    const status = this.status(record);
+    if (status !== 'running') throw new RuntimeError(`cannot pause container ${id}: it is ${status}`);
+    await cgroupOf(record.cgroupPath).freeze();
+  }
+
+  async resume(id: string): Promise<void> {
+    const record = this.states.load(id);
+    const status = this.status(record);
+    if (status !== 'paused') throw new RuntimeError(`cannot resume container ${id}: it is ${status}, not paused`);
+    await cgroupOf(record.cgroupPath).thaw();
+  }
+
+  /** Changes the limits of a live container; the new resources are kept in its record. */
+  update(id: string, resources: Resources, onOps?: (ops: CgroupOp[]) => void): void {
+    const record = this.states.load(id);
+    const status = this.status(record);
+    if (status === 'stopped') throw new RuntimeError(`cannot update container ${id}: it is stopped`);
+    const cgroup = cgroupOf(record.cgroupPath);
+    const ops = cgroup.planUpdate(resources);
+    onOps?.(ops);
+    cgroup.apply(ops);
+    const linux = (record.config.linux ??= {});
+    linux.resources = mergeResources(linux.resources ?? {}, resources);
+    this.states.save(record);
+  }
+
+  /** The container's cgroup, for stats and process lists. */
+  cgroup(id: string): CgroupDriver {
+    return cgroupOf(this.states.load(id).cgroupPath);
   }
 
   /** Starts `proc` inside a running container. Resolves once it exec'd. */
@@ -312,12 +378,17 @@ export class Runtime {
       if (proc.terminal && consoleSocketFd === undefined) throw new RuntimeError('exec: a terminal needs --console-socket');
       const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd });
       opts.onPlan?.(plan, record.rootfs);
-      return (await spawnPlan(plan)).process;
+      return (await spawnPlan(plan, this.joinCgroup(record))).process;
     } catch (err) {
       throw wrapStartError(err);
     } finally {
       if (consoleSocketFd !== undefined) closeSync(consoleSocketFd);
     }
+  }
+
+  /** A process joining the container joins its cgroup too, while it waits after the clone. */
+  private joinCgroup(record: ContainerRecord) {
+    return { onSync: (_tag: SyncTag, pid: number) => cgroupOf(record.cgroupPath).addProcess(pid) };
   }
 
   /** Hooks that run "in the container namespace": each joins the container as exec would. */
@@ -327,7 +398,7 @@ export class Runtime {
       let proc: PlanProcess;
       try {
         const plan = buildJoinPlan(record, { args: [hook.path, ...(hook.args ?? []).slice(1)], env: hook.env ?? [], cwd: '/' }, { stdio: [stdinTheirs, 1, 2], asHook: true });
-        proc = (await spawnPlan(plan)).process;
+        proc = (await spawnPlan(plan, this.joinCgroup(record))).process;
       } catch (err) {
         throw new RuntimeError(`${kind} hook ${hook.path}: ${(err as Error).message}`);
       } finally {
@@ -354,6 +425,16 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIG
 function hasCreateHooks(spec: Spec): boolean {
   const h = spec.hooks ?? {};
   return Boolean(h.prestart?.length || h.createRuntime?.length || h.createContainer?.length);
+}
+
+/** `update` on top of what the container had: each resource group's fields replaced one by one. */
+function mergeResources(old: Resources, changes: Resources): Resources {
+  const merged: Record<string, unknown> = { ...old };
+  for (const [key, value] of Object.entries(changes)) {
+    const before = merged[key];
+    merged[key] = value && typeof value === 'object' && !Array.isArray(value) && before && typeof before === 'object' ? { ...before, ...value } : value;
+  }
+  return merged as Resources;
 }
 
 /** A shell's convention: the code, or 128 + the signal that killed it. */

@@ -35,7 +35,8 @@ export function buildJoinPlan(record: ContainerRecord, proc: Process, opts: Join
       namespaces: Object.entries(record.namespaces).map(([type, path]) => ({ type: type as NamespaceKind, path })),
     },
   };
-  const steps: Step[] = [...planNamespaces(joinSpec, false).steps];
+  // Paused after the clone: the runtime places the process in the container's cgroup.
+  const steps: Step[] = [...planNamespaces(joinSpec, true).steps];
   if (!('mount' in record.namespaces)) {
     // The container was only chrooted: so is this process, into the same root.
     steps.push({ op: 'openRoot', path: `/proc/${record.pid}/root` }, { op: 'chroot' });

@@ -22,6 +22,8 @@ export interface ContainerRecord {
   config: Spec;
   /** Namespace files of the container's init, by spec type, for exec and hooks. */
   namespaces: Record<string, string>;
+  /** Its cgroup, cgroupfs-relative (`/berth/<id>`). */
+  cgroupPath: string;
 }
 
 /** The state the OCI runtime-spec defines (`berth-runtime state` prints it; hooks read it). */
