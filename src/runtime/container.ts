@@ -138,10 +138,9 @@ export class Runtime {
     const { spec, bundle, rootfs } = loadBundle(opts.bundle);
     const cgroupPath = cgroupPathOf(spec, id);
     const cgroup = cgroupOf(cgroupPath);
-    const cgroupOps = cgroup.planCreate(containerResources(spec)); // refuses bad resources before anything exists
     if (opts.dryRun) {
       const plan = buildPlan(spec, { bundle, rootfs, stdio: [0, 1, 2], noPivot: opts.noPivot, execFifoFd: startNow ? undefined : 3, consoleSocketFd: spec.process.terminal ? 4 : undefined, pauseAfterCreate: true, pauseBeforePivot: hasCreateHooks(spec) });
-      opts.onPlan?.(plan, rootfs, cgroupOps);
+      opts.onPlan?.(plan, rootfs, cgroup.planCreate(containerResources(spec)));
       return { record: null as unknown as ContainerRecord, process: null };
     }
     this.states.claim(id);
@@ -153,6 +152,7 @@ export class Runtime {
     let cgroupMade = false;
     try {
       this.states.save(record);
+      const cgroupOps = cgroup.planCreate(containerResources(spec)); // refuses bad resources before anything exists
       let execFifoFd: number | undefined;
       if (!startNow) {
         native.mkfifo(this.states.fifo(id), 0o622);
