@@ -4,7 +4,7 @@
 import { SyncTag, type Plan, type Step } from '../kernel/plan.js';
 import { deviceSteps, devSymlinkSteps } from './devices.js';
 import { finalMountSteps, mountsDevpts, rootfsSteps, specMountSteps } from './mounts.js';
-import { hasNamespace, planNamespaces } from './namespaces.js';
+import { becomeNamespaceRoot, hasNamespace, planNamespaces } from './namespaces.js';
 import { privilegeSteps } from './privileges.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
 import { SpecError, type Spec } from './spec.js';
@@ -61,20 +61,24 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   // The filesystem: a mount namespace of our own, or (without one) only a chroot.
   if (hasMountNs) {
     steps.push(...rootfsSteps(spec, ctx));
+    steps.push(...becomeNamespaceRoot(spec));
     steps.push(...specMountSteps(spec, ctx));
     steps.push(...deviceSteps(spec.linux?.devices ?? [], inUserNs));
     steps.push(...devSymlinkSteps(mountsDevpts(spec)));
     if (opts.pauseBeforePivot) steps.push({ op: 'sync', tag: SyncTag.BeforePivot });
     steps.push(opts.noPivot ? { op: 'moveRoot' } : { op: 'pivotRoot' });
+    // Sysctls go through the container's own /proc, before /proc/sys turns read-only below.
+    steps.push(...sysctlSteps(spec));
     steps.push(...finalMountSteps(spec, ctx));
   } else {
     steps.push({ op: 'openRoot', path: opts.rootfs });
+    steps.push(...becomeNamespaceRoot(spec));
     if (opts.pauseBeforePivot) steps.push({ op: 'sync', tag: SyncTag.BeforePivot });
     steps.push({ op: 'chroot' });
+    steps.push(...sysctlSteps(spec));
   }
 
-  // The kernel's per-namespace settings, read through the container's own /proc.
-  steps.push(...sysctlSteps(spec));
+  // The kernel's other per-namespace settings.
   if (spec.hostname) steps.push({ op: 'sethostname', name: spec.hostname });
   if (spec.domainname) steps.push({ op: 'setdomainname', name: spec.domainname });
   if (proc.oomScoreAdj !== undefined) steps.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', content: String(proc.oomScoreAdj) });

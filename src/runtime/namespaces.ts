@@ -52,15 +52,20 @@ export function planNamespaces(spec: Spec, pauseAfterCreate: boolean): Namespace
     if (early.length) steps.push({ op: 'unshare', flags: flagsOf(early) });
   }
   if (pause) steps.push({ op: 'sync', tag: SyncTag.Created });
-  if (creates.has('user')) {
-    // Until now the child's ids are the host's root, unmapped in the new namespace (anything it
-    // created would fail with EOVERFLOW): become the namespace's root.
-    steps.push({ op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 });
-  }
   if (late.size) steps.push({ op: 'unshare', flags: flagsOf(late) });
   const forkNeeded = joins.has('pid') || joins.has('time') || (cloneFlags === 0 && (creates.has('pid') || creates.has('time')));
   if (forkNeeded) steps.push({ op: 'forkIntoPidns' });
   return { cloneFlags, steps, creates, joins };
+}
+
+/**
+ * In a new user namespace the child's ids are still the host's root, unmapped there: what it
+ * creates would fail with EOVERFLOW. It becomes the namespace's root — but only once the rootfs is
+ * open, since the host's root can reach a rootfs under a directory the mapped root cannot enter.
+ */
+export function becomeNamespaceRoot(spec: Spec): Step[] {
+  const userNs = spec.linux?.namespaces?.find((ns) => ns.type === 'user');
+  return userNs && !userNs.path ? [{ op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 }] : [];
 }
 
 /** Whether the container has its own (new or joined) namespace of this kind. */
