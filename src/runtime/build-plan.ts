@@ -8,6 +8,7 @@ import { becomeNamespaceRoot, hasNamespace, planNamespaces } from './namespaces.
 import { privilegeSteps } from './privileges.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
 import { SpecError, type Spec } from './spec.js';
+import { ROOTFS_OVERLAY_ANNOTATION, rootfsOverlayOf } from './rootfs-mount.js';
 import { sysctlSteps } from './sysctl.js';
 import { processEnv, searchPath } from './user-env.js';
 
@@ -36,6 +37,9 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const hasMountNs = hasNamespace(spec, 'mount');
   const inUserNs = hasNamespace(spec, 'user');
   const ctx = { bundle: opts.bundle, rootfs: opts.rootfs, inUserNs };
+  if (!hasMountNs && rootfsOverlayOf(spec)) {
+    throw new SpecError('config.json', `annotations.${ROOTFS_OVERLAY_ANNOTATION}`, 'an overlay rootfs needs a mount namespace: the engine mounts it itself for chroot isolation');
+  }
   if (!hasMountNs && (spec.mounts?.length ?? 0) > 0) {
     throw new SpecError('config.json', 'mounts', 'mounts need a mount namespace: without one they would land on the host');
   }

@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { MS, type CreateKind, type Step } from '../kernel/plan.js';
 import { detectCgroupLayout } from '../cgroups/detect.js';
 import { parseMountOptions, propagationFlags } from './mount-options.js';
+import { rootfsOverlayOf, rootfsOverlaySteps } from './rootfs-mount.js';
 import type { Mount, Spec } from './spec.js';
 
 export interface MountContext {
@@ -15,16 +16,19 @@ export interface MountContext {
 
 /**
  * Before anything is mounted: stop mounts from propagating back to the host (rslave by default,
- * or linux.rootfsPropagation), then bind the rootfs onto itself so that it is a mount point that
- * pivot_root can take, and open it: every later path is resolved under it.
+ * or linux.rootfsPropagation), mount the rootfs overlay when the engine asked for one, then bind
+ * the rootfs onto itself so that it is a mount point that pivot_root can take, and open it: every
+ * later path is resolved under it.
  */
 export function rootfsSteps(spec: Spec, ctx: MountContext): Step[] {
   const propagation = spec.linux?.rootfsPropagation;
   const flags = propagation ? propagationFlags(propagation) : MS.SLAVE | MS.REC;
   // A shared "/" would make the rootfs bind's parent shared too, which pivot_root refuses: the bind
   // is then made private by itself.
+  const overlay = rootfsOverlayOf(spec);
   const steps: Step[] = [
     { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' },
+    ...(overlay ? rootfsOverlaySteps(overlay, ctx.rootfs) : []),
     { op: 'mount', source: { path: ctx.rootfs }, target: { path: ctx.rootfs }, fstype: 'bind', flags: MS.BIND | MS.REC, data: null, create: 'none' },
   ];
   if (flags & MS.SHARED) {
