@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -450,6 +451,19 @@ static void find_and_exec(const struct plan_step *st, int probe) {
   fail(err);
 }
 
+/* `ip link set lo up` in a new network namespace, as runc does: its loopback starts down. */
+static void do_loopback_up(void) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) fail(errno);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  check(ioctl(sock, SIOCGIFFLAGS, &ifr));
+  ifr.ifr_flags |= IFF_UP;
+  check(ioctl(sock, SIOCSIFFLAGS, &ifr));
+  close(sock);
+}
+
 static void do_sync(const struct plan_step *st) {
   send_msg(MSG_SYNC, 0, (int)st->i[0]);
   char go;
@@ -535,6 +549,7 @@ void child_run(const struct plan *p, int status, int sync) {
         close(setns_fds[n]);
         break;
       case OP_UNSHARE: check(unshare((int)st->i[0])); break;
+      case OP_LOOPBACK_UP: do_loopback_up(); break;
       case OP_FORK_INTO_PIDNS: do_fork_into_pidns(); break;
       case OP_SYNC: do_sync(st); break;
       case OP_OPEN_ROOT:

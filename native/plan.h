@@ -45,6 +45,7 @@ enum plan_op {
   OP_CHDIR = 28,
   OP_EXEC = 29,
   OP_UNSHARE = 30,
+  OP_LOOPBACK_UP = 31,
 };
 
 /* mount step int slots */

@@ -143,6 +143,7 @@ function renderStep(step: SingleStep, view: View): string {
 
 const STEP_RENDERERS: { [Op in SingleStep['op']]: StepRenderer<Op> } = {
   unshare: (step) => renderClone(step.flags),
+  loopbackUp: () => 'ip link set lo up',
   forkIntoPidns: () => '# fork: a process joins a PID namespace only through its children',
   sync: (step) => SYNC_COMMENTS[step.tag],
   openRoot: (step) => `# root: ${step.path}`,

@@ -21,6 +21,8 @@ export function describeStep(step: Step | undefined): string {
       return `join ${step.ns} namespace ${step.path}`;
     case 'unshare':
       return 'unshare namespaces';
+    case 'loopbackUp':
+      return 'bring up lo';
     case 'forkIntoPidns':
       return 'fork into the PID namespace';
     case 'sync':

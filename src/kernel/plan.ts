@@ -62,6 +62,8 @@ export type Step =
   | { op: 'setns'; path: string; ns: NamespaceKind }
   /** Create namespaces in the child itself (those a clone could not: a cgroup namespace rooted at the cgroup joined after the clone). */
   | { op: 'unshare'; flags: number }
+  /** Bring up the loopback interface of a new network namespace (it starts down). */
+  | { op: 'loopbackUp' }
   /** After joining a PID namespace: clone once more so the process is inside it (setns only moves children). */
   | { op: 'forkIntoPidns' }
   /** Stop until the parent says go on: it writes id maps, places the pid in a cgroup, runs hooks. */
@@ -184,6 +186,7 @@ export const OP_CODES: Record<Step['op'], number> = {
   chdir: 28,
   exec: 29,
   unshare: 30,
+  loopbackUp: 31,
 };
 
 const CREATE_CODES: Record<CreateKind, number> = { none: 0, dir: 1, file: 2 };
@@ -256,6 +259,7 @@ function encodeStep(step: Step): EncodedStep {
         ints: [step.argv.length, step.env.length],
         strs: [list(step.argv), list(step.env), step.searchPath],
       };
+    case 'loopbackUp':
     case 'forkIntoPidns':
     case 'pivotRoot':
     case 'moveRoot':

@@ -61,6 +61,8 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
 
   const steps: Step[] = [...namespaces.steps];
+  // A new network namespace has only lo, and down: runc brings it up, and so do we.
+  if (namespaces.creates.has('network')) steps.push({ op: 'loopbackUp' });
 
   // The filesystem: a mount namespace of our own, or (without one) only a chroot.
   if (hasMountNs) {

@@ -1,0 +1,15 @@
+// Errors of the image store and its formats: one line that names what was wrong (the file, the
+// digest, the field, the reference).
+
+export class ImageError extends Error {
+  override readonly name = 'ImageError';
+}
+
+/** A reference that docker would refuse too. */
+export class ReferenceError extends ImageError {}
+
+/** Content that is not what it claims to be: a digest, a size, a diff_id that does not match. */
+export class DigestError extends ImageError {}
+
+/** No image, blob or reference by that name in the store. */
+export class NotFoundError extends ImageError {}

@@ -1,0 +1,87 @@
+// Layers come plain, gzip- or zstd-compressed: the first bytes say which.
+import { once } from 'node:events';
+import { Readable, type Transform } from 'node:stream';
+import zlib from 'node:zlib';
+
+export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
+
+/** Names the compression from an archive's first bytes (at least 6 for xz). */
+export function detectCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32BE(0) === 0x28b52ffd) return 'zstd';
+  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  return 'none';
+}
+
+/** Output chunk size of the decompressors: big chunks mean fewer callbacks per megabyte. */
+const CHUNK = 256 * 1024;
+
+/** A decompressor for `kind`, or an error saying why there is none. */
+export function createDecompressor(kind: Exclude<Compression, 'none'>): Transform {
+  if (kind === 'gzip') return zlib.createGunzip({ chunkSize: CHUNK });
+  if (kind === 'zstd') {
+    const create = (zlib as unknown as { createZstdDecompress?: (o?: object) => Transform }).createZstdDecompress;
+    if (!create) throw new Error(`zstd layers need Node ≥ 22.15 (this is Node ${process.versions.node})`);
+    return create({ chunkSize: CHUNK });
+  }
+  throw new Error(`${kind}-compressed archives are not supported (gzip, zstd or plain tar only)`);
+}
+
+/** Like decompressedStream, as an async generator of chunks (one stream fewer on the way). */
+export async function* decompressedChunks(source: AsyncIterable<Buffer> | Readable): AsyncGenerator<Buffer> {
+  const input = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const first: Buffer[] = [];
+  let have = 0;
+  let eof = false;
+  while (have < 6) {
+    const r = await input.next();
+    if (r.done) {
+      eof = true;
+      break;
+    }
+    first.push(r.value);
+    have += r.value.length;
+  }
+  const head = Buffer.concat(first);
+  const kind = detectCompression(head);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    while (!eof) {
+      const r = await input.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  if (kind === 'none') {
+    try {
+      yield* rest();
+    } finally {
+      await input.return?.();
+    }
+    return;
+  }
+  const z = createDecompressor(kind);
+  const feed = (async () => {
+    for await (const chunk of rest()) {
+      if (!z.write(chunk)) await once(z, 'drain');
+    }
+    z.end();
+  })();
+  feed.catch((err: unknown) => z.destroy(err as Error));
+  try {
+    for await (const out of z) yield out as Buffer;
+    await feed;
+  } finally {
+    z.destroy();
+    await input.return?.();
+  }
+}
+
+/**
+ * The uncompressed bytes of an archive: gzip (1f 8b) and zstd (28 b5 2f fd) are decompressed,
+ * anything else passes through unchanged.
+ */
+export function decompressedStream(input: AsyncIterable<Buffer> | Readable): Readable {
+  return Readable.from(decompressedChunks(input), { objectMode: false, highWaterMark: CHUNK });
+}
