@@ -149,7 +149,8 @@ const COMMANDS: Record<string, (g: Globals, argv: string[]) => Promise<number>> 
 
   async run(g, argv) {
     const p = parseArgs(argv, [...CREATE_FLAGS, { name: 'detach', short: 'd', boolean: true }]);
-    return g.runtime.run(oneId(p, 'run'), { ...createOptions(p), detach: bool(p, 'detach') });
+    const { exitCode } = await g.runtime.run(oneId(p, 'run'), { ...createOptions(p), detach: bool(p, 'detach') });
+    return exitCode;
   },
 
   async state(g, argv) {

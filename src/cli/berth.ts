@@ -1,36 +1,149 @@
 #!/usr/bin/env node
-// berth: the docker-like engine. Images, registries and container lifecycle arrive with their
-// issues; today it reports what the host offers (`berth info`).
+// berth: the docker-like engine. Images in (load, import), containers out (run), and the daily
+// verbs around them, with docker's flags and output. Engine errors exit 125, like docker's.
 import { release } from 'node:os';
 import { detectCgroupLayout } from '../cgroups/detect.js';
+import { Engine } from '../engine/engine.js';
+import { defaultRoot } from '../image/index.js';
+import { RuntimeError } from '../runtime/container.js';
+import { parseBytes } from './runtime-cgroup-commands.js';
+import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
+import { imageCommands } from './berth-images.js';
+import { containerCommands } from './berth-containers.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
-usage: berth COMMAND
+usage: berth COMMAND [OPTIONS]
 
-commands:
-  info       what this host offers containers (cgroup layout, kernel)
-  version    berth's version
+containers:
+  run [--rm] [--name N] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--entrypoint E] [--read-only]
+      [--cpus N] [-m BYTES] [--pids-limit N] [--isolation default|chroot] [--explain] IMAGE [CMD...]
+  ps [-a] [-q] [--no-trunc] [--format json]
+  rm [-f] CONTAINER...
+  diff CONTAINER                       changes of its filesystem (A added, C changed, D deleted)
+  commit CONTAINER [REPOSITORY[:TAG]]  its changes as a new image
+  export -o FILE CONTAINER             its filesystem as a tar
+images:
+  images [-q]            rmi [-f] IMAGE...      tag SOURCE TARGET
+  image inspect IMAGE... image prune [-a]       history IMAGE
+  load -i FILE           save -o FILE [--format docker|oci] IMAGE...
+  import FILE|- [REPOSITORY[:TAG]]
+system:
+  info   version   system df
 
-The OCI runtime is berth-runtime (see berth-runtime --help).
+Storage lives under $BERTH_ROOT (default /var/lib/berth).
 `;
 
-function info(): void {
-  const layout = detectCgroupLayout();
-  process.stdout.write(
-    [
-      `Kernel: ${release()}`,
-      `Cgroup layout: ${layout.mode}`,
-      `Cgroup v1 hierarchies: ${layout.v1.map((h) => h.controllers.join(',')).join(' ') || 'none'}`,
-      `Cgroup v2 mount: ${layout.v2 ?? 'none'}`,
-    ].join('\n') + '\n',
-  );
+export interface Ctx {
+  engine: Engine;
 }
 
-const [command] = process.argv.slice(2);
-if (command === 'info') info();
-else if (command === 'version' || command === '--version') process.stdout.write('berth version 0.1.0\n');
-else {
-  process.stdout.write(USAGE);
-  process.exitCode = command === undefined || command === '--help' || command === 'help' ? 0 : 1;
+export type Command = (ctx: Ctx, argv: string[]) => Promise<number>;
+
+function runOptions(p: Parsed) {
+  const isolation = str(p, 'isolation') ?? 'default';
+  if (isolation !== 'default' && isolation !== 'chroot') throw new UsageError(`--isolation: ${isolation}: use default or chroot`);
+  const network = str(p, 'network') ?? 'none';
+  if (network !== 'none' && network !== 'default') throw new UsageError(`--network ${network}: only "none" (a network namespace with loopback) exists until networking lands`);
+  if (isolation === 'chroot' && bool(p, 'read-only')) throw new UsageError('--read-only needs a mount namespace: it cannot go with --isolation chroot');
+  const cpus = str(p, 'cpus');
+  const memory = str(p, 'memory');
+  const pids = str(p, 'pids-limit');
+  if (cpus !== undefined && !(Number(cpus) > 0)) throw new UsageError(`--cpus: ${cpus}: must be a positive number`);
+  if (pids !== undefined && !/^-?\d+$/.test(pids)) throw new UsageError(`--pids-limit: ${pids}: not an integer`);
+  return {
+    env: list(p, 'env'),
+    workdir: str(p, 'workdir'),
+    user: str(p, 'user'),
+    hostname: str(p, 'hostname') ?? '',
+    entrypoint: str(p, 'entrypoint'),
+    name: str(p, 'name'),
+    readOnly: bool(p, 'read-only'),
+    terminal: bool(p, 'tty'),
+    cpus: cpus === undefined ? undefined : Number(cpus),
+    memory: memory === undefined ? undefined : parseBytes('memory', memory),
+    pidsLimit: pids === undefined ? undefined : Number(pids),
+    isolation: isolation as 'default' | 'chroot',
+    rm: bool(p, 'rm'),
+  };
 }
+
+const RUN_FLAGS = [
+  { name: 'rm', boolean: true },
+  { name: 'name' },
+  { name: 'env', short: 'e', repeatable: true },
+  { name: 'workdir', short: 'w' },
+  { name: 'user', short: 'u' },
+  { name: 'hostname', short: 'h' },
+  { name: 'entrypoint' },
+  { name: 'read-only', boolean: true },
+  { name: 'cpus' },
+  { name: 'memory', short: 'm' },
+  { name: 'pids-limit' },
+  { name: 'isolation' },
+  { name: 'network' },
+  { name: 'explain', boolean: true },
+  { name: 'tty', short: 't', boolean: true },
+  { name: 'interactive', short: 'i', boolean: true },
+];
+
+const COMMANDS: Record<string, Command> = {
+  async run({ engine }, argv) {
+    const p = parseArgs(argv, RUN_FLAGS, true);
+    const [image, ...command] = p.positionals;
+    if (!image) throw new UsageError('run: an image is required (berth run [OPTIONS] IMAGE [COMMAND] [ARG...])');
+    const explain = bool(p, 'explain') ? (lines: string[]) => process.stderr.write(lines.join('\n') + '\n') : undefined;
+    const record = await engine.create({ ...runOptions(p), image, command, explain });
+    return engine.start(record, explain);
+  },
+
+  async info() {
+    const layout = detectCgroupLayout();
+    process.stdout.write(
+      [
+        `Kernel: ${release()}`,
+        `Storage root: ${defaultRoot()}`,
+        `Cgroup layout: ${layout.mode}`,
+        `Cgroup v1 hierarchies: ${layout.v1.map((h) => h.controllers.join(',')).join(' ') || 'none'}`,
+        `Cgroup v2 mount: ${layout.v2 ?? 'none'}`,
+      ].join('\n') + '\n',
+    );
+    return 0;
+  },
+
+  async version() {
+    process.stdout.write('berth version 0.1.0\n');
+    return 0;
+  },
+
+  ...containerCommands,
+  ...imageCommands,
+};
+
+const GROUPS = new Set(['image', 'system', 'container']);
+
+/** docker's exit codes: 125 when berth itself fails, else what the container or runtime says. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command === '--version') return COMMANDS.version({} as Ctx, []);
+  try {
+    // `berth image ls`, `berth system df`, `berth container prune`: two-word commands.
+    const name = GROUPS.has(command) ? `${command} ${rest.shift() ?? ''}` : command;
+    const run = COMMANDS[name];
+    if (!run) throw new UsageError(`unknown command "${name}" (see berth --help)`);
+    return await run({ engine: new Engine(defaultRoot()) }, rest);
+  } catch (err) {
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    process.stderr.write(`berth: ${message}\n`);
+    if (process.env.BERTH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    // A program that could not be run is the runtime's 126/127; everything else is berth's own 125.
+    if (err instanceof RuntimeError && err.exitCode !== 1) return err.exitCode;
+    return 125;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -244,8 +244,11 @@ export class Runtime {
     await runHooks('poststart', config.hooks?.poststart, ociState(record, 'running'));
   }
 
-  /** create + start in one: waits for the exit, forwarding signals, then deletes. Returns the exit status. */
-  async run(id: string, opts: CreateOptions & { detach?: boolean }): Promise<number> {
+  /**
+   * create + start in one: waits for the exit, forwarding signals, then deletes. Returns the exit
+   * status as a shell gives it, and whether the OOM killer struck (read before the cgroup went).
+   */
+  async run(id: string, opts: CreateOptions & { detach?: boolean; onStarted?: (pid: number) => void }): Promise<{ exitCode: number; oomKilled: boolean }> {
     // Signals are caught from the start, as runc does: one that arrives while the container is being
     // made is held and forwarded once its process exists, instead of killing the runtime and
     // leaving the container running with no one to wait for it.
@@ -260,7 +263,7 @@ export class Runtime {
         });
     try {
       const { record, process: proc, consoleMaster } = await this.create(id, opts, true);
-      if (!proc) return 0;
+      if (!proc) return { exitCode: 0, oomKilled: false };
       const console = consoleMaster === undefined ? null : proxyConsole(consoleMaster);
       try {
         await runHooks('poststart', record.config.hooks?.poststart, ociState(record, 'running'));
@@ -270,9 +273,10 @@ export class Runtime {
         await this.delete(id, true);
         throw err;
       }
+      opts.onStarted?.(proc.pid);
       if (opts.detach) {
         proc.release();
-        return 0;
+        return { exitCode: 0, oomKilled: false };
       }
       target = proc;
       for (const sig of pending.splice(0)) proc.signal(sig);
@@ -281,8 +285,8 @@ export class Runtime {
         await console.done;
         console.stop();
       }
-      await this.delete(id, true);
-      return exitCodeOf(status);
+      const { oomKilled } = await this.delete(id, true);
+      return { exitCode: exitCodeOf(status), oomKilled };
     } finally {
       for (const off of forward) off();
     }

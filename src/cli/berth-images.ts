@@ -1,0 +1,178 @@
+// berth's image verbs: images, rmi, tag, image inspect/prune, history, load, save, import, system df.
+import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
+import type { Engine } from '../engine/engine.js';
+import { bool, parseArgs, str, UsageError } from './args.js';
+import type { Command } from './berth.js';
+import { ago, humanSize, table } from './format.js';
+
+/** Ids of images some container (in any state) was made from: they may not be removed. */
+function imagesInUse(engine: Engine): Map<string, string> {
+  const used = new Map<string, string>();
+  for (const c of engine.containers.list()) used.set(c.imageId, c.name);
+  return used;
+}
+
+function repoAndTag(name: string): [string, string] {
+  const ref = parseReference(name);
+  return [familiarRepository(ref), ref.tag ?? '<none>'];
+}
+
+export const imageCommands: Record<string, Command> = {
+  async images({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'quiet', short: 'q', boolean: true }, { name: 'all', short: 'a', boolean: true }, { name: 'no-trunc', boolean: true }]);
+    const images = engine.images.listImages();
+    const id = (r: ImageRecord) => (bool(p, 'no-trunc') ? r.id : shortId(r.id));
+    if (bool(p, 'quiet')) {
+      process.stdout.write([...new Set(images.map(id))].map((i) => i + '\n').join(''));
+      return 0;
+    }
+    const usage = new Map(engine.images.diskUsage().images.map((u) => [u.id, u.size]));
+    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+    for (const r of images) {
+      const created = (await imageConfig(engine.images, r)).created;
+      const names = r.names.length ? r.names : [''];
+      for (const name of names) {
+        const [repo, tag] = name ? repoAndTag(name) : ['<none>', '<none>'];
+        rows.push([repo, tag, id(r), ago(created), humanSize(usage.get(r.id) ?? 0)]);
+      }
+    }
+    process.stdout.write(table(rows));
+    return 0;
+  },
+
+  async 'image ls'(ctx, argv) {
+    return imageCommands.images(ctx, argv);
+  },
+
+  async rmi({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'force', short: 'f', boolean: true }]);
+    if (p.positionals.length === 0) throw new UsageError('rmi: at least one image is required');
+    const used = imagesInUse(engine);
+    let failed = false;
+    for (const ref of p.positionals) {
+      try {
+        const record = engine.images.resolve(ref);
+        const user = used.get(record.id);
+        if (user && !bool(p, 'force')) throw new Error(`unable to remove image ${ref}: container ${user} uses it (remove the container first)`);
+        if (user) throw new Error(`unable to remove image ${ref}: container ${user} uses it, even with -f`);
+        const result = engine.images.remove(ref, { force: bool(p, 'force') });
+        for (const name of result.untagged) process.stdout.write(`Untagged: ${familiarName(parseReference(name))}\n`);
+        for (const id of result.deleted) process.stdout.write(`Deleted: ${id}\n`);
+      } catch (err) {
+        process.stderr.write(`berth: ${(err as Error).message}\n`);
+        failed = true;
+      }
+    }
+    return failed ? 1 : 0;
+  },
+
+  async 'image rm'(ctx, argv) {
+    return imageCommands.rmi(ctx, argv);
+  },
+
+  async tag({ engine }, argv) {
+    const [source, target, ...rest] = parseArgs(argv, []).positionals;
+    if (!source || !target || rest.length) throw new UsageError('tag: berth tag SOURCE_IMAGE TARGET_IMAGE[:TAG]');
+    engine.images.tag(source, target);
+    return 0;
+  },
+
+  async 'image inspect'({ engine }, argv) {
+    const refs = parseArgs(argv, []).positionals;
+    if (refs.length === 0) throw new UsageError('image inspect: at least one image is required');
+    const usage = new Map(engine.images.diskUsage().images.map((u) => [u.id, u.size]));
+    const out = [];
+    for (const ref of refs) {
+      const record = engine.images.resolve(ref);
+      const config = await imageConfig(engine.images, record);
+      out.push({
+        Id: record.id,
+        RepoTags: record.names.map((n) => familiarName(parseReference(n))),
+        RepoDigests: record.repoDigests,
+        Created: config.created ?? '',
+        Author: config.author ?? '',
+        Config: config.config ?? {},
+        Architecture: config.architecture,
+        Os: config.os,
+        Size: usage.get(record.id) ?? 0,
+        RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
+        Metadata: { LastTagTime: record.added },
+      });
+    }
+    process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+    return 0;
+  },
+
+  async history({ engine }, argv) {
+    const [ref, ...rest] = parseArgs(argv, []).positionals;
+    if (!ref || rest.length) throw new UsageError('history: exactly one image is required');
+    const record = engine.images.resolve(ref);
+    const config = await imageConfig(engine.images, record);
+    const rows = [['IMAGE', 'CREATED', 'CREATED BY', 'COMMENT']];
+    const history = [...(config.history ?? [])].reverse();
+    history.forEach((h, i) => {
+      const createdBy = (h.created_by ?? '').length > 45 ? `${(h.created_by ?? '').slice(0, 44)}…` : (h.created_by ?? '');
+      rows.push([i === 0 ? shortId(record.id) : '<missing>', ago(h.created), createdBy, h.comment ?? '']);
+    });
+    process.stdout.write(table(rows));
+    return 0;
+  },
+
+  async 'image prune'({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'all', short: 'a', boolean: true }, { name: 'force', short: 'f', boolean: true }]);
+    const used = imagesInUse(engine);
+    const result = engine.images.prune({ all: bool(p, 'all'), inUse: (id) => used.has(id) });
+    for (const id of result.deletedImages) process.stdout.write(`Deleted: ${id}\n`);
+    process.stdout.write(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
+    return 0;
+  },
+
+  async load({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'input', short: 'i' }, { name: 'quiet', short: 'q', boolean: true }]);
+    const input = str(p, 'input');
+    if (!input && process.stdin.isTTY) throw new UsageError('load: give -i FILE or pipe an archive to stdin');
+    const result = await loadArchive(engine.images, input ?? process.stdin);
+    for (const image of result.images) {
+      const names = image.names.length ? image.names.map((n) => familiarName(parseReference(n))) : [image.id];
+      for (const name of names) process.stdout.write(`Loaded image${image.names.length ? '' : ' ID'}: ${name}\n`);
+    }
+    return 0;
+  },
+
+  async save({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'output', short: 'o' }, { name: 'format' }]);
+    const format = str(p, 'format') ?? 'docker';
+    if (format !== 'docker' && format !== 'oci') throw new UsageError(`save: --format ${format}: use docker or oci`);
+    if (p.positionals.length === 0) throw new UsageError('save: at least one image is required');
+    const out = str(p, 'output');
+    if (!out && process.stdout.isTTY) throw new UsageError('save: refusing to write a tar to a terminal; use -o FILE or a redirect');
+    await saveArchive(engine.images, p.positionals, out ?? process.stdout, format);
+    return 0;
+  },
+
+  async import({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'message', short: 'm' }]);
+    const [file, ref, ...rest] = p.positionals;
+    if (!file || rest.length) throw new UsageError('import: berth import FILE|- [REPOSITORY[:TAG]]');
+    const record = await importRootfs(engine.images, file === '-' ? process.stdin : file, { ref, message: str(p, 'message'), source: file });
+    process.stdout.write(`${record.id}\n`);
+    return 0;
+  },
+
+  async 'system df'({ engine }) {
+    const usage = engine.images.diskUsage();
+    const containers = engine.containers.list();
+    const used = imagesInUse(engine);
+    const active = usage.images.filter((i) => used.has(i.id)).length;
+    const reclaimable = usage.images.filter((i) => !used.has(i.id)).reduce((n, i) => n + i.size - i.sharedSize, 0);
+    const running = containers.filter((c) => c.state.status === 'running').length;
+    process.stdout.write(
+      table([
+        ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
+        ['Images', String(usage.images.length), String(active), humanSize(usage.blobBytes), humanSize(reclaimable + usage.unreferencedBytes)],
+        ['Containers', String(containers.length), String(running), '', ''],
+      ]),
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,157 @@
+// An image's config plus `berth run`'s flags → the OCI config.json the runtime runs, with
+// Docker's defaults: its capability list, masked and read-only paths, /dev, and the files
+// /etc/hostname, /etc/hosts and /etc/resolv.conf made for the container.
+import type { Mount, Spec } from '../runtime/spec.js';
+import { OCI_VERSION } from '../runtime/default-spec.js';
+import { ROOTFS_OVERLAY_ANNOTATION, type RootfsOverlay } from '../runtime/rootfs-mount.js';
+import type { ResolvedUser } from './users.js';
+
+/** What of an image's config a container is made from (OCI image config `config`, Docker's too). */
+export interface ImageRunConfig {
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  StopSignal?: string;
+}
+
+export interface RunOptions {
+  /** The command after the image name; replaces the image's Cmd. */
+  command: string[];
+  entrypoint?: string;
+  env: string[];
+  workdir?: string;
+  hostname: string;
+  readOnly: boolean;
+  terminal: boolean;
+  /** --cpus: CPUs' worth of time per period. */
+  cpus?: number;
+  /** --memory, bytes. */
+  memory?: number;
+  pidsLimit?: number;
+  /** chroot: no mount namespace, as the seed's first step; otherwise pivot_root into an overlay. */
+  isolation: 'default' | 'chroot';
+}
+
+export interface ContainerFiles {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+/** Docker's default capabilities. */
+export const DOCKER_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export class EngineUsageError extends Error {
+  override readonly name = 'EngineUsageError';
+}
+
+/** Docker's rule: --entrypoint replaces the image's and drops its Cmd; a command replaces Cmd. */
+export function processArgs(image: ImageRunConfig, opts: Pick<RunOptions, 'command' | 'entrypoint'>): string[] {
+  const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : (image.Entrypoint ?? []);
+  const cmd = opts.command.length ? opts.command : opts.entrypoint !== undefined ? [] : (image.Cmd ?? []);
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new EngineUsageError('no command specified: the image has no Entrypoint or Cmd, and none was given');
+  return args;
+}
+
+/** Image env, then the flags' (a later NAME wins), with PATH and HOSTNAME as docker sets them. */
+export function processEnv(image: ImageRunConfig, opts: Pick<RunOptions, 'env' | 'hostname' | 'terminal'>): string[] {
+  const byName = new Map<string, string>();
+  const add = (entry: string) => byName.set(entry.split('=')[0], entry);
+  add(DEFAULT_PATH);
+  add(`HOSTNAME=${opts.hostname}`);
+  for (const e of image.Env ?? []) add(e);
+  if (opts.terminal) add('TERM=xterm');
+  for (const e of opts.env) add(e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
+  return [...byName.values()];
+}
+
+function resources(opts: RunOptions): NonNullable<Spec['linux']>['resources'] {
+  const r: NonNullable<NonNullable<Spec['linux']>['resources']> = { devices: [{ allow: false, access: 'rwm' }] };
+  if (opts.cpus !== undefined) r.cpu = { quota: Math.round(opts.cpus * 100_000), period: 100_000 };
+  // As docker: with --memory and no --memory-swap, as much swap again.
+  if (opts.memory !== undefined) r.memory = { limit: opts.memory, swap: opts.memory * 2 };
+  if (opts.pidsLimit !== undefined) r.pids = { limit: opts.pidsLimit };
+  return r;
+}
+
+function mounts(files: ContainerFiles, readOnly: boolean): Mount[] {
+  const bind = (source: string, destination: string): Mount => ({
+    destination,
+    type: 'bind',
+    source,
+    options: ['rbind', 'rprivate', ...(readOnly ? ['ro'] : [])],
+  });
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    bind(files.hostname, '/etc/hostname'),
+    bind(files.hosts, '/etc/hosts'),
+    bind(files.resolvConf, '/etc/resolv.conf'),
+  ];
+}
+
+/**
+ * The config.json of a container. `overlay` is its rootfs as layers (mounted by the runtime's
+ * child in the container's own mount namespace); null with chroot isolation, where the engine
+ * mounts the rootfs itself.
+ */
+export function containerSpec(args: {
+  id: string;
+  image: ImageRunConfig;
+  opts: RunOptions;
+  user: ResolvedUser;
+  rootfs: string;
+  overlay: RootfsOverlay | null;
+  files: ContainerFiles;
+}): Spec {
+  const { id, image, opts, user } = args;
+  const chroot = opts.isolation === 'chroot';
+  const spec: Spec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: opts.terminal,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      args: processArgs(image, opts),
+      env: processEnv(image, opts),
+      cwd: opts.workdir || image.WorkingDir || '/',
+      capabilities: { bounding: [...DOCKER_CAPABILITIES], effective: [...DOCKER_CAPABILITIES], permitted: [...DOCKER_CAPABILITIES] },
+    },
+    root: { path: args.rootfs, readonly: opts.readOnly },
+    hostname: opts.hostname,
+    mounts: chroot ? [] : mounts(args.files, opts.readOnly),
+    annotations: args.overlay ? { [ROOTFS_OVERLAY_ANNOTATION]: JSON.stringify(args.overlay) } : {},
+    linux: {
+      cgroupsPath: `/berth/${id}`,
+      resources: resources(opts),
+      namespaces: [
+        { type: 'pid' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'network' },
+        { type: 'cgroup' },
+        ...(chroot ? [] : [{ type: 'mount' as const }]),
+      ],
+      ...(chroot ? {} : { maskedPaths: [...MASKED_PATHS], readonlyPaths: [...READONLY_PATHS] }),
+    },
+  };
+  if (chroot) spec.root.readonly = false;
+  return spec;
+}
