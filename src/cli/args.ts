@@ -41,6 +41,11 @@ export function parseArgs(argv: string[], specs: FlagSpec[], stopAtPositional = 
       positionals.push(arg);
       continue;
     }
+    // Short boolean flags may be bundled, as docker and ps users type them: -aq, -it.
+    if (/^-[A-Za-z]{2,}$/.test(arg) && [...arg.slice(1)].every((c) => byName.get(c)?.boolean && byName.get(c)?.short === c)) {
+      for (const c of arg.slice(1)) flags[(byName.get(c) as FlagSpec).name] = true;
+      continue;
+    }
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;

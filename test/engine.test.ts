@@ -1,0 +1,169 @@
+// berth as an engine, through its CLI as a person uses it: the seed's walk-through (import a rootfs
+// tar, run it, delete a file of the image, see the whiteout), a layered image's round trip
+// (load → run → commit → save → load), and no mount ever left behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { ImageStore } from '../src/image/index.js';
+import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
+import { unique, waitFor } from './helpers/run.js';
+
+const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
+const PROJECT = fileURLToPath(new URL('../../', import.meta.url));
+const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A BERTH_ROOT of the test's own; afterwards every container in it is removed, then the root. */
+function berthRoot(t: TestContext): { root: string; berth: (...args: string[]) => Result } {
+  const root = mkdtempSync('/tmp/berth-test-engine-');
+  const berth = (...args: string[]): Result => {
+    const r = spawnSync(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_ROOT: root }, encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  t.after(() => {
+    const ids = berth('ps', '-aq', '--no-trunc').stdout.split('\n').filter(Boolean);
+    if (ids.length) berth('rm', '-f', ...ids);
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { root, berth };
+}
+
+function ok(r: Result): string {
+  assert.equal(r.status, 0, `exit ${r.status}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Overlay mounts on the host that mention `root`: there must never be any once a command is done. */
+function overlaysUnder(root: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(' - overlay ') && l.includes(root));
+}
+
+/** The seed's first command: a flat rootfs tar, like `docker export` makes — here from busybox-static. */
+function busyboxRootfsTar(t: TestContext): string {
+  const dir = mkdtempSync('/tmp/berth-test-rootfs-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync(join(PROJECT, 'scripts/busybox-bundle.sh'), [join(dir, 'bundle')], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'bundle/rootfs/etc/motd'), 'from the image\n');
+  const tar = join(dir, 'rootfs.tar');
+  execFileSync('tar', ['-C', join(dir, 'bundle/rootfs'), '-cf', tar, '.']);
+  return tar;
+}
+
+test('the seed\'s walk-through: import a rootfs tar, run it, delete a file of the image: a whiteout in upper, the layer untouched', { skip }, async (t) => {
+  const { root, berth } = berthRoot(t);
+  const tar = busyboxRootfsTar(t);
+  const imageId = ok(berth('import', tar, 'seed:walk')).trim();
+  assert.match(imageId, /^sha256:[0-9a-f]{64}$/);
+  assert.match(ok(berth('images')), /^seed\s+walk\s+[0-9a-f]{12}\s/m);
+
+  const name = unique('walk');
+  const out = ok(berth('run', '--name', name, 'seed:walk', 'sh', '-c', 'ps -o pid,comm; cat /etc/motd; rm /etc/motd; ls /etc/motd 2>&1; ls /host-marker 2>&1 || true'));
+  // One process (the shell, PID 1) and ps itself; the host's root is not reachable from inside.
+  assert.match(out, /^\s*1 sh$/m);
+  assert.equal(out.split('\n').filter((l) => /^\s*\d+ /.test(l)).length, 2, out);
+  assert.match(out, /from the image/);
+  assert.match(out, /ls: \/etc\/motd: No such file or directory/);
+
+  // The deletion is a whiteout (a character device 0/0) in the container's upper dir...
+  const containerId = ok(berth('ps', '-aq', '--no-trunc')).trim();
+  const upperMotd = lstatSync(join(root, 'containers', containerId, 'upper/etc/motd'));
+  assert.ok(upperMotd.isCharacterDevice() && upperMotd.rdev === 0, 'a whiteout in upper');
+  // ...and the file is still in the image's layer.
+  const layers = readdirSync(join(root, 'storage/layers'));
+  assert.equal(layers.length, 1);
+  assert.equal(readFileSync(join(root, 'storage/layers', layers[0], 'etc/motd'), 'utf8'), 'from the image\n');
+  assert.deepEqual(ok(berth('diff', name)).trim().split('\n'), ['C /etc', 'D /etc/motd']);
+  assert.deepEqual(overlaysUnder(root), []);
+});
+
+test('a layered image round-trips: load → run → commit → save → load, digests stable, whiteouts as overlayfs expects', { skip }, async (t) => {
+  const { root, berth } = berthRoot(t);
+  await buildTestImage(new ImageStore(root), 'layers:1');
+  // Layer 1 deleted /etc/removed-me and made /opt/data opaque (old-1, old-2 gone; new there).
+  const seen = ok(berth('run', '--rm', 'layers:1', 'sh', '-c', 'ls /etc/removed-me 2>&1; ls /opt/data; cat /hello.txt; echo changed > /hello.txt; rm /etc/motd'));
+  assert.match(seen, /No such file or directory/);
+  assert.match(seen, /^new$/m);
+  assert.doesNotMatch(seen, /old-1|old-2/);
+
+  const name = unique('rt');
+  ok(berth('run', '--name', name, 'layers:1', 'sh', '-c', 'echo changed > /hello.txt; rm /etc/motd; mkdir -p /opt/data2; echo x > /opt/data2/f'));
+  const committed = ok(berth('commit', name, 'layers:committed')).trim();
+  assert.match(committed, /^sha256:/);
+
+  const dir = mkdtempSync('/tmp/berth-test-save-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const format of ['docker', 'oci']) {
+    const archive = join(dir, `${format}.tar`);
+    ok(berth('save', '-o', archive, '--format', format, 'layers:committed'));
+    const { root: root2, berth: berth2 } = berthRoot(t);
+    ok(berth2('load', '-i', archive));
+    const inspect = (b: typeof berth) => JSON.parse(ok(b('image', 'inspect', 'layers:committed')))[0];
+    assert.equal(inspect(berth2).Id, committed, `${format}: the same image id after save and load`);
+    assert.deepEqual(inspect(berth2).RootFS.Layers, inspect(berth).RootFS.Layers);
+    const content = ok(berth2('run', '--rm', 'layers:committed', 'sh', '-c', 'cat /hello.txt; ls /etc/motd 2>&1; cat /opt/data2/f; ls /opt/data'));
+    assert.equal(content, 'changed\nls: /etc/motd: No such file or directory\nx\nnew\n');
+    assert.deepEqual(overlaysUnder(root2), []);
+  }
+});
+
+test('run: the image config decides the process (Entrypoint, Cmd, Env, WorkingDir, User), flags override it', { skip }, async (t) => {
+  const { root, berth } = berthRoot(t);
+  await buildTestImage(new ImageStore(root), 'layers:1');
+  const out = ok(berth('run', '--rm', '-e', 'EXTRA=1', '-w', '/etc', '-u', 'nobody', '--hostname', 'hosty', 'layers:1', 'sh', '-c', 'pwd; id -u; echo $EXTRA; hostname; cat /etc/hostname; echo $PATH'));
+  assert.equal(out, '/etc\n65534\n1\nhosty\nhosty\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
+  const entry = ok(berth('run', '--rm', '--entrypoint', 'echo', 'layers:1', 'from', 'entrypoint'));
+  assert.equal(entry, 'from entrypoint\n');
+  // docker's exit codes: 127 for a program that does not exist, 125 for berth's own errors.
+  assert.equal(berth('run', '--rm', 'layers:1', 'no-such-program').status, 127);
+  const missing = berth('run', '--rm', 'no-such-image:1', 'true');
+  assert.equal(missing.status, 125);
+  assert.match(missing.stderr, /^berth: .*no-such-image/m);
+  assert.equal(berth('run', '--rm', '-u', 'nosuchuser', 'layers:1', 'true').status, 125);
+  assert.equal(ok(berth('ps', '-aq')), '', '--rm and failed runs leave no container');
+  assert.deepEqual(overlaysUnder(root), []);
+});
+
+test('run: --read-only, --memory, --pids-limit and --cpus reach the container', { skip }, async (t) => {
+  const { root, berth } = berthRoot(t);
+  await buildTestImage(new ImageStore(root), 'layers:1');
+  const ro = berth('run', '--rm', '--read-only', 'layers:1', 'sh', '-c', 'touch /x 2>&1; echo done');
+  assert.match(ok(ro), /Read-only file system/);
+  const limits = ok(berth('run', '--rm', '-m', '64m', '--pids-limit', '20', '--cpus', '0.5', 'layers:1', 'sh', '-c', 'cat /proc/self/cgroup | head -1'));
+  assert.ok(limits.length > 0);
+  assert.deepEqual(overlaysUnder(root), []);
+});
+
+test('a killed berth run leaves no mount behind, and rm -f cleans up the container', { skip }, async (t) => {
+  const { root, berth } = berthRoot(t);
+  await buildTestImage(new ImageStore(root), 'layers:1');
+  const name = unique('killed');
+  const child = spawn(process.execPath, [BERTH, 'run', '--name', name, 'layers:1', 'sleep', '60'], { env: { ...process.env, BERTH_ROOT: root }, stdio: 'ignore' });
+  await waitFor('the container to run', () => berth('ps', '-q').stdout.trim() !== '', 20_000, 50);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  // The overlay lives in the container's own mount namespace: the host never had it.
+  assert.deepEqual(overlaysUnder(root), []);
+  ok(berth('rm', '-f', name));
+  assert.equal(ok(berth('ps', '-aq')), '');
+  assert.equal(existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')).length : 0, 0);
+});
+
+test('--isolation chroot: the seed\'s first way, no mount namespace; the overlay is unmounted after', { skip }, async (t) => {
+  const { root, berth } = berthRoot(t);
+  await buildTestImage(new ImageStore(root), 'layers:1');
+  const out = ok(berth('run', '--rm', '--isolation', 'chroot', 'layers:1', 'sh', '-c', 'cat /hello.txt; ls /proc | head -1'));
+  assert.match(out, /hello/);
+  assert.deepEqual(overlaysUnder(root), []);
+});
