@@ -2,11 +2,13 @@
 // digest, the field, the reference).
 
 export class ImageError extends Error {
-  override readonly name = 'ImageError';
+  override get name(): string {
+    return this.constructor.name;
+  }
 }
 
 /** A reference that docker would refuse too. */
-export class ReferenceError extends ImageError {}
+export class InvalidReferenceError extends ImageError {}
 
 /** Content that is not what it claims to be: a digest, a size, a diff_id that does not match. */
 export class DigestError extends ImageError {}

@@ -5,7 +5,7 @@
 //   registry.example.com/a/b:tag → as written
 //   name@sha256:<64 hex>         → docker.io/library/name@sha256:... (no tag added)
 //   name:tag@sha256:<64 hex>     → both kept; the digest is what identifies the content
-import { ReferenceError } from './errors.js';
+import { InvalidReferenceError } from './errors.js';
 
 export const DOCKER_HUB = 'docker.io';
 /** The host that serves Docker Hub's registry API (docker.io itself does not). */
@@ -35,7 +35,7 @@ const DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA
 const IMAGE_ID_RE = /^(?:sha256:)?[a-f0-9]{64}$/;
 
 function refuse(text: string, why: string): never {
-  throw new ReferenceError(`invalid reference ${JSON.stringify(text)}: ${why}`);
+  throw new InvalidReferenceError(`invalid reference ${JSON.stringify(text)}: ${why}`);
 }
 
 /** docker's split: the first component is a registry only if it has a `.` or `:`, or is `localhost`. */
@@ -126,7 +126,7 @@ export function registryHost(domain: string): string {
 
 /** A reference with another tag (and no digest): for `berth tag`, and for naming what a digest pulled. */
 export function withTag(ref: Reference, tag: string): Reference {
-  if (!TAG_RE.test(tag)) throw new ReferenceError(`invalid tag ${JSON.stringify(tag)}`);
+  if (!TAG_RE.test(tag)) throw new InvalidReferenceError(`invalid tag ${JSON.stringify(tag)}`);
   return { domain: ref.domain, path: ref.path, tag };
 }
 

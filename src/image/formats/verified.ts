@@ -1,0 +1,8 @@
+// What a loader hands back: an image verified and stored blob by blob, ready to be recorded.
+import type { Digest } from '../types.js';
+import type { NewImage } from '../store.js';
+
+export interface VerifiedImage extends NewImage {
+  /** Its config's digest: the image id. */
+  id: Digest;
+}

@@ -1,0 +1,134 @@
+// A lock file between berth processes: created with O_EXCL ('wx'), holding `pid starttime token`.
+// A waiter retries with a growing, jittered backoff. A lock whose holder is gone (its pid dead,
+// or reused by another process: the start time differs) is stale and is broken: renamed away
+// first, so that two waiters breaking it at once cannot both win, then checked to be the stale
+// one before it is removed.
+import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { ImageError } from './errors.js';
+
+export interface LockOptions {
+  /** Give up after this long (default 60 s): a live holder that never lets go is an error, not a hang. */
+  timeoutMs?: number;
+}
+
+/** /proc/PID/stat field 22, or null when the process is gone or a zombie. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? null : (fields[19] ?? null);
+  } catch {
+    return null;
+  }
+}
+
+/** What a lock or lease file says of its holder; false when that process is gone. */
+export function holderAlive(content: string): boolean {
+  const [pid, start] = content.trim().split(' ');
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n <= 0) return false;
+  const now = processStartTime(n);
+  return now !== null && (start === undefined || start === now);
+}
+
+const ownStartTime = processStartTime(process.pid) ?? '0';
+
+/** `pid starttime` of this process, as lock and lease files record it. */
+export function holderId(): string {
+  return `${process.pid} ${ownStartTime}`;
+}
+
+const sleepArray = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepArray, 0, 0, ms);
+}
+
+function readOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Breaks the lock at `path` if it still holds `stale` (a dead holder's content). */
+function breakStale(path: string, stale: string): void {
+  const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // someone else broke it, or its holder let go
+  }
+  if (readOrNull(aside) === stale) {
+    unlinkSync(aside);
+    return;
+  }
+  // Between our read and our rename, a live holder replaced it: put its lock back.
+  try {
+    linkSync(aside, path);
+  } catch {
+    // Another waiter took the free lock in that instant: the moved-aside holder will find its
+    // lock gone when it releases (release tolerates that); both hold it for that moment.
+  }
+  unlinkSync(aside);
+}
+
+const EMPTY_LOCK_STALE_MS = 10_000;
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Takes the lock at `path`, synchronously (the critical sections are short file rewrites, and a
+ * synchronous lock cannot be re-entered by an interleaved async task of the same process).
+ * Returns the release function.
+ */
+export function acquireLock(path: string, options: LockOptions = {}): () => void {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const token = `${holderId()} ${randomBytes(8).toString('hex')}\n`;
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        writeSync(fd, token);
+      } finally {
+        closeSync(fd);
+      }
+      return () => {
+        if (readOrNull(path) === token) unlinkSync(path);
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const held = readOrNull(path);
+    // An empty file is a holder between its open and its write (not stale, just early), unless it
+    // has stayed empty for long: its holder died in between.
+    if (held !== null && (held === '' ? ageMs(path) > EMPTY_LOCK_STALE_MS : !holderAlive(held))) {
+      breakStale(path, held);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new ImageError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${held?.split(' ')[0] ?? '?'})`);
+    }
+    sleepSync(delay + Math.random() * delay);
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+/** Runs `fn` holding the lock. */
+export function withLock<T>(path: string, fn: () => T, options?: LockOptions): T {
+  const release = acquireLock(path, options);
+  try {
+    return fn();
+  } finally {
+    release();
+  }
+}
