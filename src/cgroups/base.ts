@@ -132,13 +132,16 @@ export abstract class CgroupDriverBase implements CgroupDriver {
 
   async destroy(): Promise<void> {
     const deadline = Date.now() + EMPTY_TIMEOUT_MS;
+    // Killed processes are usually gone within a millisecond: wait briefly first, then longer.
+    let wait = 1;
     for (let left = this.pids(); left.length > 0; left = this.pids()) {
       if (Date.now() > deadline) {
         throw new CgroupError(`cgroup: ${this.path} still holds processes ${left.join(' ')} ${EMPTY_TIMEOUT_MS / 1000} s after SIGKILL`, { path: this.path });
       }
       this.kill(SIGKILL);
       this.thawForKill();
-      await sleep(POLL_MS);
+      await sleep(wait);
+      wait = Math.min(wait * 2, POLL_MS);
     }
     for (const dir of this.dirs()) {
       // Cgroups made inside the container's (a nested runtime, systemd) go first.
@@ -149,7 +152,7 @@ export abstract class CgroupDriverBase implements CgroupDriver {
 
 /** rmdir, retried while the kernel still finishes with the last tasks (EBUSY); gone already is fine. */
 async function removeCgroupDir(dir: string, deadline: number): Promise<void> {
-  for (;;) {
+  for (let wait = 1; ; wait = Math.min(wait * 2, POLL_MS)) {
     try {
       rmdirSync(dir);
       return;
@@ -159,7 +162,7 @@ async function removeCgroupDir(dir: string, deadline: number): Promise<void> {
         const procs = readCgroupFile(join(dir, 'cgroup.procs'));
         throw kernelRefused(`rmdir ${dir}`, dir, err, procs ? `it still holds processes ${procs.split('\n').join(' ')}` : undefined);
       }
-      await sleep(POLL_MS);
+      await sleep(wait);
     }
   }
 }
