@@ -10,6 +10,7 @@ import { parseBytes } from './runtime-cgroup-commands.js';
 import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { imageCommands } from './berth-images.js';
 import { containerCommands } from './berth-containers.js';
+import { registryCommands } from './berth-registry.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
@@ -28,6 +29,9 @@ images:
   image inspect IMAGE... image prune [-a]       history IMAGE
   load -i FILE           save -o FILE [--format docker|oci] IMAGE...
   import FILE|- [REPOSITORY[:TAG]]
+registries:
+  pull [--platform OS/ARCH] [-q] IMAGE     push [-q] IMAGE [DEST]
+  login [-u USER] [-p PASS | --password-stdin] REGISTRY     logout REGISTRY
 system:
   info   version   system df
 
@@ -118,6 +122,7 @@ const COMMANDS: Record<string, Command> = {
 
   ...containerCommands,
   ...imageCommands,
+  ...registryCommands,
 };
 
 const GROUPS = new Set(['image', 'system', 'container']);

@@ -1,0 +1,224 @@
+// berth's registry verbs: pull, push, login, logout, with docker's flags and output. Progress is
+// one line per layer, redrawn in place on a terminal, and plain status lines otherwise.
+import { readFileSync } from 'node:fs';
+import { familiarName, parsePlatform, parseReference, shortId } from '../image/index.js';
+import { pull, pushImage, removeCredentials, RegistryClient, storeCredentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
+import { DOCKER_HUB } from '../image/reference.js';
+import { bool, parseArgs, str, UsageError, type Parsed } from './args.js';
+import type { Command } from './berth.js';
+import { humanSize } from './format.js';
+
+const TLS_FLAG = { name: 'tls-verify', boolean: true };
+
+/** --tls-verify=false turns certificate checks off (and allows plain http); default on. */
+function tlsVerify(p: Parsed): boolean {
+  return p.flags['tls-verify'] !== false;
+}
+
+interface Line {
+  status: string;
+  current: number;
+  size: number;
+  started: number;
+}
+
+/** Per-layer progress: redrawn in place on a terminal, one line per change of status otherwise. */
+class Progress {
+  private readonly lines = new Map<string, Line>();
+  private drawn = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly tty: boolean,
+    private readonly quiet: boolean,
+  ) {}
+
+  set(id: string, status: string, current = 0, size = 0): void {
+    if (this.quiet) return;
+    const line = this.lines.get(id) ?? { status, current, size, started: Date.now() };
+    const changed = line.status !== status || !this.lines.has(id);
+    Object.assign(line, { status, current, size });
+    this.lines.set(id, line);
+    if (this.tty) this.schedule();
+    else if (changed) this.out.write(`${shortId(id)}: ${status}\n`);
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.draw();
+    }, 80);
+  }
+
+  private draw(): void {
+    let text = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    for (const [id, l] of this.lines) {
+      let detail = '';
+      if (l.status === 'Downloading' || l.status === 'Pushing') {
+        const width = 30;
+        const filled = l.size > 0 ? Math.min(width, Math.floor((l.current / l.size) * width)) : 0;
+        const seconds = (Date.now() - l.started) / 1000;
+        const speed = seconds > 0 ? `${humanSize(l.current / seconds)}/s` : '';
+        detail = ` [${'='.repeat(filled)}>${' '.repeat(width - filled)}] ${humanSize(l.current)}/${humanSize(l.size)} ${speed}`;
+      }
+      text += `\x1b[2K${shortId(id)}: ${l.status}${detail}\n`;
+    }
+    this.drawn = this.lines.size;
+    this.out.write(text);
+  }
+
+  /** Draws the last state (a terminal) and stops. */
+  finish(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.tty && !this.quiet && this.lines.size > 0) this.draw();
+  }
+
+  say(text: string): void {
+    if (!this.quiet) this.out.write(`${text}\n`);
+  }
+}
+
+function pullEvents(progress: Progress): (e: PullEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case 'layers':
+        for (const l of e.layers) progress.set(l.digest, 'Pulling fs layer', 0, l.size);
+        break;
+      case 'exists':
+        progress.set(e.id, 'Already exists', e.size, e.size);
+        break;
+      case 'start':
+        progress.set(e.id, 'Waiting', 0, e.size);
+        break;
+      case 'progress':
+        progress.set(e.id, 'Downloading', e.current, e.size);
+        break;
+      case 'retry':
+        progress.set(e.id, `Retrying (${e.attempt}): ${e.reason}`);
+        break;
+      case 'done':
+        progress.set(e.id, 'Download complete', e.size, e.size);
+        progress.set(e.id, 'Pull complete', e.size, e.size);
+        break;
+      case 'resolved':
+        break;
+    }
+  };
+}
+
+function pushEvents(progress: Progress): (e: PushEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case 'layers':
+        for (const l of e.layers) progress.set(l.digest, 'Preparing', 0, l.size);
+        break;
+      case 'exists':
+        progress.set(e.id, 'Layer already exists', e.size, e.size);
+        break;
+      case 'mounted':
+        progress.set(e.id, `Mounted from ${e.from}`);
+        break;
+      case 'start':
+        progress.set(e.id, 'Waiting', 0, e.size);
+        break;
+      case 'progress':
+        progress.set(e.id, 'Pushing', e.current, e.size);
+        break;
+      case 'done':
+        progress.set(e.id, 'Pushed', e.size, e.size);
+        break;
+    }
+  };
+}
+
+/** `https://host:port/` or `host:port` → `host:port`; nothing → Docker Hub. */
+function registryDomain(text: string | undefined): string {
+  if (text === undefined || text === '') return DOCKER_HUB;
+  const host = text.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  if (host === 'index.docker.io' || host === 'registry-1.docker.io') return DOCKER_HUB;
+  return host;
+}
+
+export const registryCommands: Record<string, Command> = {
+  async pull({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'platform' }, { name: 'quiet', short: 'q', boolean: true }, TLS_FLAG]);
+    const [text, ...rest] = p.positionals;
+    if (!text || rest.length) throw new UsageError('pull: berth pull [--platform OS/ARCH[/VARIANT]] [-q] IMAGE');
+    const platformText = str(p, 'platform');
+    const platform = platformText !== undefined ? parsePlatform(platformText) : undefined;
+    const quiet = bool(p, 'quiet');
+    const ref = parseReference(text);
+    const progress = new Progress(process.stdout, process.stdout.isTTY === true, quiet);
+    progress.say(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
+    const before = engine.images.find(text)?.id;
+    let result;
+    try {
+      result = await pull(engine.images, text, { platform, tlsVerify: tlsVerify(p), onEvent: pullEvents(progress) });
+    } finally {
+      progress.finish();
+    }
+    const name = familiarName(parseReference(result.reference));
+    if (quiet) {
+      process.stdout.write(`${result.reference}\n`);
+      return 0;
+    }
+    progress.say(`Status: ${before === result.record.id ? 'Image is up to date' : 'Downloaded newer image'} for ${name}`);
+    progress.say(`Digest: ${result.digest}`);
+    return 0;
+  },
+
+  async push({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'quiet', short: 'q', boolean: true }, TLS_FLAG]);
+    const [source, destination, ...rest] = p.positionals;
+    if (!source || rest.length) throw new UsageError('push: berth push [-q] IMAGE [DESTINATION]');
+    const quiet = bool(p, 'quiet');
+    const dest = parseReference(destination ?? source);
+    const progress = new Progress(process.stdout, process.stdout.isTTY === true, quiet);
+    progress.say(`The push refers to repository [${dest.domain}/${dest.path}]`);
+    let result;
+    try {
+      result = await pushImage(engine.images, source, destination, { tlsVerify: tlsVerify(p), onEvent: pushEvents(progress) });
+    } finally {
+      progress.finish();
+    }
+    if (quiet) {
+      process.stdout.write(`${result.reference}\n`);
+      return 0;
+    }
+    progress.say(`${dest.digest ?? dest.tag}: digest: ${result.digest} size: ${result.size}`);
+    progress.say(`Digest: ${result.digest}`);
+    return 0;
+  },
+
+  async login(_ctx, argv) {
+    const p = parseArgs(argv, [{ name: 'username', short: 'u' }, { name: 'password', short: 'p' }, { name: 'password-stdin', boolean: true }, TLS_FLAG]);
+    const [server, ...rest] = p.positionals;
+    if (rest.length) throw new UsageError('login: berth login [-u USER] [-p PASSWORD | --password-stdin] [REGISTRY]');
+    const domain = registryDomain(server);
+    const username = str(p, 'username');
+    let password = str(p, 'password');
+    if (bool(p, 'password-stdin')) {
+      if (password !== undefined) throw new UsageError('login: --password and --password-stdin are mutually exclusive');
+      password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+    } else if (password !== undefined) {
+      process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+    }
+    if (!username) throw new UsageError('login: a username is required (-u USER)');
+    if (password === undefined || password === '') throw new UsageError('login: a password is required (-p or --password-stdin)');
+    await new RegistryClient(domain, { credentials: { username, password }, tlsVerify: tlsVerify(p) }).ping();
+    storeCredentials(domain, { username, password });
+    process.stdout.write('Login Succeeded\n');
+    return 0;
+  },
+
+  async logout(_ctx, argv) {
+    const [server, ...rest] = parseArgs(argv, []).positionals;
+    if (rest.length) throw new UsageError('logout: berth logout [REGISTRY]');
+    const domain = registryDomain(server);
+    process.stdout.write(removeCredentials(domain) ? `Removing login credentials for ${domain}\n` : `Not logged in to ${domain}\n`);
+    return 0;
+  },
+};
