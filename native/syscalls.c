@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -259,6 +261,69 @@ static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- for the layer applier (src/storage/) ---- */
+
+/* mknod(path, mode, major, minor): mode carries the type (S_IFCHR, S_IFBLK). */
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  char path[4096];
+  int64_t mode = 0, major = 0, minor = 0;
+  arg_int(env, argv[1], &mode);
+  arg_int(env, argv[2], &major);
+  arg_int(env, argv[3], &minor);
+  const char *p = arg_str(env, argv[0], path, sizeof path);
+  if (mknod(p, (mode_t)mode, makedev((unsigned)major, (unsigned)minor)) < 0) return throw_errno(env, errno, "mknod", p);
+  return NULL;
+}
+
+/* lsetxattr(path, name, value: Buffer): never follows a final symlink. */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  char path[4096], name[256];
+  const char *p = arg_str(env, argv[0], path, sizeof path), *n = arg_str(env, argv[1], name, sizeof name);
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "lsetxattr: the value must be a Buffer");
+    return NULL;
+  }
+  if (lsetxattr(p, n, data, len, 0) < 0) return throw_errno(env, errno, "lsetxattr", p);
+  return NULL;
+}
+
+/* lgetxattr(path, name) -> Buffer, or null when the attribute is not there. */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char path[4096], name[256];
+  const char *p = arg_str(env, argv[0], path, sizeof path), *n = arg_str(env, argv[1], name, sizeof name);
+  char value[65536];
+  ssize_t len = lgetxattr(p, n, value, sizeof value);
+  if (len < 0) {
+    if (errno == ENODATA) {
+      napi_value nul;
+      napi_get_null(env, &nul);
+      return nul;
+    }
+    return throw_errno(env, errno, "lgetxattr", p);
+  }
+  napi_value out;
+  napi_create_buffer_copy(env, (size_t)len, value, NULL, &out);
+  return out;
+}
+
+/* llistxattr(path) -> the attribute names, as one NUL-separated Buffer (split in TypeScript). */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[4096];
+  const char *p = arg_str(env, argv[0], path, sizeof path);
+  char names[65536];
+  ssize_t len = llistxattr(p, names, sizeof names);
+  if (len < 0) return throw_errno(env, errno, "llistxattr", p);
+  napi_value out;
+  napi_create_buffer_copy(env, (size_t)len, names, NULL, &out);
+  return out;
+}
+
 void register_syscalls(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -274,6 +339,10 @@ void register_syscalls(napi_env env, napi_value exports) {
       {"accept", NULL, js_accept, NULL, NULL, NULL, napi_default, NULL},
       {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_default, NULL},
+      {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
+      {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
+      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
+      {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -12,10 +12,17 @@ cd "$dir/rootfs"
 mkdir -p bin sbin usr/bin usr/sbin etc proc sys dev tmp root var/tmp home
 chmod 1777 tmp var/tmp
 cp "$busybox" bin/busybox
-# One link per applet, where busybox itself would put it.
-for applet in $("$busybox" --list-full); do
-  [ -e "$applet" ] || ln -s /bin/busybox "$applet"
-done
+# One link per applet, where busybox itself would put it: made by one process, not an `ln` per
+# applet (270 of them; a fork+exec each costs about 45 s in the emulated cgroup v2 guest).
+"$busybox" --list-full | node -e '
+const fs = require("fs");
+for (const applet of fs.readFileSync(0, "utf8").split("\n").filter(Boolean)) {
+  try {
+    fs.symlinkSync("/bin/busybox", applet);
+  } catch (err) {
+    if (err.code !== "EEXIST") throw err;
+  }
+}'
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > etc/passwd
 printf 'root:x:0:\nnogroup:x:65534:\n' > etc/group
 cd "$dir"

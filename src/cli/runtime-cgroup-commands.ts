@@ -94,14 +94,16 @@ export async function eventsCommand(runtime: Runtime, id: string, once: boolean,
   const cgroup = runtime.cgroup(id);
   const emit = (type: string, data?: unknown) => process.stdout.write(JSON.stringify({ type, id, ...(data ? { data } : {}) }) + '\n');
   let ooms = cgroup.stats().memory.oomEvents;
-  for (;;) {
+  for (let stopped = false; ; ) {
     const stats = cgroup.stats();
     if (stats.memory.oomEvents > ooms) emit('oom');
     ooms = stats.memory.oomEvents;
     emit('stats', statsData(stats));
-    if (once) return 0;
+    if (once || stopped) return 0;
     await new Promise((r) => setTimeout(r, every));
-    if (runtime.state(id).status === 'stopped') return 0;
+    // A container that stopped meanwhile gets one last look, or the OOM kill that ended it
+    // (the usual way an OOM ends a container) would never be reported.
+    stopped = runtime.state(id).status === 'stopped';
   }
 }
 

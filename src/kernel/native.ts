@@ -36,6 +36,14 @@ export interface NativeAddon {
   accept(socket: number): number;
   recvFd(socket: number): number;
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** mknod(2); `mode` includes the file type (S_IFCHR 0o020000, S_IFBLK 0o060000). */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** Extended attributes, never following a final symlink (the l*xattr calls). */
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  /** null when the attribute is not set. */
+  lgetxattr(path: string, name: string): Buffer | null;
+  /** The names, NUL-separated (see listXattrs in src/storage/xattr.ts). */
+  llistxattr(path: string): Buffer;
   /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program; returns its fd. */
   bpfLoadDeviceFilter(instructions: Buffer): number;
   bpfAttachDeviceFilter(programFd: number, cgroupDir: string): void;

@@ -1,5 +1,4 @@
 // Layers come plain, gzip- or zstd-compressed: the first bytes say which.
-import { once } from 'node:events';
 import { Readable, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 
@@ -14,12 +13,41 @@ export function detectCompression(head: Buffer): Compression {
   return 'none';
 }
 
+/** Anything that yields chunks: a Readable, an async generator, an array of buffers. */
+export type ByteSource = AsyncIterable<Buffer> | Iterable<Buffer> | Readable;
+
+/** An async iterator over any ByteSource. */
+export function byteIterator(source: ByteSource): AsyncIterator<Buffer> {
+  const asyncIt = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator];
+  if (asyncIt) return asyncIt.call(source);
+  const it = (source as Iterable<Buffer>)[Symbol.iterator]();
+  return {
+    next: async () => it.next(),
+    return: async () => it.return?.() ?? { done: true, value: undefined },
+  };
+}
+
+/** Resolves at the stream's next 'drain' or at its 'close' (after an error), leaving no listener behind. */
+export function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
 /** Output chunk size of the decompressors: big chunks mean fewer callbacks per megabyte. */
 const CHUNK = 256 * 1024;
+/** How far decompression may run ahead of the consumer: it smooths out stretches of tiny files. */
+const AHEAD = 8 * 1024 * 1024;
 
 /** A decompressor for `kind`, or an error saying why there is none. */
 export function createDecompressor(kind: Exclude<Compression, 'none'>): Transform {
-  if (kind === 'gzip') return zlib.createGunzip({ chunkSize: CHUNK });
+  if (kind === 'gzip') return zlib.createGunzip({ chunkSize: CHUNK, readableHighWaterMark: AHEAD } as zlib.ZlibOptions);
   if (kind === 'zstd') {
     const create = (zlib as unknown as { createZstdDecompress?: (o?: object) => Transform }).createZstdDecompress;
     if (!create) throw new Error(`zstd layers need Node ≥ 22.15 (this is Node ${process.versions.node})`);
@@ -29,8 +57,8 @@ export function createDecompressor(kind: Exclude<Compression, 'none'>): Transfor
 }
 
 /** Like decompressedStream, as an async generator of chunks (one stream fewer on the way). */
-export async function* decompressedChunks(source: AsyncIterable<Buffer> | Readable): AsyncGenerator<Buffer> {
-  const input = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+export async function* decompressedChunks(source: ByteSource): AsyncGenerator<Buffer> {
+  const input = byteIterator(source);
   const first: Buffer[] = [];
   let have = 0;
   let eof = false;
@@ -62,16 +90,25 @@ export async function* decompressedChunks(source: AsyncIterable<Buffer> | Readab
     return;
   }
   const z = createDecompressor(kind);
+  let inputError: unknown = null;
   const feed = (async () => {
     for await (const chunk of rest()) {
-      if (!z.write(chunk)) await once(z, 'drain');
+      if (z.destroyed) return;
+      if (!z.write(chunk)) await drained(z);
     }
     z.end();
   })();
-  feed.catch((err: unknown) => z.destroy(err as Error));
+  feed.catch((err: unknown) => {
+    inputError = err;
+    z.destroy(err as Error);
+  });
   try {
     for await (const out of z) yield out as Buffer;
     await feed;
+  } catch (err) {
+    if (err === inputError || inputError !== null) throw inputError;
+    // zlib's own words ("unexpected end of file", "incorrect header check"), said of the stream.
+    throw new Error(`${kind}: ${(err as Error).message}`, { cause: err });
   } finally {
     z.destroy();
     await input.return?.();
@@ -82,6 +119,6 @@ export async function* decompressedChunks(source: AsyncIterable<Buffer> | Readab
  * The uncompressed bytes of an archive: gzip (1f 8b) and zstd (28 b5 2f fd) are decompressed,
  * anything else passes through unchanged.
  */
-export function decompressedStream(input: AsyncIterable<Buffer> | Readable): Readable {
+export function decompressedStream(input: ByteSource): Readable {
   return Readable.from(decompressedChunks(input), { objectMode: false, highWaterMark: CHUNK });
 }

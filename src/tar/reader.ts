@@ -2,7 +2,7 @@
 // out of a (possibly compressed) tar file, and an index of member offsets for random access.
 import { createReadStream, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
-import { decompressedStream, detectCompression } from './compression.js';
+import { byteIterator, decompressedStream, detectCompression, type ByteSource } from './compression.js';
 import { applyOverrides, BLOCK, decodeHeader, isZeroBlock, longNameText, padding, parsePax, TarError, type Overrides, type TarHeader } from './header.js';
 import { TarParser } from './parser.js';
 
@@ -25,8 +25,8 @@ type Event = { kind: 'entry'; header: TarHeader; offset: number } | { kind: 'dat
  * truncated archive throws a TarError naming the offset. Body chunks are views of the input's
  * chunks (a Readable's chunks are never reused, so they stay valid).
  */
-export async function* readTar(source: AsyncIterable<Buffer> | Readable): AsyncGenerator<TarEntry> {
-  const input = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+export async function* readTar(source: ByteSource): AsyncGenerator<TarEntry> {
+  const input = byteIterator(source);
   let queue: Event[] = [];
   let head = 0;
   const parser = new TarParser({
