@@ -288,24 +288,22 @@ describe('the records lock between processes', () => {
     await smallImage(store, 'a', ['a']);
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
     writeFileSync(store.records.lockFile, `${dead.stdout.toString()} 12345 deadbeef\n`);
-    const started = Date.now();
     store.tag('a', 'b');
-    assert.ok(Date.now() - started < 2000);
     assert.ok(!existsSync(store.records.lockFile));
 
     // A live holder (this process) keeps another process waiting until it lets go.
     const release = acquireLock(store.records.lockFile);
     const waiter = runNode(
       `const { ImageStore } = await import(${JSON.stringify(moduleUrl('src/image/store.js'))});
-       const t0 = Date.now(); new ImageStore(process.argv[1]).tag('a', 'c'); process.stdout.write(String(Date.now() - t0));`,
+       new ImageStore(process.argv[1]).tag('a', 'c');`,
       [store.root],
     );
+    // While the lock is held the tag cannot land, however soon the waiter started.
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(store.find('c'), undefined);
     release();
     const r = await waiter;
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(Number(r.stdout) >= 300, `waited ${r.stdout} ms`);
     assert.equal(store.resolve('c').id, store.resolve('a').id);
   });
 

@@ -2,7 +2,7 @@
 // changed. Content comes in through a temp file under <root>/tmp/, hashed on the way; only content
 // whose digest (and size) is verified is renamed into blobs/, after an fsync, so a reader never
 // sees a partial blob and a refused one leaves nothing behind.
-import { closeSync, createReadStream, fsyncSync, write as fsWrite, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -216,16 +216,22 @@ export class ContentStore {
   }
 }
 
-/** A Writable onto an fd it does not own (no close on end or error: the caller closes it). */
+/**
+ * A Writable onto an fd it does not own (no close on end or error: the caller closes it). Writes
+ * are synchronous on purpose: when a pipeline fails, the caller closes the fd at once, and an
+ * asynchronous write still queued would then land in whatever file reuses that fd number next.
+ */
 function fdWriter(fd: number): Writable {
-  const writeAll = (chunk: Buffer, offset: number, done: (err?: Error | null) => void): void => {
-    fsWrite(fd, chunk, offset, chunk.length - offset, null, (err, written) => {
-      if (err) done(err);
-      else if (offset + written < chunk.length) writeAll(chunk, offset + written, done);
-      else done();
-    });
-  };
-  return new Writable({ write: (chunk: Buffer, _encoding, done) => writeAll(chunk, 0, done) });
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        for (let offset = 0; offset < chunk.length; ) offset += writeSync(fd, chunk, offset, chunk.length - offset);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  });
 }
 
 function syncDir(dir: string): void {
