@@ -17,6 +17,7 @@ import {
   TarWriter,
   type TarHeader,
 } from '../src/tar/index.js';
+import { uncompressedWithDigest } from '../src/tar/offload.js';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync('/tmp/berth-tar-test-');
@@ -290,6 +291,38 @@ describe('writing', () => {
     const dir = tempDir(t);
     const w = new TarWriter(createWriteStream(join(dir, 'w.tar')));
     await assert.rejects(w.add({ name: 'f', type: 'file', size: 10 }, Buffer.from('short')), /body is 5 bytes, header says 10/);
+  });
+});
+
+describe('decompression in a worker (the applier\'s input)', () => {
+  test('same bytes and digest in the worker and in the thread; an early stop ends cleanly', async (t) => {
+    const dir = tempDir(t);
+    const plain = randomBytes(5_000_000);
+    const gz = (await import('node:zlib')).gzipSync(plain);
+    writeFileSync(join(dir, 'x.gz'), gz);
+    const sha = `sha256:${(await import('node:crypto')).createHash('sha256').update(plain).digest('hex')}`;
+    for (const worker of ['1', '0']) {
+      process.env.BERTH_INFLATE_WORKER = worker;
+      for (const input of [() => createReadStream(join(dir, 'x.gz'), { highWaterMark: 65536 }), () => [plain]]) {
+        const u = uncompressedWithDigest(input());
+        const parts: Buffer[] = [];
+        for await (const c of u.chunks) parts.push(c);
+        assert.deepEqual(Buffer.concat(parts), plain);
+        assert.equal(u.digest(), sha);
+        assert.equal(u.bytes(), plain.length);
+      }
+      const early = uncompressedWithDigest(createReadStream(join(dir, 'x.gz')));
+      for await (const c of early.chunks) {
+        assert.ok(c.length > 0);
+        break;
+      }
+      assert.throws(() => early.digest(), /only once the chunks have ended/);
+      const bad = uncompressedWithDigest([gz.subarray(0, gz.length - 1000)]);
+      await assert.rejects((async () => {
+        for await (const c of bad.chunks) assert.ok(c);
+      })(), /^Error: gzip: unexpected end of file$/);
+    }
+    delete process.env.BERTH_INFLATE_WORKER;
   });
 });
 

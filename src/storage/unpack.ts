@@ -13,8 +13,9 @@
 // the directories it checked are remembered, not checked again for each entry.
 //
 // Speed: the tar parser pushes entries synchronously and files are written with sync calls on
-// an fd opened once per file: no promise per entry, one per input chunk.
-import { createHash, randomBytes } from 'node:crypto';
+// an fd opened once per file: no promise per entry, one per input chunk. Decompression and the
+// diffID's sha256 run in a worker thread (src/tar/offload.ts), ahead of the applier.
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -41,8 +42,9 @@ import {
 import { join } from 'node:path';
 import { describeErrno } from '../kernel/errors.js';
 import { native } from '../kernel/native.js';
-import { decompressedChunks, type ByteSource } from '../tar/compression.js';
+import type { ByteSource } from '../tar/compression.js';
 import { TarError, type TarHeader } from '../tar/header.js';
+import { uncompressedWithDigest } from '../tar/offload.js';
 import { TarParser, type TarSink } from '../tar/parser.js';
 import { layerKeepsXattr, OPAQUE_XATTR } from './xattr.js';
 
@@ -424,8 +426,7 @@ export async function applyLayer(source: ByteSource, targetDir: string, opts: Ap
   const root = realpathSync(targetDir);
   const applier = new Applier(root, opts.preserveOwners ?? process.geteuid?.() === 0);
   const parser = new TarParser(applier);
-  const hash = createHash('sha256');
-  let bytes = 0;
+  const input = uncompressedWithDigest(source);
   /** An error of the archive or of one entry, as one line naming it. */
   const failure = (err: unknown): LayerError => {
     if (err instanceof LayerError) return err;
@@ -435,9 +436,7 @@ export async function applyLayer(source: ByteSource, targetDir: string, opts: Ap
     return new LayerError(layer, entry, describeSyscallError(err), { cause: err });
   };
   try {
-    for await (const chunk of decompressedChunks(source)) {
-      hash.update(chunk);
-      bytes += chunk.length;
+    for await (const chunk of input.chunks) {
       if (parser.done) continue;
       try {
         parser.write(chunk);
@@ -458,11 +457,11 @@ export async function applyLayer(source: ByteSource, targetDir: string, opts: Ap
     // The input itself failed: reading it, or decompressing it.
     throw new LayerError(layer, undefined, (err as Error)?.message ?? String(err), { cause: err });
   }
-  const diffID = `sha256:${hash.digest('hex')}`;
+  const diffID = input.digest();
   if (opts.expectedDiffID && opts.expectedDiffID !== diffID) {
     throw new LayerError(layer, undefined, `uncompressed digest ${diffID} does not match the expected diffID ${opts.expectedDiffID}`);
   }
-  return { bytes, files: applier.files, diffID };
+  return { bytes: input.bytes(), files: applier.files, diffID };
 }
 
 /** A chain id's directory name: its hex digits ("sha256:" dropped), checked to be nothing else. */
