@@ -138,6 +138,22 @@ async function cpuShare(c: Container, windowMs: number): Promise<{ share: number
 }
 
 /**
+ * Asserts that the container uses `expected` ± `tolerance` of one CPU over a window, and reports
+ * what it measured. Up to three windows: a window of a machine busy elsewhere (the emulated guest
+ * on a loaded host fires the period timer that refills the quota late) may come out low; a limit
+ * that is not enforced fails every window.
+ */
+async function assertCpuShare(t: TestContext, c: Container, what: string, expected: number, tolerance: number): Promise<void> {
+  const windows: { share: number; seconds: number }[] = [];
+  do windows.push(await cpuShare(c, CPU_WINDOW_MS));
+  while (windows.length < 3 && Math.abs(windows[windows.length - 1].share - expected) > tolerance);
+  const measured = windows.map(({ share, seconds }) => `${pct(share)} over ${seconds.toFixed(2)} s`).join(', then ');
+  t.diagnostic(`${what} (${DRIVER}): ${measured} of one CPU`);
+  const last = windows[windows.length - 1].share;
+  assert.ok(Math.abs(last - expected) <= tolerance, `${what}: expected ${pct(expected)} ± ${Math.round(tolerance * 100)} points of one CPU, measured ${measured}`);
+}
+
+/**
  * The quota caps the container's CPU; on a busy machine (this host has 2 CPUs and other work)
  * fair sharing could keep it below the cap, so that the cap would not be what is measured. The
  * test parent gets the largest CPU weight beside the machine's other cgroups and tasks
@@ -175,9 +191,7 @@ describe(`cgroup limits enforced on real containers (${layout.mode} host: the ${
     // Every hierarchy holds the container's directory while it runs.
     assert.deepEqual(cgroupDirs(c.cgroupPath), MOUNTS.map((m) => join(m, c.cgroupPath)));
     await delay(500); // past the first period's burst
-    const { share, seconds } = await cpuShare(c, CPU_WINDOW_MS);
-    t.diagnostic(`cpu quota 30000/100000 (${DRIVER}): ${pct(share)} of one CPU over ${seconds.toFixed(2)} s`);
-    assert.ok(Math.abs(share - 0.3) <= 0.05, `busy loop at quota 30000/100000 used ${pct(share)} of one CPU over ${seconds.toFixed(2)} s`);
+    await assertCpuShare(t, c, 'cpu quota 30000/100000', 0.3, 0.05);
     cliOk(c.root, 'delete', '--force', c.id);
     assertNoCgroup(c.cgroupPath, 'after delete --force');
     assert.deepEqual(containerIds(c.root), []);
@@ -295,15 +309,11 @@ describe(`cgroup limits enforced on real containers (${layout.mode} host: the ${
     cliOk(c.root, 'run', '--detach', '--bundle', c.bundle.dir, c.id);
     favourTestParent();
     await delay(500);
-    const low = await cpuShare(c, CPU_WINDOW_MS);
-    t.diagnostic(`cpu quota 20000/100000 (${DRIVER}): ${pct(low.share)} of one CPU over ${low.seconds.toFixed(2)} s`);
-    assert.ok(Math.abs(low.share - 0.2) <= 0.05, `quota 20000/100000: ${pct(low.share)} of one CPU over ${low.seconds.toFixed(2)} s`);
+    await assertCpuShare(t, c, 'cpu quota 20000/100000', 0.2, 0.05);
 
     cliOk(c.root, 'update', '--cpu-quota', '60000', c.id); // the period stays 100000
     await delay(500);
-    const high = await cpuShare(c, CPU_WINDOW_MS);
-    t.diagnostic(`after update --cpu-quota 60000 (${DRIVER}): ${pct(high.share)} of one CPU over ${high.seconds.toFixed(2)} s`);
-    assert.ok(Math.abs(high.share - 0.6) <= 0.08, `after update to quota 60000/100000: ${pct(high.share)} of one CPU over ${high.seconds.toFixed(2)} s`);
+    await assertCpuShare(t, c, 'after update --cpu-quota 60000', 0.6, 0.08);
 
     assert.equal(stats(c).pids.limit, 16);
     cliOk(c.root, 'update', '--pids-limit', '48', c.id);
