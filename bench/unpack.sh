@@ -3,6 +3,7 @@
 # of thousands of files), each run into a fresh empty directory; prints medians and the ratio.
 #   bash bench/unpack.sh                 (as root, after `npx tsc -p .` and the native build)
 #   RUNS=10 PLAIN=1 bash bench/unpack.sh (PLAIN=1 adds the uncompressed layer: berth vs tar -xf)
+# (RUNS rounds after WARMUP untimed ones; in each round every command runs once, in turn.)
 # The layer is built once from this machine's /usr and kept in $BENCH_CACHE (default
 # /tmp/berth-bench-unpack-cache); delete it to rebuild. A benchmark reports, it does not judge:
 # it exits non-zero only when something could not be measured.
@@ -50,7 +51,7 @@ t=$work/target
 
 entries=$(gzip -dc "$layer" | tar -tf - | wc -l)
 echo "bench: $(uname -r), node $("$NODE" --version), $(tar --version | head -1), $(hyperfine --version)"
-echo "bench: layer $layer: $((size / 1000000)) MB gzip, $entries entries; $RUNS runs after $WARMUP warm-up each"
+echo "bench: layer $layer: $((size / 1000000)) MB gzip, $entries entries; $RUNS rounds after $WARMUP warm-up round(s)"
 
 # --- one run of berth first with its output shown (hyperfine hides why a command fails) ----------
 mkdir -p "$t"
@@ -66,13 +67,29 @@ if ! diff <(listing "$t") <(listing "$work/by-tar") >"$work/tree.diff"; then
 fi
 rm -rf "$t" "$work/by-tar"
 
-# A fresh target each run; `sync` first so the previous run's writeback is not charged to the next.
+# A fresh target each run; `sync` first so that the writeback of one run is not charged to the
+# next. The commands take turns (berth, tar, berth, tar...), one hyperfine run each, rather than
+# all of one then all of the other: on a shared machine the load changes within minutes, and
+# taking turns puts both sides of each ratio in the same conditions (the report also gives the
+# median of the per-round ratios).
 prepare="rm -rf $t && mkdir $t && sync"
-cmds=(-n 'berth applyLayer (gzip)' "$NODE $here/bench/unpack-driver.mjs $layer $t"
-      -n 'GNU tar -xzf' "tar -xzf $layer -C $t")
+names=('berth applyLayer (gzip)' 'GNU tar -xzf')
+commands=("$NODE $here/bench/unpack-driver.mjs $layer $t" "tar -xzf $layer -C $t")
 if [ "$PLAIN" = 1 ]; then
-  cmds+=(-n 'berth applyLayer (plain)' "$NODE $here/bench/unpack-driver.mjs $plain $t"
-         -n 'GNU tar -xf' "tar -xf $plain -C $t")
+  names+=('berth applyLayer (plain)' 'GNU tar -xf')
+  commands+=("$NODE $here/bench/unpack-driver.mjs $plain $t" "tar -xf $plain -C $t")
 fi
-hyperfine --style basic --warmup "$WARMUP" --runs "$RUNS" --prepare "$prepare" --export-json "$work/unpack.json" "${cmds[@]}"
-"$NODE" "$here/bench/unpack-report.mjs" "$work/unpack.json"
+for ((round = 1 - WARMUP; round <= RUNS; round++)); do
+  for i in "${!names[@]}"; do
+    out=$work/round-$round-$i.json
+    hyperfine --style none --runs 1 --prepare "$prepare" --export-json "$out" -n "${names[$i]}" "${commands[$i]}" >/dev/null
+    secs=$("$NODE" -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).results[0].times[0].toFixed(2))' "$out")
+    if [ "$round" -lt 1 ]; then
+      echo "warm-up: ${names[$i]}: ${secs} s"
+      rm -f "$out"
+    else
+      echo "round $round/$RUNS: ${names[$i]}: ${secs} s"
+    fi
+  done
+done
+"$NODE" "$here/bench/unpack-report.mjs" "$work"/round-*.json
