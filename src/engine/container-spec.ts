@@ -78,6 +78,10 @@ export function processEnv(image: ImageRunConfig, opts: Pick<RunOptions, 'env' |
   return [...byName.values()];
 }
 
+function withHome(env: string[], home: string): string[] {
+  return env.some((e) => e.startsWith('HOME=')) ? env : [...env, `HOME=${home}`];
+}
+
 function resources(opts: RunOptions): NonNullable<Spec['linux']>['resources'] {
   const r: NonNullable<NonNullable<Spec['linux']>['resources']> = { devices: [{ allow: false, access: 'rwm' }] };
   if (opts.cpus !== undefined) r.cpu = { quota: Math.round(opts.cpus * 100_000), period: 100_000 };
@@ -130,7 +134,9 @@ export function containerSpec(args: {
       terminal: opts.terminal,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       args: processArgs(image, opts),
-      env: processEnv(image, opts),
+      // HOME from the image's passwd entry, as docker sets it (the runtime cannot look: the rootfs
+      // is an overlay that only the container's child mounts).
+      env: withHome(processEnv(image, opts), user.home),
       cwd: opts.workdir || image.WorkingDir || '/',
       capabilities: { bounding: [...DOCKER_CAPABILITIES], effective: [...DOCKER_CAPABILITIES], permitted: [...DOCKER_CAPABILITIES] },
     },
