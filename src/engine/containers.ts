@@ -3,8 +3,9 @@
 // Names are claimed as files under <root>/names/ created with O_EXCL: two `berth` processes can
 // never both get one, with no lock to leave behind.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
 
@@ -106,10 +107,7 @@ export class ContainerStore {
   }
 
   save(record: ContainerRecord): void {
-    const dir = this.containerDir(record.id);
-    const tmp = join(dir, `.container.json.${process.pid}`);
-    writeFileSync(tmp, JSON.stringify(record, null, 2));
-    renameSync(tmp, join(dir, 'container.json'));
+    writeFileAtomic(join(this.containerDir(record.id), 'container.json'), JSON.stringify(record, null, 2));
   }
 
   load(id: string): ContainerRecord {

@@ -2,9 +2,9 @@
 // layers. Several berth processes change it at once (load, tag, rmi, pull), so every change is a
 // read-modify-write under <root>/images.lock, written to a temp file, fsynced and renamed: a
 // reader without the lock sees the old file or the new one, never a part.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic.js';
 import type { Descriptor, Digest } from './types.js';
 import { ImageError } from './errors.js';
 import { withLock } from './lock.js';
@@ -76,18 +76,7 @@ export class ImageRecords {
   }
 
   private write(images: ImageRecord[]): void {
-    const temp = join(this.root, `.images.json.${process.pid}.${randomBytes(4).toString('hex')}`);
     const body: RecordsFile = { version: 1, images };
-    const fd = openSync(temp, 'wx', 0o644);
-    try {
-      writeSync(fd, `${JSON.stringify(body, null, 2)}\n`);
-      fsyncSync(fd);
-    } catch (err) {
-      closeSync(fd);
-      rmSync(temp, { force: true });
-      throw err;
-    }
-    closeSync(fd);
-    renameSync(temp, this.file);
+    writeFileAtomic(this.file, `${JSON.stringify(body, null, 2)}\n`);
   }
 }

@@ -1,9 +1,10 @@
 // The runtime's operations, as a library: create, start, run, state, kill, delete, exec.
 // Every failure leaves nothing behind: no state dir, no process, no namespace (the child's mounts
 // live and die in its own mount namespace).
-import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { constants } from 'node:os';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { native } from '../kernel/native.js';
 import { KernelError, StepError } from '../kernel/errors.js';
 import { SyncTag, type Plan } from '../kernel/plan.js';
@@ -82,12 +83,6 @@ function namespaceFiles(spec: Spec, pid: number): Record<string, string> {
   const files: Record<string, string> = {};
   for (const ns of spec.linux?.namespaces ?? []) files[ns.type] = ns.path ?? `/proc/${pid}/ns/${NS_FILE[ns.type]}`;
   return files;
-}
-
-function writeAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${process.pid}.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
 }
 
 export class Runtime {
@@ -208,7 +203,7 @@ export class Runtime {
       record.pidStartTime = startTimeOf(proc.pid) ?? '';
       record.namespaces = namespaceFiles(spec, proc.pid);
       this.states.save(record);
-      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(proc.pid));
+      if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(proc.pid));
       const consoleMaster = consoleReceiveFd === undefined ? undefined : native.recvFd(consoleReceiveFd);
       return { record, process: proc, consoleMaster };
     } catch (err) {

@@ -1,6 +1,7 @@
 // The runtime's state dir: one directory per container under the root (/run/berth-runtime by
 // default), holding state.json (written atomically) and, until start, the exec FIFO.
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { join } from 'node:path';
 import type { Spec } from './spec.js';
 
@@ -68,10 +69,7 @@ export class StateDir {
   }
 
   save(record: ContainerRecord): void {
-    const dir = this.dir(record.id);
-    const tmp = join(dir, `.state.json.${process.pid}`);
-    writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
-    renameSync(tmp, join(dir, 'state.json'));
+    writeFileAtomic(join(this.dir(record.id), 'state.json'), JSON.stringify(record), 0o600);
   }
 
   load(id: string): ContainerRecord {

@@ -1,10 +1,10 @@
 // Registry credentials where docker, podman and skopeo keep them: $DOCKER_CONFIG/config.json,
 // else ~/.docker/config.json, as {"auths": {"HOST[:PORT]": {"auth": base64("user:pass")}}}.
 // Other keys of the file are kept as they are; the file is written aside (mode 0600) and renamed.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../../fs/atomic.js';
 import { DOCKER_HUB, DOCKER_HUB_API } from '../reference.js';
 import { ImageError } from '../errors.js';
 
@@ -65,18 +65,7 @@ export function readCredentials(domain: string, file = dockerConfigFile()): Cred
 
 function writeConfig(file: string, dir: string, config: ConfigFile): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.config.json.${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fd = openSync(temp, 'wx', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(config, null, '\t') + '\n');
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(temp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(temp, file);
+  writeFileAtomic(file, JSON.stringify(config, null, '\t') + '\n', 0o600);
 }
 
 /** Stores credentials for a registry, keeping everything else in the file. */
