@@ -56,22 +56,23 @@ export function createDecompressor(kind: Exclude<Compression, 'none'>): Transfor
   throw new Error(`${kind}-compressed archives are not supported (gzip, zstd or plain tar only)`);
 }
 
-/** Like decompressedStream, as an async generator of chunks (one stream fewer on the way). */
-export async function* decompressedChunks(source: ByteSource): AsyncGenerator<Buffer> {
-  const input = byteIterator(source);
+/** The first bytes of a stream, enough to tell its compression; `eof` when the stream ended first. */
+export async function readHead(input: AsyncIterator<Buffer>): Promise<{ head: Buffer; eof: boolean }> {
   const first: Buffer[] = [];
   let have = 0;
-  let eof = false;
   while (have < 6) {
     const r = await input.next();
-    if (r.done) {
-      eof = true;
-      break;
-    }
+    if (r.done) return { head: Buffer.concat(first), eof: true };
     first.push(r.value);
     have += r.value.length;
   }
-  const head = Buffer.concat(first);
+  return { head: Buffer.concat(first), eof: false };
+}
+
+/** Like decompressedStream, as an async generator of chunks (one stream fewer on the way). */
+export async function* decompressedChunks(source: ByteSource): AsyncGenerator<Buffer> {
+  const input = byteIterator(source);
+  const { head, eof } = await readHead(input);
   const kind = detectCompression(head);
   async function* rest(): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head;

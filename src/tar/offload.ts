@@ -10,7 +10,7 @@
 // BERTH_INFLATE_WORKER=0 turns it off (everything then happens in the main thread).
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { byteIterator, createDecompressor, decompressedChunks, detectCompression, type ByteSource, type Compression } from './compression.js';
+import { byteIterator, createDecompressor, decompressedChunks, detectCompression, readHead, type ByteSource, type Compression } from './compression.js';
 
 /** The uncompressed chunks of a (possibly compressed) archive and, once they have ended, their sha256. */
 export interface Uncompressed {
@@ -226,19 +226,7 @@ export function uncompressedWithDigest(source: ByteSource): Uncompressed {
 
   async function* chunks(): AsyncGenerator<Buffer> {
     const input = byteIterator(source);
-    const first: Buffer[] = [];
-    let have = 0;
-    let eof = false;
-    while (have < 6) {
-      const r = await input.next();
-      if (r.done) {
-        eof = true;
-        break;
-      }
-      first.push(r.value);
-      have += r.value.length;
-    }
-    const head = Buffer.concat(first);
+    const { head, eof } = await readHead(input);
     const kind = detectCompression(head);
     if (kind !== 'none' && workerEnabled()) {
       createDecompressor(kind).destroy(); // says now when this Node cannot decode `kind`
