@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -177,15 +178,18 @@ static napi_value js_socketpair(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* unixConnect(path): a connected AF_UNIX stream socket fd (the console socket). */
+/* unixConnect(path, seqpacket): a connected AF_UNIX socket fd: a stream (a console socket), or
+   with seqpacket true a SOCK_SEQPACKET one (conmon's attach socket), which Node's net cannot open. */
 static napi_value js_unix_connect(napi_env env, napi_callback_info info) {
-  ARGS(1);
+  ARGS(2);
   char path[4096];
   const char *p = arg_str(env, argv[0], path, sizeof path);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   if (!p || strlen(p) >= sizeof addr.sun_path) return throw_errno(env, ENAMETOOLONG, "connect", p);
   strcpy(addr.sun_path, p);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool seqpacket = false;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &seqpacket);
+  int fd = socket(AF_UNIX, (seqpacket ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, errno, "socket", p);
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
     int err = errno;
@@ -193,6 +197,18 @@ static napi_value js_unix_connect(napi_env env, napi_callback_info info) {
     return throw_errno(env, err, "connect", p);
   }
   return make_int(env, fd);
+}
+
+/* shutdown(fd, how): 0 SHUT_RD, 1 SHUT_WR, 2 SHUT_RDWR. SHUT_WR: the peer reads end-of-file (an
+   attach client's stdin ended) while this side still reads; SHUT_RDWR also wakes a read blocked
+   on the socket in another thread. */
+static napi_value js_shutdown(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t fd = -1, how = SHUT_RDWR;
+  arg_int(env, argv[0], &fd);
+  arg_int(env, argv[1], &how);
+  if (shutdown((int)fd, (int)how) < 0) return throw_errno(env, errno, "shutdown", NULL);
+  return NULL;
 }
 
 /* unixListen(path): a listening AF_UNIX stream socket (a console socket's receiving end). */
@@ -335,6 +351,7 @@ void register_syscalls(napi_env env, napi_value exports) {
       {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
       {"socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_default, NULL},
       {"unixConnect", NULL, js_unix_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},
       {"unixListen", NULL, js_unix_listen, NULL, NULL, NULL, napi_default, NULL},
       {"accept", NULL, js_accept, NULL, NULL, NULL, napi_default, NULL},
       {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_default, NULL},

@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import type { Command } from './berth.js';
 import { ago, humanSize, table } from './format.js';
+import { renderTemplate } from './template.js';
 
 /** Ids of images some container (in any state) was made from: they may not be removed. */
 function imagesInUse(engine: Engine): Map<string, string> {
@@ -15,6 +16,26 @@ function imagesInUse(engine: Engine): Map<string, string> {
 function repoAndTag(name: string): [string, string] {
   const ref = parseReference(name);
   return [familiarRepository(ref), ref.tag ?? '<none>'];
+}
+
+/** An image in docker's `image inspect` shape. */
+export async function inspectImage(engine: Engine, ref: string): Promise<Record<string, unknown>> {
+  const record = engine.images.resolve(ref);
+  const config = await imageConfig(engine.images, record);
+  const size = engine.images.diskUsage().images.find((u) => u.id === record.id)?.size ?? 0;
+  return {
+    Id: record.id,
+    RepoTags: record.names.map((n) => familiarName(parseReference(n))),
+    RepoDigests: record.repoDigests,
+    Created: config.created ?? '',
+    Author: config.author ?? '',
+    Config: config.config ?? {},
+    Architecture: config.architecture,
+    Os: config.os,
+    Size: size,
+    RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
+    Metadata: { LastTagTime: record.added },
+  };
 }
 
 export const imageCommands: Record<string, Command> = {
@@ -78,28 +99,12 @@ export const imageCommands: Record<string, Command> = {
   },
 
   async 'image inspect'({ engine }, argv) {
-    const refs = parseArgs(argv, []).positionals;
-    if (refs.length === 0) throw new UsageError('image inspect: at least one image is required');
-    const usage = new Map(engine.images.diskUsage().images.map((u) => [u.id, u.size]));
+    const p = parseArgs(argv, [{ name: 'format', short: 'f' }]);
+    if (p.positionals.length === 0) throw new UsageError('image inspect: at least one image is required');
     const out = [];
-    for (const ref of refs) {
-      const record = engine.images.resolve(ref);
-      const config = await imageConfig(engine.images, record);
-      out.push({
-        Id: record.id,
-        RepoTags: record.names.map((n) => familiarName(parseReference(n))),
-        RepoDigests: record.repoDigests,
-        Created: config.created ?? '',
-        Author: config.author ?? '',
-        Config: config.config ?? {},
-        Architecture: config.architecture,
-        Os: config.os,
-        Size: usage.get(record.id) ?? 0,
-        RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
-        Metadata: { LastTagTime: record.added },
-      });
-    }
-    process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+    for (const ref of p.positionals) out.push(await inspectImage(engine, ref));
+    const format = str(p, 'format');
+    process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
     return 0;
   },
 

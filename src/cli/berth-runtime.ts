@@ -223,8 +223,9 @@ const COMMANDS: Record<string, (g: Globals, argv: string[]) => Promise<number>> 
     if (!id) throw new UsageError('exec: a container ID is required');
     const record = g.runtime.states.load(id);
     const proc = execProcess(p, record.config.process, command);
-    const child = await g.runtime.exec(id, proc, { consoleSocket: str(p, 'console-socket'), onPlan: onPlanFor(p), dryRun: bool(p, 'dry-run') });
-    if (!child) return 0; // --dry-run
+    const started = await g.runtime.exec(id, proc, { consoleSocket: str(p, 'console-socket'), onPlan: onPlanFor(p), dryRun: bool(p, 'dry-run') });
+    if (!started) return 0; // --dry-run
+    const child = started.process;
     const pidFile = str(p, 'pid-file');
     if (pidFile) writeFileSync(pidFile, String(child.pid));
     if (bool(p, 'detach')) {

@@ -11,16 +11,28 @@ import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { imageCommands } from './berth-images.js';
 import { containerCommands } from './berth-containers.js';
 import { registryCommands } from './berth-registry.js';
+import { attachAndWait, lifecycleCommands } from './berth-lifecycle.js';
+import { parseRestartPolicy } from '../engine/restart-policy.js';
+import { existsSync } from 'node:fs';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
 usage: berth COMMAND [OPTIONS]
 
 containers:
-  run [--rm] [--name N] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--entrypoint E] [--read-only]
-      [--cpus N] [-m BYTES] [--pids-limit N] [--isolation default|chroot] [--explain] IMAGE [CMD...]
-  ps [-a] [-q] [--no-trunc] [--format json]
-  rm [-f] CONTAINER...
+  run [-d] [-i] [-t] [--rm] [--name N] [-e K=V] [-w DIR] [-u USER] [-l K=V] [--hostname H]
+      [--entrypoint E] [--read-only] [--init] [--restart no|on-failure[:N]|always|unless-stopped]
+      [--stop-signal S] [--cpus N] [-m BYTES] [--pids-limit N] [--isolation default|chroot]
+      [--explain] IMAGE [CMD...]
+  create [same options as run] IMAGE [CMD...]
+  start [-a] [-i] CONTAINER...         stop [-t SECONDS] CONTAINER...    restart [-t SECONDS] CONTAINER...
+  kill [-s SIGNAL] CONTAINER...        pause|unpause CONTAINER...        wait CONTAINER...
+  attach [--no-stdin] CONTAINER        rename CONTAINER NEW_NAME
+  logs [-f] [-t] [--since T] [--until T] [--tail N] CONTAINER
+  exec [-i] [-t] [-d] [-e K=V] [-w DIR] [-u USER] CONTAINER CMD...
+  ps [-a] [-q] [--no-trunc] [--filter K=V] [--format json|TEMPLATE]
+  inspect [-f TEMPLATE] CONTAINER|IMAGE...    top CONTAINER [ps OPTIONS]    stats [--no-stream] [-a]
+  rm [-f] CONTAINER...                 container prune [-f]
   diff CONTAINER                       changes of its filesystem (A added, C changed, D deleted)
   commit CONTAINER [REPOSITORY[:TAG]]  its changes as a new image
   export -o FILE CONTAINER             its filesystem as a tar
@@ -69,7 +81,19 @@ function runOptions(p: Parsed) {
     pidsLimit: pids === undefined ? undefined : Number(pids),
     isolation: isolation as 'default' | 'chroot',
     rm: bool(p, 'rm'),
+    labels: Object.fromEntries(list(p, 'label').map((l) => [l.split('=')[0], l.slice(l.split('=')[0].length + 1)])),
+    restart: parseRestartPolicy(str(p, 'restart') ?? 'no'),
+    init: bool(p, 'init') ? initBinary() : undefined,
+    interactive: bool(p, 'interactive'),
+    stopSignal: str(p, 'stop-signal'),
   };
+}
+
+/** --init's PID 1: a static tini (it runs inside any image), docker's docker-init. */
+function initBinary(): string {
+  const found = ['/usr/bin/tini-static', '/usr/bin/catatonit', '/usr/libexec/podman/catatonit'].find((p) => existsSync(p));
+  if (!found) throw new UsageError('--init: no static init found (apt-get install tini, for /usr/bin/tini-static)');
+  return found;
 }
 
 const RUN_FLAGS = [
@@ -89,6 +113,11 @@ const RUN_FLAGS = [
   { name: 'explain', boolean: true },
   { name: 'tty', short: 't', boolean: true },
   { name: 'interactive', short: 'i', boolean: true },
+  { name: 'detach', short: 'd', boolean: true },
+  { name: 'label', short: 'l', repeatable: true },
+  { name: 'restart' },
+  { name: 'init', boolean: true },
+  { name: 'stop-signal' },
 ];
 
 const COMMANDS: Record<string, Command> = {
@@ -97,8 +126,36 @@ const COMMANDS: Record<string, Command> = {
     const [image, ...command] = p.positionals;
     if (!image) throw new UsageError('run: an image is required (berth run [OPTIONS] IMAGE [COMMAND] [ARG...])');
     const explain = bool(p, 'explain') ? (lines: string[]) => process.stderr.write(lines.join('\n') + '\n') : undefined;
-    const record = await engine.create({ ...runOptions(p), image, command, explain });
-    return engine.start(record, explain);
+    const opts = runOptions(p);
+    const detach = bool(p, 'detach');
+    if (opts.rm && opts.restart.name !== 'no') throw new UsageError('conflicting options: --restart and --rm');
+    // Under a monitor when the container must outlive this process: detached, detachable (-it), or
+    // restarted by policy. Otherwise it runs here, in the foreground, with no monitor at all.
+    const monitored = detach || (opts.terminal && opts.interactive) || opts.restart.name !== 'no';
+    const record = await engine.create({ ...opts, image, command, explain, monitored, detach });
+    if (!monitored) return engine.runForeground(record, explain);
+    try {
+      if (detach) {
+        await engine.start(record.id, { explain });
+        process.stdout.write(`${record.id}\n`);
+        return 0;
+      }
+      return await attachAndWait(engine, record, { stdin: opts.interactive, start: (beforeStart) => engine.start(record.id, { explain, beforeStart }) });
+    } catch (err) {
+      if (opts.rm) await engine.remove(record.id, true).catch(() => undefined);
+      throw err;
+    }
+  },
+
+  async create({ engine }, argv) {
+    const p = parseArgs(argv, RUN_FLAGS, true);
+    const [image, ...command] = p.positionals;
+    if (!image) throw new UsageError('create: an image is required (berth create [OPTIONS] IMAGE [COMMAND] [ARG...])');
+    const opts = runOptions(p);
+    if (opts.rm && opts.restart.name !== 'no') throw new UsageError('conflicting options: --restart and --rm');
+    const record = await engine.create({ ...opts, image, command, monitored: true, detach: !opts.interactive });
+    process.stdout.write(`${record.id}\n`);
+    return 0;
   },
 
   async info() {
@@ -121,6 +178,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   ...containerCommands,
+  ...lifecycleCommands,
   ...imageCommands,
   ...registryCommands,
 };

@@ -32,7 +32,12 @@ export interface RunOptions {
   pidsLimit?: number;
   /** chroot: no mount namespace, as the seed's first step; otherwise pivot_root into an overlay. */
   isolation: 'default' | 'chroot';
+  /** --init: a static tini (host path) bound in as PID 1, forwarding signals and reaping zombies. */
+  init?: string;
 }
+
+/** Where --init's tini appears in the container, and how it is called: docker's choice. */
+export const INIT_PATH = '/sbin/docker-init';
 
 export interface ContainerFiles {
   hostname: string;
@@ -133,7 +138,7 @@ export function containerSpec(args: {
     process: {
       terminal: opts.terminal,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      args: processArgs(image, opts),
+      args: opts.init ? [INIT_PATH, '--', ...processArgs(image, opts)] : processArgs(image, opts),
       // HOME from the image's passwd entry, as docker sets it (the runtime cannot look: the rootfs
       // is an overlay that only the container's child mounts).
       env: withHome(processEnv(image, opts), user.home),
@@ -142,7 +147,7 @@ export function containerSpec(args: {
     },
     root: { path: args.rootfs, readonly: opts.readOnly },
     hostname: opts.hostname,
-    mounts: chroot ? [] : mounts(args.files, opts.readOnly),
+    mounts: chroot ? [] : [...mounts(args.files, opts.readOnly), ...(opts.init ? [{ destination: INIT_PATH, type: 'bind', source: opts.init, options: ['rbind', 'ro', 'rprivate'] }] : [])],
     annotations: args.overlay ? { [ROOTFS_OVERLAY_ANNOTATION]: JSON.stringify(args.overlay) } : {},
     linux: {
       cgroupsPath: `/berth/${id}`,

@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { acquireLock } from '../image/lock.js';
+import type { RestartPolicy } from './restart-policy.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
 
@@ -22,6 +24,18 @@ export interface ContainerRecord {
   layers: string[];
   stopSignal?: string;
   autoRemove: boolean;
+  labels: Record<string, string>;
+  restartPolicy: RestartPolicy;
+  /** Times the restart policy brought it back since its last start by a user. */
+  restartCount: number;
+  /** Runs under conmon (detached, -it, a restart policy) rather than in a `berth run` process. */
+  monitored: boolean;
+  tty: boolean;
+  openStdin: boolean;
+  /** stdin ends with the first attach client's (`run -i` without a tty, attached), as docker's StdinOnce. */
+  stdinOnce: boolean;
+  /** --init: tini as PID 1. */
+  init: boolean;
   state: {
     status: ContainerStatus;
     pid: number;
@@ -29,6 +43,10 @@ export interface ContainerRecord {
     oomKilled: boolean;
     startedAt?: string;
     finishedAt?: string;
+    /** A user's stop or kill: restart policies leave it stopped. */
+    stoppedByUser?: boolean;
+    /** Why it could not start, or why its exit status is unknown. */
+    error?: string;
   };
 }
 
@@ -39,6 +57,12 @@ export class ContainerStoreError extends Error {
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quiet', 'sharp', 'tender', 'vivid', 'wise', 'zen'];
 const NOUNS = ['anchor', 'berth', 'buoy', 'cargo', 'dock', 'ferry', 'harbor', 'hull', 'jetty', 'keel', 'mast', 'pier', 'quay', 'rudder', 'sail', 'tide', 'wharf', 'yacht'];
+
+/** A name as docker accepts it, without its optional leading slash. */
+function validName(name: string): string {
+  if (!NAME_PATTERN.test(name)) throw new ContainerStoreError(`invalid container name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  return name.replace(/^\//, '');
+}
 
 export class ContainerStore {
   readonly dir: string;
@@ -59,8 +83,7 @@ export class ContainerStore {
     mkdirSync(this.namesDir, { recursive: true, mode: 0o700 });
     const id = randomBytes(32).toString('hex');
     if (name !== undefined) {
-      if (!NAME_PATTERN.test(name)) throw new ContainerStoreError(`invalid container name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-      name = name.replace(/^\//, '');
+      name = validName(name);
       this.claimName(name, id);
     } else {
       name = this.claimGeneratedName(id);
@@ -110,6 +133,45 @@ export class ContainerStore {
     writeFileAtomic(join(this.containerDir(record.id), 'container.json'), JSON.stringify(record, null, 2));
   }
 
+  /**
+   * Runs `fn` holding the container's lock: the berth commands and the monitor's exit command
+   * that change one container's state (start, stop, the exit's bookkeeping, rm) take turns.
+   * Null when the container is gone (removed while we waited).
+   */
+  async locked<T>(id: string, fn: (record: ContainerRecord) => Promise<T>): Promise<T | null> {
+    let release: () => void;
+    try {
+      release = acquireLock(join(this.containerDir(id), 'lock'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      const record = this.tryLoad(id);
+      return record ? await fn(record) : null;
+    } finally {
+      release();
+    }
+  }
+
+  tryLoad(id: string): ContainerRecord | null {
+    try {
+      return this.load(id);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Gives the container a new name: the new one claimed first, the old one freed after. */
+  rename(record: ContainerRecord, newName: string): void {
+    newName = validName(newName);
+    this.claimName(newName, record.id);
+    const old = record.name;
+    record.name = newName;
+    this.save(record);
+    this.releaseName(old, record.id);
+  }
+
   load(id: string): ContainerRecord {
     return JSON.parse(readFileSync(join(this.containerDir(id), 'container.json'), 'utf8')) as ContainerRecord;
   }
@@ -149,12 +211,15 @@ export class ContainerStore {
   /** Removes the container's directory and frees its name. */
   remove(record: Pick<ContainerRecord, 'id' | 'name'>): void {
     rmSync(this.containerDir(record.id), { recursive: true, force: true });
-    if (this.nameHolder(record.name) === record.id) {
-      try {
-        unlinkSync(join(this.namesDir, record.name));
-      } catch {
-        // already gone
-      }
+    this.releaseName(record.name, record.id);
+  }
+
+  private releaseName(name: string, id: string): void {
+    if (this.nameHolder(name) !== id) return;
+    try {
+      unlinkSync(join(this.namesDir, name));
+    } catch {
+      // already gone
     }
   }
 }

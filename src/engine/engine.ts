@@ -1,6 +1,10 @@
-// The engine: containers from images. `run` turns an image and flags into a bundle and runs it
-// with the runtime as a library, in this process (no daemon, no extra process per container).
-import { createWriteStream, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+// The engine: containers from images. `create` turns an image and flags into a bundle; a container
+// then runs either in the foreground of a `berth run` process, with the runtime as a library (no
+// daemon, no extra process), or detached under its own monitor, conmon (monitor.ts), which
+// outlives berth and calls `berth container cleanup` when the container exits. Every berth
+// command that finds a container said to run whose process is gone settles its exit first, so a
+// crash of berth or the loss of /run never leaves a record that lies.
+import { closeSync, createWriteStream, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { commitImage, imageLayers, ImageStore, type ImageConfig, type ImageRecord } from '../image/index.js';
@@ -10,10 +14,15 @@ import type { Plan } from '../kernel/plan.js';
 import type { CgroupOp } from '../cgroups/driver.js';
 import { renderCgroupOps } from '../cgroups/explain.js';
 import { renderPlan } from '../explain/render.js';
-import { Runtime } from '../runtime/container.js';
+import { exitCodeOf, Runtime } from '../runtime/container.js';
+import { proxyConsole } from '../runtime/console.js';
+import type { Spec } from '../runtime/spec.js';
+import { parseSignal, startTimeOf, waitGone } from '../runtime/processes.js';
 import type { RootfsOverlay } from '../runtime/rootfs-mount.js';
 import { mountOverlay, overlayLayout, renderOverlayMount, type OverlayOptions } from '../storage/overlay.js';
-import { ContainerStore, type ContainerRecord } from './containers.js';
+import { ContainerStore, ContainerStoreError, type ContainerRecord } from './containers.js';
+import { conmonArgv, readExitFile, removeExitFile, SOCKET_DIR, startMonitor, type MonitorOptions, type MonitorPaths } from './monitor.js';
+import { NO_RESTART, shouldRestart, type RestartPolicy } from './restart-policy.js';
 import { containerSpec, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';
 import { ensureLayers, layerDirsOf, readImageFile, storageDir } from './layers.js';
@@ -27,9 +36,40 @@ export interface EngineRunOptions extends RunOptions {
   name?: string;
   user?: string;
   rm: boolean;
+  labels?: Record<string, string>;
+  restart?: RestartPolicy;
+  stopSignal?: string;
+  /** Run under conmon: `run -d`, `create`, `run -it` (detachable), a restart policy. */
+  monitored?: boolean;
+  /** -i: keep stdin open for attach. */
+  interactive?: boolean;
+  /** -d: nobody attaches at the start. */
+  detach?: boolean;
   /** --explain: each step as a shell line, before it happens. */
   explain?: (lines: string[]) => void;
 }
+
+export interface ExecOptions {
+  command: string[];
+  env: string[];
+  workdir?: string;
+  user?: string;
+  tty: boolean;
+  interactive: boolean;
+  detach: boolean;
+  explain?: (lines: string[]) => void;
+}
+
+/** docker stop's default grace period, seconds. */
+export const DEFAULT_STOP_TIMEOUT = 10;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long a monitor may take to write the exit file once the container's process is gone. */
+const EXIT_FILE_WAIT_MS = 5_000;
+
+/** How long the exit file of a removed --rm container waits for its `run` client. */
+const ORPHAN_EXIT_FILE_MS = 10 * 60_000;
 
 /**
  * The directories of a container's rootfs: the overlay's upper and work dirs, its mount point, and
@@ -37,7 +77,7 @@ export interface EngineRunOptions extends RunOptions {
  * layer of their own between the image and the upper dir, so that they never show in diff or commit.
  */
 function containerPaths(dir: string) {
-  return { upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), bundle: join(dir, 'bundle'), init: join(dir, 'init') };
+  return { upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), bundle: join(dir, 'bundle'), init: join(dir, 'init'), monitor: join(dir, 'monitor') };
 }
 
 const INIT_DIRS = ['etc', 'proc', 'sys', 'dev'];
@@ -97,10 +137,22 @@ export class Engine {
       command: [],
       isolation: opts.isolation,
       layers: image.layers.map((l) => l.chainID),
-      stopSignal: config.StopSignal,
+      stopSignal: opts.stopSignal ?? config.StopSignal,
       autoRemove: opts.rm,
+      labels: { ...(config.Labels ?? {}), ...(opts.labels ?? {}) },
+      restartPolicy: opts.restart ?? NO_RESTART,
+      restartCount: 0,
+      monitored: opts.monitored ?? false,
+      tty: opts.terminal,
+      openStdin: opts.interactive ?? false,
+      stdinOnce: (opts.interactive ?? false) && !opts.detach && !opts.terminal,
+      init: opts.init !== undefined,
       state: { status: 'created', pid: 0, exitCode: 0, oomKilled: false },
     };
+    if (record.monitored && opts.isolation === 'chroot') {
+      this.containers.remove(record);
+      throw new ContainerStoreError('--isolation chroot runs in the foreground only: its rootfs is a host mount that lives as long as the berth process');
+    }
     try {
       const paths = containerPaths(dir);
       for (const d of [paths.upper, paths.work, paths.rootfs, paths.bundle]) mkdirSync(d, { mode: 0o755 });
@@ -128,10 +180,10 @@ export class Engine {
   }
 
   /**
-   * Runs a created container in the foreground: its exit code (docker's: 126/127 for a program
-   * that cannot be run), recorded; with --rm the container is removed after.
+   * Runs a created container in the foreground of this process: its exit code (docker's: 126/127
+   * for a program that cannot be run), recorded; with --rm the container is removed after.
    */
-  async start(record: ContainerRecord, explain?: (lines: string[]) => void): Promise<number> {
+  async runForeground(record: ContainerRecord, explain?: (lines: string[]) => void): Promise<number> {
     const dir = this.containers.containerDir(record.id);
     const paths = containerPaths(dir);
     // chroot isolation has no mount namespace to mount the overlay in: the engine mounts it on the
@@ -159,6 +211,402 @@ export class Engine {
       if (record.autoRemove) this.containers.remove(record);
       else this.containers.save(record);
     }
+  }
+
+  /** The files of a container's monitor. */
+  monitorPaths(id: string): MonitorPaths {
+    const dir = this.containers.containerDir(id);
+    return {
+      bundle: containerPaths(dir).bundle,
+      log: join(dir, 'container.log'),
+      pidFile: join(dir, 'monitor', 'pid'),
+      conmonPidFile: join(dir, 'monitor', 'conmon.pid'),
+      exitDir: join(this.root, 'exits'),
+    };
+  }
+
+  private monitorOptions(record: ContainerRecord): MonitorOptions {
+    return {
+      id: record.id,
+      name: record.name,
+      paths: this.monitorPaths(record.id),
+      runtimeRoot: ENGINE_RUNTIME_ROOT,
+      terminal: record.tty,
+      stdin: record.openStdin,
+      keepStdinOpen: !record.stdinOnce,
+      berthRoot: this.root,
+    };
+  }
+
+  /**
+   * Starts a container under its monitor and returns once its process runs (`start`, `run -d`).
+   * `beforeStart` runs between the runtime's create and its start: an attach client connects
+   * there, so that it misses no output.
+   */
+  async start(ref: string, opts: { beforeStart?: (record: ContainerRecord) => Promise<void>; explain?: (lines: string[]) => void } = {}): Promise<ContainerRecord> {
+    const { id } = this.containers.find(ref);
+    const started = await this.containers.locked(id, async (record) => {
+      const settled = await this.settle(record);
+      if (!settled) throw new ContainerStoreError(`No such container: ${ref}`);
+      if (settled.state.status === 'running' || settled.state.status === 'paused') return settled; // docker: starting a running container is a no-op
+      settled.restartCount = 0;
+      await this.startMonitored(settled, opts);
+      return settled;
+    });
+    if (!started) throw new ContainerStoreError(`No such container: ${ref}`);
+    return started;
+  }
+
+  /** Under the container's lock: conmon, the runtime's create through it, then start. */
+  private async startMonitored(record: ContainerRecord, opts: { beforeStart?: (record: ContainerRecord) => Promise<void>; explain?: (lines: string[]) => void } = {}): Promise<void> {
+    if (record.isolation === 'chroot') throw new ContainerStoreError(`cannot start container ${record.name}: --isolation chroot containers run in the foreground only (berth run)`);
+    await this.deleteRuntimeLeftovers(record);
+    mkdirSync(containerPaths(this.containers.containerDir(record.id)).monitor, { recursive: true, mode: 0o700 });
+    const monitor = this.monitorOptions(record);
+    if (opts.explain) await this.explainMonitored(record, monitor, opts.explain);
+    record.state = { ...record.state, stoppedByUser: false, error: undefined };
+    try {
+      const { pid } = await startMonitor(monitor);
+      record.state = { ...record.state, pid };
+      await opts.beforeStart?.(record);
+      await this.runtime.start(record.id);
+      record.state = { status: 'running', pid, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString() };
+      this.containers.save(record);
+    } catch (err) {
+      await this.deleteRuntimeLeftovers(record);
+      record.state = { ...record.state, status: record.state.startedAt ? 'exited' : 'created', pid: 0, error: (err as Error).message };
+      this.containers.save(record);
+      throw err;
+    }
+  }
+
+  /** --explain for a monitored start: conmon's command line, then what the runtime will do. */
+  private async explainMonitored(record: ContainerRecord, monitor: MonitorOptions, explain: (lines: string[]) => void): Promise<void> {
+    const argv = conmonArgv(monitor).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`));
+    explain([`# the monitor: conmon runs the runtime's create, then waits for the container`, argv.join(' ')]);
+    await this.runtime.create(record.id, {
+      bundle: this.monitorPaths(record.id).bundle,
+      dryRun: true,
+      onPlan: (plan, rootfs, cgroupOps) => explain(renderRunPlan(plan, rootfs, cgroupOps)),
+    });
+  }
+
+  /**
+   * A previous run's runtime state (a crash between create and start, a run whose exit was never
+   * settled): killed and deleted, after its monitor has written its exit file, so that a late
+   * exit file of the old run cannot be taken for the new run's.
+   */
+  private async deleteRuntimeLeftovers(record: ContainerRecord): Promise<void> {
+    let existed = false;
+    try {
+      await this.runtime.delete(record.id, true);
+      existed = true;
+    } catch {
+      // no runtime state: nothing to delete
+    }
+    if (existed) await this.awaitMonitorExit(record);
+    removeExitFile(this.monitorPaths(record.id), record.id);
+  }
+
+  /** conmon's pid and start time while it lives. */
+  private monitorProcess(id: string): { pid: number; startTime: string } | null {
+    try {
+      const pid = Number(readFileSync(this.monitorPaths(id).conmonPidFile, 'utf8').trim());
+      const startTime = pid > 0 ? startTimeOf(pid) : null;
+      return startTime === null ? null : { pid, startTime };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Waits until the monitor has written the exit file, or is gone. */
+  private async awaitMonitorExit(record: ContainerRecord): Promise<number | null> {
+    const paths = this.monitorPaths(record.id);
+    const deadline = Date.now() + EXIT_FILE_WAIT_MS;
+    for (;;) {
+      const code = readExitFile(paths, record.id);
+      if (code !== null || this.monitorProcess(record.id) === null || Date.now() > deadline) return code;
+      await sleep(5);
+    }
+  }
+
+  /** Whether the container's process is alive, by the runtime's state (gone with /run: not alive). */
+  private runtimeStatus(id: string): 'created' | 'running' | 'paused' | 'stopped' | null {
+    try {
+      const status = this.runtime.state(id).status;
+      return status === 'creating' ? 'created' : status;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Under the container's lock: a record that says running whose process is gone gets its exit
+   * recorded (conmon's exit file; unknown when berth or the monitor died with it), its runtime
+   * state and cgroup removed, and then what its restart policy and --rm say. Returns the record
+   * as it now is, or null once removed.
+   */
+  private async settle(record: ContainerRecord): Promise<ContainerRecord | null> {
+    if (record.state.status !== 'running' && record.state.status !== 'paused') return record;
+    const live = this.runtimeStatus(record.id);
+    if (live === 'running' || live === 'paused') {
+      if (live !== record.state.status) {
+        record.state.status = live;
+        this.containers.save(record);
+      }
+      return record;
+    }
+    let exitCode: number | null = null;
+    let error: string | undefined;
+    if (record.monitored) {
+      exitCode = await this.awaitMonitorExit(record);
+      if (exitCode === null) error = 'its monitor (conmon) ended without recording an exit status';
+    } else {
+      error = 'the berth process running it in the foreground ended before it';
+    }
+    let oomKilled = false;
+    try {
+      oomKilled = (await this.runtime.delete(record.id, true)).oomKilled;
+    } catch {
+      // its runtime state went with /run
+    }
+    removeAttachLink(record.id);
+    record.state = {
+      ...record.state,
+      status: 'exited',
+      pid: 0,
+      exitCode: exitCode ?? 255,
+      oomKilled,
+      finishedAt: new Date().toISOString(),
+      error,
+    };
+    if (record.monitored && shouldRestart(record.restartPolicy, { exitCode: record.state.exitCode, restartCount: record.restartCount, stoppedByUser: record.state.stoppedByUser ?? false })) {
+      record.restartCount += 1;
+      this.containers.save(record);
+      try {
+        await this.startMonitored(record);
+      } catch {
+        // recorded in state.error by startMonitored; the container stays exited
+      }
+      return record;
+    }
+    if (record.autoRemove) {
+      // The exit file stays behind for a `run --rm` client still waiting for the exit status;
+      // `cleanup` removes those that nobody came for.
+      this.containers.remove(record);
+      return null;
+    }
+    this.containers.save(record);
+    return record;
+  }
+
+  /** The monitor's exit command (`berth container cleanup ID`): the exit's bookkeeping. */
+  async cleanup(id: string): Promise<void> {
+    await this.containers.locked(id, (record) => this.settle(record));
+    this.pruneExitFiles();
+  }
+
+  /** Exit files of containers that are gone (--rm), kept a while for a client that waits for them. */
+  private pruneExitFiles(): void {
+    const dir = this.monitorPaths('').exitDir;
+    const known = new Set(this.containers.ids());
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const file = join(dir, name);
+      try {
+        if (!known.has(name) && Date.now() - statSync(file).mtimeMs > ORPHAN_EXIT_FILE_MS) rmSync(file, { force: true });
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+
+  /** A container's record, with its exit settled if its process is gone. */
+  async inspect(ref: string): Promise<ContainerRecord> {
+    const { id } = this.containers.find(ref);
+    const record = await this.containers.locked(id, (r) => this.settle(r));
+    if (!record) throw new ContainerStoreError(`No such container: ${ref}`);
+    return record;
+  }
+
+  /** Every container, each settled. */
+  async list(): Promise<ContainerRecord[]> {
+    const out: ContainerRecord[] = [];
+    for (const record of this.containers.list()) {
+      const settled = record.state.status === 'running' || record.state.status === 'paused' ? await this.containers.locked(record.id, (r) => this.settle(r)) : record;
+      if (settled) out.push(settled);
+    }
+    return out;
+  }
+
+  /**
+   * `berth stop`: the image's stop signal (SIGTERM by default), then after `timeoutSec` SIGKILL to
+   * every process of the container. Resolves once the exit is recorded.
+   */
+  async stop(ref: string, timeoutSec = DEFAULT_STOP_TIMEOUT): Promise<ContainerRecord> {
+    const { id } = this.containers.find(ref);
+    const record = await this.containers.locked(id, async (r) => {
+      const settled = await this.settle(r);
+      if (!settled || (settled.state.status !== 'running' && settled.state.status !== 'paused')) return null;
+      settled.state.stoppedByUser = true;
+      this.containers.save(settled);
+      return settled;
+    });
+    if (!record) return this.inspectOrGone(ref, id);
+    const signal = parseSignal(record.stopSignal ?? 'SIGTERM');
+    try {
+      await this.runtime.kill(id, signal);
+      if (record.state.status === 'paused') await this.runtime.resume(id); // a frozen process cannot act on its signal
+    } catch {
+      // it exited meanwhile
+    }
+    if (!(await this.waitProcessGone(id, timeoutSec * 1000))) {
+      try {
+        await this.runtime.kill(id, 9, true);
+      } catch {
+        // it exited meanwhile
+      }
+      await this.waitProcessGone(id, 10_000);
+    }
+    return this.inspectOrGone(ref, id);
+  }
+
+  /** After a stop or a kill: the settled record; a --rm container is gone by then, as docker's. */
+  private async inspectOrGone(ref: string, id: string): Promise<ContainerRecord> {
+    const record = await this.containers.locked(id, (r) => this.settle(r));
+    if (record) return record;
+    throw new ContainerStoreError(`No such container: ${ref}`);
+  }
+
+  private async waitProcessGone(id: string, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const status = this.runtimeStatus(id);
+      if (status === null || status === 'stopped') return true;
+      if (Date.now() > deadline) return false;
+      await sleep(10);
+    }
+  }
+
+  /** `berth kill -s SIG`. A terminating signal counts as a user's stop for restart policies, as docker's. */
+  async kill(ref: string, signalText = 'SIGKILL'): Promise<void> {
+    const signal = parseSignal(signalText);
+    const record = await this.inspect(ref);
+    if (record.state.status !== 'running' && record.state.status !== 'paused') throw new ContainerStoreError(`cannot kill container ${record.name}: it is not running`);
+    if ([1, 2, 3, 9, 15].includes(signal)) {
+      await this.containers.locked(record.id, async (r) => {
+        r.state.stoppedByUser = true;
+        this.containers.save(r);
+      });
+    }
+    await this.runtime.kill(record.id, signal);
+  }
+
+  async restart(ref: string, timeoutSec = DEFAULT_STOP_TIMEOUT): Promise<ContainerRecord> {
+    await this.stop(ref, timeoutSec);
+    return this.start(ref);
+  }
+
+  async pause(ref: string): Promise<void> {
+    const { id } = this.containers.find(ref);
+    await this.containers.locked(id, async (r) => {
+      const record = await this.settle(r);
+      if (!record || record.state.status !== 'running') throw new ContainerStoreError(`cannot pause container ${ref}: it is not running`);
+      await this.runtime.pause(id);
+      record.state.status = 'paused';
+      this.containers.save(record);
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const { id } = this.containers.find(ref);
+    await this.containers.locked(id, async (r) => {
+      const record = await this.settle(r);
+      if (!record || record.state.status !== 'paused') throw new ContainerStoreError(`cannot unpause container ${ref}: it is not paused`);
+      await this.runtime.resume(id);
+      record.state.status = 'running';
+      this.containers.save(record);
+    });
+  }
+
+  /** `berth wait`: its exit code once it has exited (a --rm container's from the exit file it leaves). */
+  async wait(ref: string): Promise<number> {
+    const { id } = this.containers.find(ref);
+    for (;;) {
+      const record = await this.containers.locked(id, (r) => this.settle(r));
+      if (!record) return readExitFile(this.monitorPaths(id), id) ?? 255;
+      if (record.state.status === 'exited' || (record.state.status === 'created' && record.state.error)) return record.state.exitCode;
+      await sleep(50);
+    }
+  }
+
+  /**
+   * `berth exec`: a process joining a running container, with the container's process settings
+   * (capabilities, env, user, cwd) as the base and the flags on top. Its exit code, or 0 detached.
+   */
+  async exec(ref: string, opts: ExecOptions): Promise<number> {
+    const record = await this.inspect(ref);
+    if (record.state.status === 'paused') throw new ContainerStoreError(`container ${record.name} is paused, unpause the container before exec`);
+    if (record.state.status !== 'running') throw new ContainerStoreError(`container ${record.name} is not running`);
+    const spec = this.bundleSpec(record);
+    const base = spec.process;
+    const env = [...base.env ?? []];
+    for (const e of opts.env) {
+      const entry = e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`;
+      const at = env.findIndex((x) => x.split('=')[0] === entry.split('=')[0]);
+      if (at >= 0) env[at] = entry;
+      else env.push(entry);
+    }
+    if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const user = opts.user === undefined ? base.user : this.resolveContainerUser(record, opts.user);
+    const proc = { ...base, args: opts.command, env, cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty };
+    const devNull = openSync('/dev/null', 'r+');
+    try {
+      const stdin = opts.interactive && !opts.detach ? 0 : devNull;
+      const out = opts.detach ? devNull : 1;
+      const err = opts.detach ? devNull : 2;
+      const started = await this.runtime.exec(record.id, proc, {
+        stdio: [stdin, out, err],
+        foregroundConsole: opts.tty && !opts.detach,
+        onPlan: opts.explain && ((plan, rootfs) => opts.explain?.(renderPlan(plan, { rootfs }))),
+      });
+      if (!started) return 0;
+      if (opts.detach) {
+        started.process.release();
+        return 0;
+      }
+      const console = started.consoleMaster === undefined ? null : proxyConsole(started.consoleMaster);
+      const status = await started.process.watch();
+      if (console) {
+        await console.done;
+        console.stop();
+      }
+      return exitCodeOf(status);
+    } finally {
+      closeSync(devNull);
+    }
+  }
+
+  /** The container's config.json as the engine wrote it. */
+  bundleSpec(record: ContainerRecord): Spec {
+    return JSON.parse(readFileSync(join(this.monitorPaths(record.id).bundle, 'config.json'), 'utf8')) as Spec;
+  }
+
+  /** `exec -u`: names looked up in the container's own passwd and group files (its upper dir over its layers). */
+  private resolveContainerUser(record: ContainerRecord, user: string): { uid: number; gid: number; additionalGids: number[] } {
+    const layers = [...layerDirsOf(this.root, record.layers), containerPaths(this.containers.containerDir(record.id)).upper];
+    const resolved = resolveUser(user, (path) => readImageFile(layers, path));
+    return { uid: resolved.uid, gid: resolved.gid, additionalGids: resolved.additionalGids };
+  }
+
+  rename(ref: string, newName: string): void {
+    const record = this.containers.find(ref);
+    this.containers.rename(record, newName);
   }
 
   /** `berth diff`: the container's changes over its image (A, C, D). */
@@ -216,24 +664,39 @@ export class Engine {
     }
   }
 
-  /** Removes containers that are not running (with `force`, kills them first). */
+  /**
+   * `berth rm`: a container that is not running (with `force`, killed first): its runtime state
+   * and cgroup, its monitor (waited for, so that nothing of it is left), its files and name.
+   */
   async remove(ref: string, force: boolean): Promise<ContainerRecord> {
-    const record = this.containers.find(ref);
-    let live = false;
-    try {
-      live = this.runtime.state(record.id).status !== 'stopped';
-    } catch {
-      // no runtime state: not running
-    }
-    if (live && !force) throw new Error(`cannot remove container ${record.name}: it is running; stop it first or use rm -f`);
-    try {
-      await this.runtime.delete(record.id, true);
-    } catch {
-      // already gone from the runtime
-    }
-    this.containers.remove(record);
-    return record;
+    const { id } = this.containers.find(ref);
+    const removed = await this.containers.locked(id, async (r) => {
+      const record = (await this.settle(r)) ?? r;
+      const live = this.runtimeStatus(id);
+      if ((live === 'running' || live === 'paused' || live === 'created') && !force) {
+        throw new ContainerStoreError(`cannot remove container ${record.name}: it is ${live}; stop it first or use rm -f`);
+      }
+      record.state.stoppedByUser = true;
+      this.containers.save(record);
+      const monitor = this.monitorProcess(id);
+      await this.deleteRuntimeLeftovers(record);
+      this.containers.remove(record);
+      removeAttachLink(id);
+      return { record, monitor };
+    });
+    if (!removed) throw new ContainerStoreError(`No such container: ${ref}`);
+    // Its conmon, if any, now runs its exit command (which finds nothing to do) and ends: waited
+    // for, so that no process, socket link or exit file of the container outlives `rm`.
+    const { monitor } = removed;
+    if (monitor) await waitGone(monitor.pid, monitor.startTime, EXIT_FILE_WAIT_MS);
+    removeExitFile(this.monitorPaths(id), id);
+    return removed.record;
   }
+}
+
+/** conmon's link to the bundle for the attach socket's short path (conmon 2.1.6 leaves it behind). */
+function removeAttachLink(id: string): void {
+  rmSync(join(SOCKET_DIR, id), { force: true });
 }
 
 /** --explain for a run: the cgroup's writes, then the child's steps (the overlay mount among them). */

@@ -1,8 +1,7 @@
 // The typed face of the native addon (native/*.c). Nothing else imports the .node file.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { findUp } from '../fs/find-up.js';
 
 export interface SpawnResult {
   pid: number;
@@ -31,7 +30,10 @@ export interface NativeAddon {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
   socketpair(): [number, number];
-  unixConnect(path: string): number;
+  /** A connected AF_UNIX socket: a stream, or SOCK_SEQPACKET (conmon's attach socket). */
+  unixConnect(path: string, seqpacket?: boolean): number;
+  /** shutdown(2): how 0 (SHUT_RD), 1 (SHUT_WR: the peer reads end-of-file), 2 (SHUT_RDWR: also wakes a blocked read). */
+  shutdown(fd: number, how: 0 | 1 | 2): void;
   unixListen(path: string): number;
   accept(socket: number): number;
   recvFd(socket: number): number;
@@ -51,14 +53,9 @@ export interface NativeAddon {
 
 /** The addon built by node-gyp at install: build/Release/ of the package, found from this file up. */
 function addonPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'build', 'Release', 'berth_native.node');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('berth: the native addon is not built (run npm install in the berth package)');
-    dir = parent;
-  }
+  const path = findUp(import.meta.url, join('build', 'Release', 'berth_native.node'));
+  if (!path) throw new Error('berth: the native addon is not built (run npm install in the berth package)');
+  return path;
 }
 
 export const native: NativeAddon = createRequire(import.meta.url)(addonPath());

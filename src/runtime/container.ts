@@ -357,12 +357,15 @@ export class Runtime {
     return cgroupOf(this.states.load(id).cgroupPath);
   }
 
-  /** Starts `proc` inside a running container. Resolves once it exec'd. */
+  /**
+   * Starts `proc` inside a running container. Resolves once it exec'd. A terminal's pty master
+   * goes to `consoleSocket`, or with `foregroundConsole` comes back to the caller.
+   */
   async exec(
     id: string,
     proc: Process,
-    opts: { stdio?: [number, number, number]; consoleSocket?: string; onPlan?: (plan: Plan, rootfs: string) => void; dryRun?: boolean },
-  ): Promise<PlanProcess | null> {
+    opts: { stdio?: [number, number, number]; consoleSocket?: string; foregroundConsole?: boolean; onPlan?: (plan: Plan, rootfs: string) => void; dryRun?: boolean },
+  ): Promise<{ process: PlanProcess; consoleMaster?: number } | null> {
     const record = this.states.load(id);
     const status = this.status(record);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in container ${id}: it is ${status}`);
@@ -372,16 +375,26 @@ export class Runtime {
       opts.onPlan?.(plan, record.rootfs);
       return null;
     }
-    const consoleSocketFd = proc.terminal && opts.consoleSocket ? native.unixConnect(opts.consoleSocket) : undefined;
+    const fds: number[] = [];
+    let consoleSocketFd: number | undefined;
+    let consoleReceiveFd: number | undefined;
     try {
+      if (proc.terminal && opts.consoleSocket) {
+        consoleSocketFd = native.unixConnect(opts.consoleSocket);
+        fds.push(consoleSocketFd);
+      } else if (proc.terminal && opts.foregroundConsole) {
+        [consoleReceiveFd, consoleSocketFd] = native.socketpair();
+        fds.push(consoleReceiveFd, consoleSocketFd);
+      }
       if (proc.terminal && consoleSocketFd === undefined) throw new RuntimeError('exec: a terminal needs --console-socket');
       const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd });
       opts.onPlan?.(plan, record.rootfs);
-      return (await spawnPlan(plan, this.joinCgroup(record))).process;
+      const { process: child } = await spawnPlan(plan, this.joinCgroup(record));
+      return { process: child, consoleMaster: consoleReceiveFd === undefined ? undefined : native.recvFd(consoleReceiveFd) };
     } catch (err) {
       throw wrapStartError(err);
     } finally {
-      if (consoleSocketFd !== undefined) closeSync(consoleSocketFd);
+      for (const fd of fds) closeSync(fd);
     }
   }
 

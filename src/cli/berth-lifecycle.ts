@@ -1,0 +1,322 @@
+// berth's verbs for living containers: start, stop, kill, restart, wait, pause, unpause, rename,
+// attach, logs, exec, top, stats, inspect; and `container cleanup`, the monitor's exit command.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import type { ContainerRecord } from '../engine/containers.js';
+import type { Engine } from '../engine/engine.js';
+import { attach } from '../engine/attach.js';
+import { inspectContainer } from '../engine/inspect.js';
+import { parseLogTime, printLogs } from '../engine/logs.js';
+import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
+import type { Command } from './berth.js';
+import { humanSize, table } from './format.js';
+import { inspectImage } from './berth-images.js';
+import { renderTemplate } from './template.js';
+
+/** Runs `fn` for each container named, docker's way: each printed on success, errors on stderr, 1 if any failed. */
+async function eachContainer(refs: string[], verb: string, fn: (ref: string) => Promise<void>, echo = true): Promise<number> {
+  if (refs.length === 0) throw new UsageError(`${verb}: at least one container is required`);
+  let failed = false;
+  for (const ref of refs) {
+    try {
+      await fn(ref);
+      if (echo) process.stdout.write(`${ref}\n`);
+    } catch (err) {
+      process.stderr.write(`berth: ${(err as Error).message.split('\n')[0]}\n`);
+      failed = true;
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+function timeoutFlag(p: Parsed): number | undefined {
+  const t = str(p, 'time') ?? str(p, 'timeout');
+  if (t === undefined) return undefined;
+  if (!/^-?\d+$/.test(t)) throw new UsageError(`--time: ${t}: not a whole number of seconds`);
+  return Number(t);
+}
+
+/**
+ * Attached to a container under its monitor until its output ends (then its exit code) or the
+ * detach keys (then 0, leaving it running). `start` starts it once attached, so nothing is missed.
+ */
+export async function attachAndWait(engine: Engine, record: ContainerRecord, opts: { stdin: boolean; start?: (beforeStart: () => Promise<void>) => Promise<unknown> }): Promise<number> {
+  let attachment: ReturnType<typeof attach> | undefined;
+  const connect = async () => {
+    attachment = attach({ id: record.id, bundle: engine.monitorPaths(record.id).bundle, stdin: opts.stdin, tty: record.tty });
+  };
+  if (opts.start) await opts.start(connect);
+  else await connect();
+  const connected = attachment as unknown as ReturnType<typeof attach>;
+  const how = await connected.done;
+  connected.close();
+  if (how === 'detached') return 0;
+  return engine.wait(record.id);
+}
+
+export const lifecycleCommands: Record<string, Command> = {
+  async start({ engine }, argv) {
+    const p = parseArgs(argv, [
+      { name: 'attach', short: 'a', boolean: true },
+      { name: 'interactive', short: 'i', boolean: true },
+    ]);
+    if (bool(p, 'attach')) {
+      const [ref, ...rest] = p.positionals;
+      if (!ref || rest.length) throw new UsageError('start -a: exactly one container');
+      const record = engine.containers.find(ref);
+      return attachAndWait(engine, record, { stdin: bool(p, 'interactive') && record.openStdin, start: (beforeStart) => engine.start(ref, { beforeStart }) });
+    }
+    return eachContainer(p.positionals, 'start', async (ref) => void (await engine.start(ref)));
+  },
+
+  async stop({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'time', short: 't' }, { name: 'timeout' }]);
+    const timeout = timeoutFlag(p);
+    return eachContainer(p.positionals, 'stop', async (ref) => void (await engine.stop(ref, timeout)));
+  },
+
+  async restart({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'time', short: 't' }, { name: 'timeout' }]);
+    const timeout = timeoutFlag(p);
+    return eachContainer(p.positionals, 'restart', async (ref) => void (await engine.restart(ref, timeout)));
+  },
+
+  async kill({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'signal', short: 's' }]);
+    return eachContainer(p.positionals, 'kill', (ref) => engine.kill(ref, str(p, 'signal') ?? 'SIGKILL'));
+  },
+
+  async pause({ engine }, argv) {
+    return eachContainer(parseArgs(argv, []).positionals, 'pause', (ref) => engine.pause(ref));
+  },
+
+  async unpause({ engine }, argv) {
+    return eachContainer(parseArgs(argv, []).positionals, 'unpause', (ref) => engine.unpause(ref));
+  },
+
+  async wait({ engine }, argv) {
+    const refs = parseArgs(argv, []).positionals;
+    return eachContainer(refs, 'wait', async (ref) => void process.stdout.write(`${await engine.wait(ref)}\n`), false);
+  },
+
+  async rename({ engine }, argv) {
+    const [ref, name, ...rest] = parseArgs(argv, []).positionals;
+    if (!ref || !name || rest.length) throw new UsageError('rename: berth rename CONTAINER NEW_NAME');
+    engine.rename(ref, name);
+    return 0;
+  },
+
+  async attach({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'no-stdin', boolean: true }]);
+    const [ref, ...rest] = p.positionals;
+    if (!ref || rest.length) throw new UsageError('attach: exactly one container');
+    const record = await engine.inspect(ref);
+    if (record.state.status !== 'running') throw new UsageError(`cannot attach to a stopped container, start it first`);
+    if (!record.monitored) throw new UsageError(`container ${record.name} runs in the foreground of its berth run: there is nothing to attach to`);
+    return attachAndWait(engine, record, { stdin: record.openStdin && !bool(p, 'no-stdin') });
+  },
+
+  async logs({ engine }, argv) {
+    const p = parseArgs(argv, [
+      { name: 'follow', short: 'f', boolean: true },
+      { name: 'timestamps', short: 't', boolean: true },
+      { name: 'since' },
+      { name: 'until' },
+      { name: 'tail', short: 'n' },
+      { name: 'details', boolean: true },
+    ]);
+    const [ref, ...rest] = p.positionals;
+    if (!ref || rest.length) throw new UsageError('logs: exactly one container');
+    const record = await engine.inspect(ref);
+    const tailText = str(p, 'tail');
+    if (tailText !== undefined && tailText !== 'all' && !/^\d+$/.test(tailText)) throw new UsageError(`--tail: ${tailText}: a number of lines or "all"`);
+    const since = str(p, 'since');
+    const until = str(p, 'until');
+    await printLogs(
+      engine.monitorPaths(record.id).log,
+      {
+        timestamps: bool(p, 'timestamps'),
+        tail: tailText === undefined || tailText === 'all' ? undefined : Number(tailText),
+        since: since === undefined ? undefined : parseLogTime(since),
+        until: until === undefined ? undefined : parseLogTime(until),
+        follow: bool(p, 'follow'),
+        running: async () => {
+          try {
+            const now = await engine.inspect(record.id);
+            return now.state.status === 'running' || now.state.status === 'paused';
+          } catch {
+            return false; // removed (--rm)
+          }
+        },
+      },
+      (stream, text) => (stream === 'stderr' ? process.stderr : process.stdout).write(text),
+    );
+    return 0;
+  },
+
+  async exec({ engine }, argv) {
+    const p = parseArgs(
+      argv,
+      [
+        { name: 'interactive', short: 'i', boolean: true },
+        { name: 'tty', short: 't', boolean: true },
+        { name: 'detach', short: 'd', boolean: true },
+        { name: 'env', short: 'e', repeatable: true },
+        { name: 'workdir', short: 'w' },
+        { name: 'user', short: 'u' },
+        { name: 'explain', boolean: true },
+      ],
+      true,
+    );
+    const [ref, ...command] = p.positionals;
+    if (!ref || command.length === 0) throw new UsageError('exec: berth exec [OPTIONS] CONTAINER COMMAND [ARG...]');
+    return engine.exec(ref, {
+      command,
+      env: list(p, 'env'),
+      workdir: str(p, 'workdir'),
+      user: str(p, 'user'),
+      tty: bool(p, 'tty'),
+      interactive: bool(p, 'interactive'),
+      detach: bool(p, 'detach'),
+      explain: bool(p, 'explain') ? (lines) => process.stderr.write(lines.join('\n') + '\n') : undefined,
+    });
+  },
+
+  async top({ engine }, argv) {
+    const [ref, ...psArgs] = parseArgs(argv, [], true).positionals;
+    if (!ref) throw new UsageError('top: berth top CONTAINER [ps OPTIONS]');
+    const record = await engine.inspect(ref);
+    if (record.state.status !== 'running' && record.state.status !== 'paused') throw new UsageError(`container ${record.name} is not running`);
+    const pids = new Set(engine.runtime.cgroup(record.id).pids());
+    // docker's way: the host's `ps` (default -ef), keeping the rows of the container's processes.
+    const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
+    if (ps.status !== 0) throw new UsageError(`top: ps ${psArgs.join(' ')} failed: ${ps.stderr.trim()}`);
+    const [header, ...rows] = ps.stdout.trimEnd().split('\n');
+    const pidColumn = header.trim().split(/\s+/).indexOf('PID');
+    if (pidColumn < 0) throw new UsageError('top: the ps output has no PID column');
+    process.stdout.write([header, ...rows.filter((r) => pids.has(Number(r.trim().split(/\s+/)[pidColumn])))].join('\n') + '\n');
+    return 0;
+  },
+
+  async stats({ engine }, argv) {
+    const p = parseArgs(argv, [{ name: 'no-stream', boolean: true }, { name: 'all', short: 'a', boolean: true }, { name: 'format' }]);
+    const stream = !bool(p, 'no-stream');
+    const pick = async () => {
+      const all = await engine.list();
+      const records = p.positionals.length ? await Promise.all(p.positionals.map((r) => engine.inspect(r))) : all.filter((r) => bool(p, 'all') || r.state.status === 'running' || r.state.status === 'paused');
+      return records;
+    };
+    for (;;) {
+      const records = await pick();
+      const rows = await containerStats(engine, records);
+      const format = str(p, 'format');
+      const out = format
+        ? rows.map((r) => renderTemplate(format, r) + '\n').join('')
+        : table([['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'], ...rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs])]);
+      // A live table redraws in place on a terminal, as docker's does.
+      process.stdout.write((stream && process.stdout.isTTY ? '\x1b[2J\x1b[H' : '') + out);
+      if (!stream) return 0;
+    }
+  },
+
+  async inspect(ctx, argv) {
+    const p = parseArgs(argv, [{ name: 'format', short: 'f' }, { name: 'type' }]);
+    if (p.positionals.length === 0) throw new UsageError('inspect: at least one container or image');
+    const { engine } = ctx;
+    const out: unknown[] = [];
+    for (const ref of p.positionals) {
+      let record: ContainerRecord | null = null;
+      if (str(p, 'type') !== 'image') {
+        try {
+          record = await engine.inspect(ref);
+        } catch (err) {
+          if (str(p, 'type') === 'container') throw err;
+        }
+      }
+      if (record) out.push(inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id)));
+      else out.push(await inspectImage(engine, ref));
+    }
+    const format = str(p, 'format');
+    process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
+    return 0;
+  },
+
+  async 'container inspect'(ctx, argv) {
+    return lifecycleCommands.inspect(ctx, ['--type', 'container', ...argv]);
+  },
+
+  /** The monitor's exit command: settles the container's exit (record, restart policy, --rm). */
+  async 'container cleanup'({ engine }, argv) {
+    const [id, ...rest] = parseArgs(argv, []).positionals;
+    if (!id || rest.length) throw new UsageError('container cleanup: exactly one container id');
+    await engine.cleanup(id);
+    return 0;
+  },
+};
+
+interface StatsRow {
+  ID: string;
+  Name: string;
+  CPUPerc: string;
+  MemUsage: string;
+  MemPerc: string;
+  NetIO: string;
+  BlockIO: string;
+  PIDs: string;
+}
+
+/** Bytes received and sent on the container's interfaces other than lo, from its netns's /proc view. */
+function netIO(pid: number): [number, number] {
+  try {
+    let rx = 0;
+    let tx = 0;
+    for (const line of readFileSync(`/proc/${pid}/net/dev`, 'utf8').split('\n').slice(2)) {
+      const [name, rest] = line.split(':');
+      if (!rest || name.trim() === 'lo') continue;
+      const f = rest.trim().split(/\s+/).map(Number);
+      rx += f[0];
+      tx += f[8];
+    }
+    return [rx, tx];
+  } catch {
+    return [0, 0];
+  }
+}
+
+/** One docker stats row per container: CPU from two samples of the cgroup's usage 500 ms apart. */
+async function containerStats(engine: Engine, records: ContainerRecord[]): Promise<StatsRow[]> {
+  const live = records.filter((r) => r.state.status === 'running' || r.state.status === 'paused');
+  const sample = () => new Map(live.map((r) => [r.id, safeStats(engine, r.id)]));
+  const first = sample();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 500));
+  const second = sample();
+  const elapsedUsec = (performance.now() - t0) * 1000;
+  return records.map((r) => {
+    const a = first.get(r.id);
+    const b = second.get(r.id);
+    if (!a || !b) return { ID: r.id.slice(0, 12), Name: r.name, CPUPerc: '--', MemUsage: '-- / --', MemPerc: '--', NetIO: '--', BlockIO: '--', PIDs: '--' };
+    const cpu = ((b.cpu.usageUsec - a.cpu.usageUsec) / elapsedUsec) * 100;
+    const limit = b.memory.limit ?? totalmem();
+    const [rx, tx] = netIO(r.state.pid);
+    return {
+      ID: r.id.slice(0, 12),
+      Name: r.name,
+      CPUPerc: `${cpu.toFixed(2)}%`,
+      MemUsage: `${humanSize(b.memory.usage)} / ${humanSize(limit)}`,
+      MemPerc: `${((b.memory.usage / limit) * 100).toFixed(2)}%`,
+      NetIO: `${humanSize(rx)} / ${humanSize(tx)}`,
+      BlockIO: '--', // not read from the cgroup yet: shown as unknown rather than as zero
+      PIDs: String(b.pids.current),
+    };
+  });
+}
+
+function safeStats(engine: Engine, id: string) {
+  try {
+    return engine.runtime.cgroup(id).stats();
+  } catch {
+    return undefined; // exited between the list and the sample
+  }
+}
