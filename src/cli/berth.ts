@@ -11,6 +11,9 @@ import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { imageCommands } from './berth-images.js';
 import { containerCommands } from './berth-containers.js';
 import { registryCommands } from './berth-registry.js';
+// volumes
+import { volumeCommands } from './berth-volumes.js';
+import { parseMountFlags } from '../engine/mount-flags.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
@@ -18,9 +21,11 @@ usage: berth COMMAND [OPTIONS]
 
 containers:
   run [--rm] [--name N] [-e K=V] [-w DIR] [-u USER] [--hostname H] [--entrypoint E] [--read-only]
-      [--cpus N] [-m BYTES] [--pids-limit N] [--isolation default|chroot] [--explain] IMAGE [CMD...]
+      [--cpus N] [-m BYTES] [--pids-limit N] [--isolation default|chroot] [--explain]
+      [-v [SRC:]DST[:ro]]... [--mount type=bind|volume|tmpfs,...]... [--tmpfs DST[:OPTS]]... IMAGE [CMD...]
   ps [-a] [-q] [--no-trunc] [--format json]
-  rm [-f] CONTAINER...
+  rm [-f] [-v] CONTAINER...
+  cp [-a] [-L] CONTAINER:SRC DEST|-   cp [-a] [-L] SRC|- CONTAINER:DEST
   diff CONTAINER                       changes of its filesystem (A added, C changed, D deleted)
   commit CONTAINER [REPOSITORY[:TAG]]  its changes as a new image
   export -o FILE CONTAINER             its filesystem as a tar
@@ -29,6 +34,9 @@ images:
   image inspect IMAGE... image prune [-a]       history IMAGE
   load -i FILE           save -o FILE [--format docker|oci] IMAGE...
   import FILE|- [REPOSITORY[:TAG]]
+volumes:
+  volume create [--label K=V]... [NAME]   volume ls [-q]   volume inspect NAME...
+  volume rm [-f] NAME...                  volume prune [-a] [-f]
 registries:
   pull [--platform OS/ARCH] [-q] IMAGE     push [-q] IMAGE [DEST]
   login [-u USER] [-p PASS | --password-stdin] REGISTRY     logout REGISTRY
@@ -69,6 +77,8 @@ function runOptions(p: Parsed) {
     pidsLimit: pids === undefined ? undefined : Number(pids),
     isolation: isolation as 'default' | 'chroot',
     rm: bool(p, 'rm'),
+    // volumes
+    mounts: parseMountFlags({ volumes: list(p, 'volume'), mounts: list(p, 'mount'), tmpfs: list(p, 'tmpfs') }),
   };
 }
 
@@ -89,6 +99,10 @@ const RUN_FLAGS = [
   { name: 'explain', boolean: true },
   { name: 'tty', short: 't', boolean: true },
   { name: 'interactive', short: 'i', boolean: true },
+  // volumes
+  { name: 'volume', short: 'v', repeatable: true },
+  { name: 'mount', repeatable: true },
+  { name: 'tmpfs', repeatable: true },
 ];
 
 const COMMANDS: Record<string, Command> = {
@@ -123,9 +137,10 @@ const COMMANDS: Record<string, Command> = {
   ...containerCommands,
   ...imageCommands,
   ...registryCommands,
+  ...volumeCommands,
 };
 
-const GROUPS = new Set(['image', 'system', 'container']);
+const GROUPS = new Set(['image', 'system', 'container', 'volume']);
 
 /** docker's exit codes: 125 when berth itself fails, else what the container or runtime says. */
 async function main(argv: string[]): Promise<number> {

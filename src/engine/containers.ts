@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
+import type { ContainerMount } from './mount-flags.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
 
@@ -22,6 +23,8 @@ export interface ContainerRecord {
   layers: string[];
   stopSignal?: string;
   autoRemove: boolean;
+  /** Its -v/--mount/--tmpfs mounts: `volume rm` refuses a volume listed here, `rm -v` removes its anonymous ones. */
+  mounts?: ContainerMount[];
   state: {
     status: ContainerStatus;
     pid: number;

@@ -14,10 +14,15 @@ import { Runtime } from '../runtime/container.js';
 import type { RootfsOverlay } from '../runtime/rootfs-mount.js';
 import { mountOverlay, overlayLayout, renderOverlayMount, type OverlayOptions } from '../storage/overlay.js';
 import { ContainerStore, type ContainerRecord } from './containers.js';
-import { containerSpec, type RunOptions } from './container-spec.js';
+import { containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';
 import { ensureLayers, layerDirsOf, readImageFile, storageDir } from './layers.js';
 import { resolveUser } from './users.js';
+// volumes
+import type { MountRequest } from './mount-flags.js';
+import { prepareMounts, VolumeStore } from './volumes.js';
+// cp
+import { withProcessRoot, withStoppedRoot, type CopyRoot } from './copy.js';
 
 /** Where the runtime keeps the engine's containers' live state (lost with /run: container.json says what is true). */
 export const ENGINE_RUNTIME_ROOT = '/run/berth/runtime';
@@ -27,6 +32,8 @@ export interface EngineRunOptions extends RunOptions {
   name?: string;
   user?: string;
   rm: boolean;
+  /** -v/--mount/--tmpfs, parsed (parseMountFlags). */
+  mounts?: MountRequest[];
   /** --explain: each step as a shell line, before it happens. */
   explain?: (lines: string[]) => void;
 }
@@ -52,11 +59,13 @@ export class Engine {
   readonly images: ImageStore;
   readonly containers: ContainerStore;
   readonly runtime: Runtime;
+  readonly volumes: VolumeStore;
 
   constructor(readonly root: string) {
     this.images = new ImageStore(root);
     this.containers = new ContainerStore(root);
     this.runtime = new Runtime(ENGINE_RUNTIME_ROOT);
+    this.volumes = new VolumeStore(root);
   }
 
   /** The overlay of a container's layers (top first) under its own upper and work dirs. */
@@ -84,6 +93,7 @@ export class Engine {
 
   /** Makes the container (its record, dirs and bundle) from the image; nothing runs yet. */
   async create(opts: EngineRunOptions): Promise<ContainerRecord> {
+    if (opts.mounts?.length && opts.isolation === 'chroot') throw new EngineUsageError('-v/--mount/--tmpfs need a mount namespace: they cannot go with --isolation chroot');
     const image = await imageLayers(this.images, opts.image);
     const layerDirs = await ensureLayers(this.images, this.root, image);
     const config: ImageConfig['config'] = image.config.config ?? {};
@@ -108,6 +118,9 @@ export class Engine {
       const user = resolveUser(opts.user ?? config.User, (path) => readImageFile(layerDirs, path));
       const hostname = opts.hostname || id.slice(0, 12);
       const files = writeContainerFiles(dir, hostname);
+      // volumes: made (and copied up from the image) before the spec that mounts them
+      const userMounts = await prepareMounts(this.volumes, opts.mounts ?? [], { lowerDirs: this.lowerDirs(record), linkDir: join(storageDir(this.root), 'l'), mountPoint: join(dir, 'copyup') });
+      record.mounts = userMounts.recorded;
       const spec = containerSpec({
         id,
         image: config,
@@ -116,6 +129,7 @@ export class Engine {
         rootfs: paths.rootfs,
         overlay: opts.isolation === 'chroot' ? null : this.rootfsOverlay(record),
         files,
+        userMounts: userMounts.mounts,
       });
       record.command = spec.process.args;
       writeFileSync(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
@@ -123,6 +137,7 @@ export class Engine {
       return record;
     } catch (err) {
       this.containers.remove(record);
+      this.volumes.removeAnonymousOf(record.mounts, this.containers.list());
       throw err;
     }
   }
@@ -156,7 +171,10 @@ export class Engine {
     } finally {
       hostMount?.unmount({ detach: true });
       if (record.state.status !== 'exited') record.state = { ...record.state, status: 'exited', finishedAt: new Date().toISOString() };
-      if (record.autoRemove) this.containers.remove(record);
+      if (record.autoRemove) {
+        this.containers.remove(record);
+        this.volumes.removeAnonymousOf(record.mounts, this.containers.list()); // docker's --rm takes the anonymous volumes too
+      }
       else this.containers.save(record);
     }
   }
@@ -216,8 +234,29 @@ export class Engine {
     }
   }
 
+  // cp
+  /**
+   * `berth cp`: `use` gets the container's "/" as an fd. A running container's is its process'
+   * root (/proc/PID/root, its mounts and all); a stopped one's, a temporary overlay of its upper
+   * dir over its layers, with its volumes and binds mounted in it, all unmounted whatever happens.
+   */
+  async withContainerRoot<T>(ref: string, use: (root: CopyRoot) => Promise<T>): Promise<T> {
+    const record = this.containers.find(ref);
+    const what = `container ${record.name}`;
+    let pid = 0;
+    try {
+      const state = this.runtime.state(record.id);
+      if (state.status === 'running' || state.status === 'paused') pid = state.pid ?? 0;
+    } catch {
+      // no runtime state: not running
+    }
+    if (pid) return withProcessRoot(pid, what, use);
+    const dir = this.containers.containerDir(record.id);
+    return withStoppedRoot({ ...this.overlayOptions(record), target: join(dir, `cp-${process.pid}`) }, record.mounts ?? [], what, use);
+  }
+
   /** Removes containers that are not running (with `force`, kills them first). */
-  async remove(ref: string, force: boolean): Promise<ContainerRecord> {
+  async remove(ref: string, force: boolean, removeVolumes = false): Promise<ContainerRecord> {
     const record = this.containers.find(ref);
     let live = false;
     try {
@@ -232,6 +271,7 @@ export class Engine {
       // already gone from the runtime
     }
     this.containers.remove(record);
+    if (removeVolumes) this.volumes.removeAnonymousOf(record.mounts, this.containers.list());
     return record;
   }
 }
