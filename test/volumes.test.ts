@@ -380,3 +380,18 @@ test('cp on a running container goes through its own root: both ways, and the sy
   ok(berth('cp', stop, `${name}:/tmp/stop`));
   assert.equal(await exited, 7);
 });
+
+test('volume create races: 8 processes creating one name all get the one volume, whole', { skip }, async (t) => {
+  const { root } = berthRoot(t);
+  const env = { ...process.env, BERTH_ROOT: root };
+  const runs = Array.from({ length: 8 }, () => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, [BERTH, 'volume', 'create', '--label', 'race=1', 'raced'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    child.on('exit', (code) => resolve({ code, out }));
+  }));
+  for (const r of await Promise.all(runs)) assert.deepEqual(r, { code: 0, out: 'raced\n' });
+  assert.deepEqual(readdirSync(join(root, 'volumes')), ['raced']);
+  assert.deepEqual(readdirSync(join(root, 'volumes/raced')).sort(), ['_data', 'volume.json']);
+  assert.equal(JSON.parse(readFileSync(join(root, 'volumes/raced/volume.json'), 'utf8')).Name, 'raced');
+});
