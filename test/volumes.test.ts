@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/engine/engine.js';
 import { native } from '../src/kernel/native.js';
-import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
+import { commitImage, ImageStore } from '../src/image/index.js';
+import { busyboxAvailable, busyboxLayers, BUSYBOX_MISSING_REASON, FIXTURE_CONFIG } from './helpers/image-fixture.js';
 import { unique, waitFor } from './helpers/run.js';
 
 const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
@@ -394,4 +395,26 @@ test('volume create races: 8 processes creating one name all get the one volume,
   assert.deepEqual(readdirSync(join(root, 'volumes')), ['raced']);
   assert.deepEqual(readdirSync(join(root, 'volumes/raced')).sort(), ['_data', 'volume.json']);
   assert.equal(JSON.parse(readFileSync(join(root, 'volumes/raced/volume.json'), 'utf8')).Name, 'raced');
+});
+
+test('copy-up reads the image as its layers merge (an opaque dir hides the lower files); an image VOLUME is an anonymous volume', { skip }, async (t) => {
+  const { root, berth } = berthRoot(t);
+  const layers = await busyboxLayers();
+  await commitImage(new ImageStore(root), {
+    config: { ...FIXTURE_CONFIG, Volumes: { '/opt/data': {} } },
+    layers: layers.map((l) => ({ source: l.blob, diffID: l.diffID })),
+    history: { created_by: 'volumes test' },
+    ref: 'layered:vol',
+  });
+  // Layer 1 made /opt/data opaque: only its "new" is in the image, not layer 0's old-1 and old-2.
+  assert.equal(ok(berth('run', '--rm', '-v', 'merged:/opt/data', 'layered:vol', 'ls', '/opt/data')), 'new\n');
+  assert.deepEqual(readdirSync(join(root, 'volumes/merged/_data')), ['new']);
+
+  const name = unique('imagevol');
+  assert.equal(ok(berth('run', '--name', name, 'layered:vol', 'sh', '-c', 'ls /opt/data; echo more > /opt/data/more')), 'new\n');
+  const [anon] = volumeNames(berth).filter((v) => v !== 'merged');
+  assert.match(anon, /^[0-9a-f]{64}$/);
+  assert.deepEqual(readdirSync(join(root, 'volumes', anon, '_data')).sort(), ['more', 'new']);
+  ok(berth('rm', '-v', name));
+  assert.deepEqual(volumeNames(berth), ['merged']);
 });

@@ -19,7 +19,7 @@ import { writeContainerFiles } from './etc-files.js';
 import { ensureLayers, layerDirsOf, readImageFile, storageDir } from './layers.js';
 import { resolveUser } from './users.js';
 // volumes
-import type { MountRequest } from './mount-flags.js';
+import { withImageVolumes, type MountRequest } from './mount-flags.js';
 import { prepareMounts, VolumeStore } from './volumes.js';
 // cp
 import { withProcessRoot, withStoppedRoot, type CopyRoot } from './copy.js';
@@ -119,7 +119,8 @@ export class Engine {
       const hostname = opts.hostname || id.slice(0, 12);
       const files = writeContainerFiles(dir, hostname);
       // volumes: made (and copied up from the image) before the spec that mounts them
-      const userMounts = await prepareMounts(this.volumes, opts.mounts ?? [], { lowerDirs: this.lowerDirs(record), linkDir: join(storageDir(this.root), 'l'), mountPoint: join(dir, 'copyup') });
+      const requests = opts.isolation === 'chroot' ? [] : withImageVolumes(opts.mounts ?? [], Object.keys(config.Volumes ?? {}), opts.image);
+      const userMounts = await prepareMounts(this.volumes, requests, { lowerDirs: this.lowerDirs(record), linkDir: join(storageDir(this.root), 'l'), mountPoint: join(dir, 'copyup') });
       record.mounts = userMounts.recorded;
       const spec = containerSpec({
         id,

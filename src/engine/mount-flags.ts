@@ -199,3 +199,21 @@ export function parseMountFlags(flags: MountFlags): MountRequest[] {
   parse('--tmpfs', flags.tmpfs, parseTmpfsFlag);
   return out;
 }
+
+/**
+ * The image's VOLUME paths that no flag mounts something on, as anonymous volumes (docker makes
+ * one for each, copied up from the image and removed with the container by `rm -v`/`--rm`).
+ */
+export function withImageVolumes(requests: MountRequest[], imageVolumes: string[], image: string): MountRequest[] {
+  const out = [...requests];
+  for (const path of imageVolumes) {
+    let target: string;
+    try {
+      target = checkTarget('volume', path);
+    } catch (err) {
+      throw new Error(`image ${image}: its config's Volumes: ${(err as Error).message}`);
+    }
+    if (!out.some((m) => m.target === target)) out.push({ type: 'volume', name: undefined, target, readonly: false, noCopy: false });
+  }
+  return out;
+}
