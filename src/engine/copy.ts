@@ -4,31 +4,20 @@
 // works from fds: only one name is ever looked up in a directory already opened, never following
 // a symlink there. A symlink in the container (absolute, a `..` chain, a chain of links), even
 // one swapped in while the copy runs, cannot make berth read or write a host path.
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, rmdirSync, statSync, existsSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
-import { MS } from '../kernel/plan.js';
 import { native, O_PATH, RESOLVE } from '../kernel/native.js';
-import { resolveInRoot } from '../runtime/root-path.js';
-import { mountOverlay, type OverlayOptions } from '../storage/overlay.js';
-import type { ContainerMount } from './mount-flags.js';
 import { devMajor, devMinor, layerXattrsOf, statHeader } from '../storage/archive.js';
 import { cleanLayerPath } from '../storage/unpack.js';
 import { layerKeepsXattr } from '../storage/xattr.js';
 import { decompressedChunks, readTar, TarWriter, type ByteSource, type TarHeader } from '../tar/index.js';
+import { withFdAsync, withHostRoot, type CopyRoot } from './container-root.js';
 
 export class CopyError extends Error {
   override readonly name = 'CopyError';
 }
 
-/** A directory tree to copy from or into: an fd of its "/" (a container's root, or the host's). */
-export interface CopyRoot {
-  fd: number;
-  /** For messages: "container web", "the host". */
-  what: string;
-}
-
-const MNT_DETACH = 2;
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
@@ -113,14 +102,6 @@ export async function archiveFromRoot(root: CopyRoot, path: string, opts: { foll
     } else {
       await walker.emit(opts.topName, st, null);
     }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function withFdAsync<T>(fd: number, use: (fd: number) => Promise<T>): Promise<T> {
-  try {
-    return await use(fd);
   } finally {
     closeSync(fd);
   }
@@ -337,18 +318,6 @@ async function makeEntry(root: CopyRoot, dir: string, parentFd: number, base: st
   for (const [name, value] of Object.entries(h.xattrs)) if (layerKeepsXattr(name)) native.lsetxattr(path, name, value);
 }
 
-/** `use` with the root of a running process (/proc/PID/root: the container's "/" with its mounts). */
-export async function withProcessRoot<T>(pid: number, what: string, use: (root: CopyRoot) => Promise<T>): Promise<T> {
-  const fd = native.openPath(`/proc/${pid}/root`);
-  return withFdAsync(fd, (f) => use({ fd: f, what }));
-}
-
-/** `use` with a tree of the host: `/`, or a destination directory that extraction must not leave. */
-export async function withHostRoot<T>(dir: string, use: (root: CopyRoot) => Promise<T>): Promise<T> {
-  const fd = native.openPath(dir);
-  return withFdAsync(fd, (f) => use({ fd: f, what: dir === '/' ? 'the host' : dir }));
-}
-
 /** A tar flowing from an archive walk straight into an extraction. */
 async function pipeTree(from: CopyRoot, path: string, opts: { followLink: boolean; topName: string }, to: CopyRoot, dir: string, owners: boolean): Promise<void> {
   const pipe = new PassThrough();
@@ -406,36 +375,4 @@ export function splitCopyArg(arg: string): { container: string; path: string } |
   const colon = arg.indexOf(':');
   if (arg === '-' || colon <= 0 || arg.slice(0, colon).includes('/') || arg.startsWith('.')) return null;
   return { container: arg.slice(0, colon), path: arg.slice(colon + 1) };
-}
-
-/**
- * `use` with a stopped container's "/": its overlay (upper over layers, writable) mounted on
- * `overlay.target` for the moment, and its volumes and binds mounted inside it where the container
- * has them (resolved inside the view), so a copy lands where the container will see it.
- */
-export async function withStoppedRoot<T>(overlay: OverlayOptions, mounts: ContainerMount[], what: string, use: (root: CopyRoot) => Promise<T>): Promise<T> {
-  mkdirSync(overlay.target);
-  const binds: string[] = [];
-  try {
-    const view = mountOverlay(overlay);
-    try {
-      for (const m of [...mounts].sort((a, b) => a.destination.split('/').length - b.destination.split('/').length)) {
-        if (m.type === 'tmpfs') continue; // nothing of it outlives the container
-        const at = resolveInRoot(view.target, m.destination);
-        if (!existsSync(at)) {
-          if (statSync(m.source).isDirectory()) mkdirSync(at, { recursive: true, mode: 0o755 });
-          else continue;
-        }
-        native.mount(m.source, at, null, MS.BIND | MS.REC, null);
-        binds.push(at);
-        if (!m.rw) native.mount(null, at, null, MS.REMOUNT | MS.BIND | MS.RDONLY, null);
-      }
-      return await withHostRoot(view.target, (root) => use({ ...root, what }));
-    } finally {
-      for (const at of binds.reverse()) native.umount2(at, MNT_DETACH);
-      view.unmount({ detach: true });
-    }
-  } finally {
-    rmdirSync(overlay.target);
-  }
 }

@@ -22,7 +22,7 @@ import { resolveUser } from './users.js';
 import { withImageVolumes, type MountRequest } from './mount-flags.js';
 import { prepareMounts, VolumeStore } from './volumes.js';
 // cp
-import { withProcessRoot, withStoppedRoot, type CopyRoot } from './copy.js';
+import { withProcessRoot, withStoppedRoot, type CopyRoot } from './container-root.js';
 
 /** Where the runtime keeps the engine's containers' live state (lost with /run: container.json says what is true). */
 export const ENGINE_RUNTIME_ROOT = '/run/berth/runtime';
