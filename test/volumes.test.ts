@@ -418,3 +418,36 @@ test('copy-up reads the image as its layers merge (an opaque dir hides the lower
   ok(berth('rm', '-v', name));
   assert.deepEqual(volumeNames(berth), ['merged']);
 });
+
+test('cp races a container that swaps a directory for a symlink to the host: never reads or writes the host', { skip }, async (t) => {
+  const { root, berth, image, marker } = setup(t);
+  const name = unique('swapper');
+  // /tmp/swap is, in turn, a directory with a file "secret" of the container's and a symlink to
+  // the host's marker directory (which has a "secret" of its own).
+  const loop = `until [ -e /tmp/stop ]; do mkdir -p /tmp/d; echo container > /tmp/d/secret; mv /tmp/d /tmp/swap; rm -rf /tmp/swap; ln -s ${marker.dir} /tmp/swap; rm /tmp/swap; done; touch /tmp/swap-done`;
+  const child = spawn(process.execPath, [BERTH, 'run', '--name', name, image, 'sh', '-c', `touch /tmp/ready; ${loop}`], { env: { ...process.env, BERTH_ROOT: root }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.after(() => child.kill('SIGKILL'));
+  await waitFor('the container to run', () => berth('cp', `${name}:/tmp/ready`, '-').status === 0, 30_000, 100);
+  const host = scratch(t, 'swap');
+  writeFileSync(join(host, 'payload'), 'payload\n');
+  let read = 0;
+  let written = 0;
+  for (let i = 0; i < 25; i++) {
+    const out = berth('cp', `${name}:/tmp/swap/secret`, '-');
+    if (out.status === 0) {
+      read++;
+      assert.doesNotMatch(out.stdout, /host secret/);
+    }
+    if (berth('cp', join(host, 'payload'), `${name}:/tmp/swap/`).status === 0) written++;
+    if (berth('cp', '-L', `${name}:/tmp/swap`, join(host, `got-${i}`)).status === 0) {
+      assert.ok(!existsSync(join(host, `got-${i}`, 'secret')) || readFileSync(join(host, `got-${i}`, 'secret'), 'utf8') === 'container\n');
+    }
+  }
+  t.diagnostic(`copies that met the directory: ${read} read, ${written} written, of 25 each`);
+  marker.untouched();
+  const stop = join(host, 'stop');
+  writeFileSync(stop, '');
+  ok(berth('cp', stop, `${name}:/tmp/stop`));
+  assert.equal(await exited, 0);
+});
