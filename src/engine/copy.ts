@@ -207,9 +207,8 @@ export function tarTarget(root: CopyRoot, dest: string): CopyTarget {
  * the entry is made by its one name in that open directory, never through a symlink.
  * With `owners` (cp -a) the tar's uid/gid are kept; without, files belong to the copier (root).
  */
-export async function extractIntoRoot(source: ByteSource, root: CopyRoot, dir: string, opts: { owners: boolean }): Promise<number> {
+export async function extractIntoRoot(source: ByteSource, root: CopyRoot, dir: string, opts: { owners: boolean }): Promise<void> {
   const dirTimes: Array<{ path: string; mtime: number }> = [];
-  let count = 0;
   for await (const entry of readTar(source)) {
     const h = entry.header;
     const rel = cleanLayerPath(h.name);
@@ -229,14 +228,12 @@ export async function extractIntoRoot(source: ByteSource, root: CopyRoot, dir: s
     } finally {
       closeSync(parentFd);
     }
-    count++;
   }
   // Directories' times last: making their entries changed them.
   for (const d of dirTimes.reverse()) {
     const fd = openInRoot(root, d.path, false);
     if (fd !== null) withFd(fd, (f) => utimesSync(viaFd(f), d.mtime, d.mtime));
   }
-  return count;
 }
 
 /** Removes what is at `path` unless it is a directory (a directory is merged into, as docker does). */
