@@ -17,6 +17,7 @@
 #include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -340,12 +341,37 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* openat2(dirfd, path, flags, mode, resolve): an fd for `path` looked up from `dirfd` with the
+ * kernel's RESOLVE_* rules (RESOLVE_IN_ROOT: dirfd is "/", symlinks and ".." never leave it).
+ * O_CLOEXEC is always added. */
+static napi_value js_openat2(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  char path[4096];
+  int64_t dirfd = -1, flags = 0, mode = 0, resolve = 0;
+  arg_int(env, argv[0], &dirfd);
+  arg_int(env, argv[2], &flags);
+  arg_int(env, argv[3], &mode);
+  arg_int(env, argv[4], &resolve);
+  const char *p = arg_str(env, argv[1], path, sizeof path);
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)flags | O_CLOEXEC;
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? (uint64_t)mode : 0;
+  how.resolve = (uint64_t)resolve;
+  long fd;
+  do fd = syscall(SYS_openat2, (int)dirfd, p, &how, sizeof how);
+  while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+  if (fd < 0) return throw_errno(env, errno, "openat2", p);
+  return make_int(env, fd);
+}
+
 void register_syscalls(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
       {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_default, NULL},
       {"openPath", NULL, js_open_path, NULL, NULL, NULL, napi_default, NULL},
+      {"openat2", NULL, js_openat2, NULL, NULL, NULL, napi_default, NULL},
       {"pidfdOpen", NULL, js_pidfd_open, NULL, NULL, NULL, napi_default, NULL},
       {"pidfdSendSignal", NULL, js_pidfd_send_signal, NULL, NULL, NULL, napi_default, NULL},
       {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},

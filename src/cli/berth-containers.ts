@@ -115,12 +115,12 @@ export const containerCommands: Record<string, Command> = {
   },
 
   async rm({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'force', short: 'f', boolean: true }]);
+    const p = parseArgs(argv, [{ name: 'force', short: 'f', boolean: true }, { name: 'volumes', short: 'v', boolean: true }]);
     if (p.positionals.length === 0) throw new UsageError('rm: at least one container is required');
     let failed = false;
     for (const ref of p.positionals) {
       try {
-        await engine.remove(ref, bool(p, 'force'));
+        await engine.remove(ref, bool(p, 'force'), bool(p, 'volumes'));
         process.stdout.write(`${ref}\n`);
       } catch (err) {
         process.stderr.write(`berth: ${(err as Error).message}\n`);

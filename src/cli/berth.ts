@@ -14,6 +14,8 @@ import { registryCommands } from './berth-registry.js';
 import { attachAndWait, lifecycleCommands } from './berth-lifecycle.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { existsSync } from 'node:fs';
+import { volumeCommands } from './berth-volumes.js';
+import { parseMountFlags } from '../engine/mount-flags.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
@@ -30,9 +32,11 @@ containers:
   attach [--no-stdin] CONTAINER        rename CONTAINER NEW_NAME
   logs [-f] [-t] [--since T] [--until T] [--tail N] CONTAINER
   exec [-i] [-t] [-d] [-e K=V] [-w DIR] [-u USER] CONTAINER CMD...
+      [-v [SRC:]DST[:ro]]... [--mount type=bind|volume|tmpfs,...]... [--tmpfs DST[:OPTS]]...
   ps [-a] [-q] [--no-trunc] [--filter K=V] [--format json|TEMPLATE]
   inspect [-f TEMPLATE] CONTAINER|IMAGE...    top CONTAINER [ps OPTIONS]    stats [--no-stream] [-a]
-  rm [-f] CONTAINER...                 container prune [-f]
+  rm [-f] [-v] CONTAINER...            container prune [-f]
+  cp [-a] [-L] CONTAINER:SRC DEST|-   cp [-a] [-L] SRC|- CONTAINER:DEST
   diff CONTAINER                       changes of its filesystem (A added, C changed, D deleted)
   commit CONTAINER [REPOSITORY[:TAG]]  its changes as a new image
   export -o FILE CONTAINER             its filesystem as a tar
@@ -41,6 +45,9 @@ images:
   image inspect IMAGE... image prune [-a]       history IMAGE
   load -i FILE           save -o FILE [--format docker|oci] IMAGE...
   import FILE|- [REPOSITORY[:TAG]]
+volumes:
+  volume create [--label K=V]... [NAME]   volume ls [-q]   volume inspect NAME...
+  volume rm [-f] NAME...                  volume prune [-a] [-f]
 registries:
   pull [--platform OS/ARCH] [-q] IMAGE     push [-q] IMAGE [DEST]
   login [-u USER] [-p PASS | --password-stdin] REGISTRY     logout REGISTRY
@@ -86,6 +93,7 @@ function runOptions(p: Parsed) {
     init: bool(p, 'init') ? initBinary() : undefined,
     interactive: bool(p, 'interactive'),
     stopSignal: str(p, 'stop-signal'),
+    mounts: parseMountFlags({ volumes: list(p, 'volume'), mounts: list(p, 'mount'), tmpfs: list(p, 'tmpfs') }),
   };
 }
 
@@ -118,6 +126,9 @@ const RUN_FLAGS = [
   { name: 'restart' },
   { name: 'init', boolean: true },
   { name: 'stop-signal' },
+  { name: 'volume', short: 'v', repeatable: true },
+  { name: 'mount', repeatable: true },
+  { name: 'tmpfs', repeatable: true },
 ];
 
 const COMMANDS: Record<string, Command> = {
@@ -181,9 +192,10 @@ const COMMANDS: Record<string, Command> = {
   ...lifecycleCommands,
   ...imageCommands,
   ...registryCommands,
+  ...volumeCommands,
 };
 
-const GROUPS = new Set(['image', 'system', 'container']);
+const GROUPS = new Set(['image', 'system', 'container', 'volume']);
 
 /** docker's exit codes: 125 when berth itself fails, else what the container or runtime says. */
 async function main(argv: string[]): Promise<number> {

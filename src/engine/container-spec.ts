@@ -130,6 +130,8 @@ export function containerSpec(args: {
   rootfs: string;
   overlay: RootfsOverlay | null;
   files: ContainerFiles;
+  /** The user's -v/--mount/--tmpfs mounts, after the engine's own (see prepareMounts in volumes.ts). */
+  userMounts?: Mount[];
 }): Spec {
   const { id, image, opts, user } = args;
   const chroot = opts.isolation === 'chroot';
@@ -147,7 +149,7 @@ export function containerSpec(args: {
     },
     root: { path: args.rootfs, readonly: opts.readOnly },
     hostname: opts.hostname,
-    mounts: chroot ? [] : [...mounts(args.files, opts.readOnly), ...(opts.init ? [{ destination: INIT_PATH, type: 'bind', source: opts.init, options: ['rbind', 'ro', 'rprivate'] }] : [])],
+    mounts: chroot ? [] : [...mounts(args.files, opts.readOnly), ...(opts.init ? [{ destination: INIT_PATH, type: 'bind', source: opts.init, options: ['rbind', 'ro', 'rprivate'] }] : []), ...(args.userMounts ?? [])],
     annotations: args.overlay ? { [ROOTFS_OVERLAY_ANNOTATION]: JSON.stringify(args.overlay) } : {},
     linux: {
       cgroupsPath: `/berth/${id}`,

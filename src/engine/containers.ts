@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { acquireLock } from '../image/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
+import type { ContainerMount } from './mount-flags.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
 
@@ -36,6 +37,8 @@ export interface ContainerRecord {
   stdinOnce: boolean;
   /** --init: tini as PID 1. */
   init: boolean;
+  /** Its -v/--mount/--tmpfs mounts: `volume rm` refuses a volume listed here, `rm -v` removes its anonymous ones. */
+  mounts?: ContainerMount[];
   state: {
     status: ContainerStatus;
     pid: number;

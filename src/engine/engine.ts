@@ -23,10 +23,13 @@ import { mountOverlay, overlayLayout, renderOverlayMount, type OverlayOptions } 
 import { ContainerStore, ContainerStoreError, type ContainerRecord } from './containers.js';
 import { conmonArgv, readExitFile, removeExitFile, SOCKET_DIR, startMonitor, type MonitorOptions, type MonitorPaths } from './monitor.js';
 import { NO_RESTART, shouldRestart, type RestartPolicy } from './restart-policy.js';
-import { containerSpec, type RunOptions } from './container-spec.js';
+import { containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';
 import { ensureLayers, layerDirsOf, readImageFile, storageDir } from './layers.js';
 import { resolveUser } from './users.js';
+import { withImageVolumes, type MountRequest } from './mount-flags.js';
+import { prepareMounts, VolumeStore } from './volumes.js';
+import { withProcessRoot, withStoppedRoot, type CopyRoot } from './container-root.js';
 
 /** Where the runtime keeps the engine's containers' live state (lost with /run: container.json says what is true). */
 export const ENGINE_RUNTIME_ROOT = '/run/berth/runtime';
@@ -45,6 +48,8 @@ export interface EngineRunOptions extends RunOptions {
   interactive?: boolean;
   /** -d: nobody attaches at the start. */
   detach?: boolean;
+  /** -v/--mount/--tmpfs, parsed (parseMountFlags). */
+  mounts?: MountRequest[];
   /** --explain: each step as a shell line, before it happens. */
   explain?: (lines: string[]) => void;
 }
@@ -92,11 +97,13 @@ export class Engine {
   readonly images: ImageStore;
   readonly containers: ContainerStore;
   readonly runtime: Runtime;
+  readonly volumes: VolumeStore;
 
   constructor(readonly root: string) {
     this.images = new ImageStore(root);
     this.containers = new ContainerStore(root);
     this.runtime = new Runtime(ENGINE_RUNTIME_ROOT);
+    this.volumes = new VolumeStore(root);
   }
 
   /** The overlay of a container's layers (top first) under its own upper and work dirs. */
@@ -124,6 +131,7 @@ export class Engine {
 
   /** Makes the container (its record, dirs and bundle) from the image; nothing runs yet. */
   async create(opts: EngineRunOptions): Promise<ContainerRecord> {
+    if (opts.mounts?.length && opts.isolation === 'chroot') throw new EngineUsageError('-v/--mount/--tmpfs need a mount namespace: they cannot go with --isolation chroot');
     const image = await imageLayers(this.images, opts.image);
     const layerDirs = await ensureLayers(this.images, this.root, image);
     const config: ImageConfig['config'] = image.config.config ?? {};
@@ -160,6 +168,10 @@ export class Engine {
       const user = resolveUser(opts.user ?? config.User, (path) => readImageFile(layerDirs, path));
       const hostname = opts.hostname || id.slice(0, 12);
       const files = writeContainerFiles(dir, hostname);
+      // Volumes are made (and copied up from the image) before the spec that mounts them.
+      const requests = opts.isolation === 'chroot' ? [] : withImageVolumes(opts.mounts ?? [], Object.keys(config.Volumes ?? {}), opts.image);
+      const userMounts = await prepareMounts(this.volumes, requests, { lowerDirs: this.lowerDirs(record), linkDir: join(storageDir(this.root), 'l'), mountPoint: join(dir, 'copyup') });
+      record.mounts = userMounts.recorded;
       const spec = containerSpec({
         id,
         image: config,
@@ -168,13 +180,14 @@ export class Engine {
         rootfs: paths.rootfs,
         overlay: opts.isolation === 'chroot' ? null : this.rootfsOverlay(record),
         files,
+        userMounts: userMounts.mounts,
       });
-      record.command = spec.process.args;
+      record.command = opts.init ? spec.process.args.slice(2) : spec.process.args; // as docker shows it: without its init
       writeFileSync(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
       this.containers.save(record);
       return record;
     } catch (err) {
-      this.containers.remove(record);
+      this.removeFiles(record, true);
       throw err;
     }
   }
@@ -208,7 +221,7 @@ export class Engine {
     } finally {
       hostMount?.unmount({ detach: true });
       if (record.state.status !== 'exited') record.state = { ...record.state, status: 'exited', finishedAt: new Date().toISOString() };
-      if (record.autoRemove) this.containers.remove(record);
+      if (record.autoRemove) this.removeFiles(record, true);
       else this.containers.save(record);
     }
   }
@@ -393,7 +406,7 @@ export class Engine {
     if (record.autoRemove) {
       // The exit file stays behind for a `run --rm` client still waiting for the exit status;
       // `cleanup` removes those that nobody came for.
-      this.containers.remove(record);
+      this.removeFiles(record, true);
       return null;
     }
     this.containers.save(record);
@@ -665,10 +678,30 @@ export class Engine {
   }
 
   /**
+   * `berth cp`: `use` gets the container's "/" as an fd. A running container's is its process'
+   * root (/proc/PID/root, its mounts and all); a stopped one's, a temporary overlay of its upper
+   * dir over its layers, with its volumes and binds mounted in it, all unmounted whatever happens.
+   */
+  async withContainerRoot<T>(ref: string, use: (root: CopyRoot) => Promise<T>): Promise<T> {
+    const record = this.containers.find(ref);
+    const what = `container ${record.name}`;
+    let pid = 0;
+    try {
+      const state = this.runtime.state(record.id);
+      if (state.status === 'running' || state.status === 'paused') pid = state.pid ?? 0;
+    } catch {
+      // no runtime state: not running
+    }
+    if (pid) return withProcessRoot(pid, what, use);
+    const dir = this.containers.containerDir(record.id);
+    return withStoppedRoot({ ...this.overlayOptions(record), target: join(dir, `cp-${process.pid}`) }, record.mounts ?? [], what, use);
+  }
+
+  /**
    * `berth rm`: a container that is not running (with `force`, killed first): its runtime state
    * and cgroup, its monitor (waited for, so that nothing of it is left), its files and name.
    */
-  async remove(ref: string, force: boolean): Promise<ContainerRecord> {
+  async remove(ref: string, force: boolean, removeVolumes = false): Promise<ContainerRecord> {
     const { id } = this.containers.find(ref);
     const removed = await this.containers.locked(id, async (r) => {
       const record = (await this.settle(r)) ?? r;
@@ -680,8 +713,7 @@ export class Engine {
       this.containers.save(record);
       const monitor = this.monitorProcess(id);
       await this.deleteRuntimeLeftovers(record);
-      this.containers.remove(record);
-      removeAttachLink(id);
+      this.removeFiles(record, removeVolumes);
       return { record, monitor };
     });
     if (!removed) throw new ContainerStoreError(`No such container: ${ref}`);
@@ -691,6 +723,13 @@ export class Engine {
     if (monitor) await waitGone(monitor.pid, monitor.startTime, EXIT_FILE_WAIT_MS);
     removeExitFile(this.monitorPaths(id), id);
     return removed.record;
+  }
+
+  /** The container's directory, name and attach link; with `anonymousVolumes` (rm -v, --rm) its anonymous volumes. */
+  private removeFiles(record: ContainerRecord, anonymousVolumes: boolean): void {
+    this.containers.remove(record);
+    removeAttachLink(record.id);
+    if (anonymousVolumes) this.volumes.removeAnonymousOf(record.mounts, this.containers.list());
   }
 }
 

@@ -26,6 +26,11 @@ export interface NativeAddon {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   openPath(path: string): number;
+  /**
+   * openat2(2): `path` looked up from `dirfd` under `resolve` (RESOLVE.*), O_CLOEXEC added; `mode`
+   * only with O_CREAT. The caller closes the fd.
+   */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   mkfifo(path: string, mode: number): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
@@ -50,6 +55,18 @@ export interface NativeAddon {
   bpfLoadDeviceFilter(instructions: Buffer): number;
   bpfAttachDeviceFilter(programFd: number, cgroupDir: string): void;
 }
+
+/** openat2's RESOLVE_* flags (<linux/openat2.h>). */
+export const RESOLVE = {
+  NO_XDEV: 0x01,
+  NO_MAGICLINKS: 0x02,
+  NO_SYMLINKS: 0x04,
+  BENEATH: 0x08,
+  IN_ROOT: 0x10,
+} as const;
+
+/** Open flags Node's fs.constants lacks. */
+export const O_PATH = 0o10000000;
 
 /** The addon built by node-gyp at install: build/Release/ of the package, found from this file up. */
 function addonPath(): string {

@@ -98,9 +98,12 @@ export class TarWriter {
   /**
    * Adds a regular file from disk, reading exactly `header.size` bytes (taken from the file when
    * not given). A file that shrank meanwhile is an error; growth past the size is not read.
+   * `file` is a path, or an fd open for reading that stays the caller's to close (a file opened
+   * without following symlinks, where a path could be swapped under the reader).
    */
-  async addFile(input: TarEntryInput, path: string): Promise<void> {
-    const fd = openSync(path, 'r');
+  async addFile(input: TarEntryInput, file: string | number): Promise<void> {
+    const path = typeof file === 'number' ? `fd ${file}` : file;
+    const fd = typeof file === 'number' ? file : openSync(file, 'r');
     try {
       const size = input.size ?? fstatSync(fd).size;
       const h = TarWriter.header({ ...input, type: 'file', size });
@@ -115,7 +118,7 @@ export class TarWriter {
       }
       await this.push(ZEROS.subarray(0, padding(size)));
     } finally {
-      closeSync(fd);
+      if (typeof file !== 'number') closeSync(fd);
     }
   }
 

@@ -1,0 +1,375 @@
+// `berth cp`: files between a container and the host, as tar streams, with docker's rules for
+// what lands where. Every path inside the container is resolved by the kernel with the
+// container's root as "/" (openat2 RESOLVE_IN_ROOT on an fd of that root), and every later step
+// works from fds: only one name is ever looked up in a directory already opened, never following
+// a symlink there. A symlink in the container (absolute, a `..` chain, a chain of links), even
+// one swapped in while the copy runs, cannot make berth read or write a host path.
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import { posix, resolve } from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
+import { native, O_PATH, RESOLVE } from '../kernel/native.js';
+import { devMajor, devMinor, layerXattrsOf, statHeader } from '../storage/archive.js';
+import { cleanLayerPath } from '../storage/unpack.js';
+import { layerKeepsXattr } from '../storage/xattr.js';
+import { decompressedChunks, readTar, TarWriter, type ByteSource, type TarHeader } from '../tar/index.js';
+import { withFdAsync, withHostRoot, type CopyRoot } from './container-root.js';
+
+export class CopyError extends Error {
+  override readonly name = 'CopyError';
+}
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** The path by which this process reaches what an fd holds; a name below it is looked up in that directory. */
+function viaFd(fd: number, name?: string): string {
+  return name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`;
+}
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
+/** An O_PATH fd of `path` resolved inside `root` (null when it does not exist). */
+function openInRoot(root: CopyRoot, path: string, follow: boolean): number | null {
+  try {
+    return native.openat2(root.fd, path, O_PATH | (follow ? 0 : constants.O_NOFOLLOW), 0, RESOLVE.IN_ROOT);
+  } catch (err) {
+    if (code(err) === 'ENOENT') return null;
+    throw new CopyError(`${path} in ${root.what}: ${(err as Error).message}`);
+  }
+}
+
+function withFd<T>(fd: number, use: (fd: number) => T): T {
+  try {
+    return use(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** docker: a trailing "/." copies a directory's contents; a trailing "/" or "/." follows a final symlink. */
+function sourceForm(path: string): { contentsOnly: boolean; trailing: boolean } {
+  return { contentsOnly: /(^|\/)\.$/.test(path), trailing: /\/\.?$/.test(path) };
+}
+
+function baseName(path: string): string {
+  return posix.basename(posix.normalize(path).replace(/\/\.?$/, '')) || '/';
+}
+
+export interface SourceInfo {
+  isDir: boolean;
+}
+
+/** What `path` is inside `root`: a CopyError when it does not exist (docker's message). */
+export function statSource(root: CopyRoot, path: string, followLink: boolean): SourceInfo {
+  const fd = openInRoot(root, path, followLink || sourceForm(path).trailing);
+  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+  return withFd(fd, (f) => ({ isDir: fstatSync(f).isDirectory() }));
+}
+
+/**
+ * Writes `path` (inside `root`) to a tar: its top entry named `topName`, what is below it as
+ * `topName/...` — or, with topName '', only what is below it. The tar is not finished here.
+ */
+export async function archiveFromRoot(root: CopyRoot, path: string, opts: { followLink: boolean; topName: string }, tar: TarWriter): Promise<void> {
+  const follow = opts.followLink || sourceForm(path).trailing;
+  const fd = openInRoot(root, path, follow);
+  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+  const walker = new FdArchiver(tar);
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) {
+      const dir = native.openat2(fd, '.', constants.O_RDONLY | constants.O_DIRECTORY, 0, RESOLVE.BENEATH);
+      await withFdAsync(dir, async (d) => {
+        if (opts.topName !== '') await walker.emit(opts.topName, st, `${viaFd(d)}/.`);
+        await walker.children(d, opts.topName);
+      });
+      return;
+    }
+    if (opts.topName === '') throw new CopyError(`${path} in ${root.what}: not a directory`);
+    if (!follow || st.isSymbolicLink()) {
+      // Not followed (or a dangling link): the entry itself, by its name in its directory.
+      const clean = posix.normalize(path);
+      const parent = openInRoot(root, posix.dirname(clean), true);
+      if (parent === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+      await withFdAsync(parent, (p) => walker.addNamed(p, posix.basename(clean), opts.topName));
+    } else if (st.isFile()) {
+      // Followed to a file that may live anywhere in the root: read through the fd that found it.
+      const file = openSync(viaFd(fd), constants.O_RDONLY | constants.O_NONBLOCK);
+      await withFdAsync(file, (f) => walker.emitFile(opts.topName, fstatSync(f), f, null));
+    } else {
+      await walker.emit(opts.topName, st, null);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The tar side of a walk that only ever looks names up in directories it holds open. */
+class FdArchiver {
+  private readonly links = new Map<string, string>();
+
+  constructor(private readonly tar: TarWriter) {}
+
+  /** Every entry of the open directory `dirFd`, depth first, named under `prefix`. */
+  async children(dirFd: number, prefix: string): Promise<void> {
+    for (const name of readdirSync(viaFd(dirFd)).sort()) {
+      await this.addNamed(dirFd, name, prefix === '' ? name : `${prefix}/${name}`);
+    }
+  }
+
+  /** The entry `name` of the open directory `dirFd`, as `tarName` (and what is below it). */
+  async addNamed(dirFd: number, name: string, tarName: string): Promise<void> {
+    const path = viaFd(dirFd, name);
+    const st = lstatSync(path);
+    if (st.isDirectory()) {
+      // O_NOFOLLOW|O_DIRECTORY: a directory swapped for a symlink since the lstat fails here.
+      const child = native.openat2(dirFd, name, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW, 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS);
+      await withFdAsync(child, async (c) => {
+        await this.emit(tarName, fstatSync(c), path);
+        await this.children(c, tarName);
+      });
+    } else if (st.isFile()) {
+      // O_NONBLOCK: a FIFO swapped in since the lstat must not hang the copy.
+      const file = native.openat2(dirFd, name, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS);
+      await withFdAsync(file, async (f) => {
+        const fst = fstatSync(f);
+        if (!fst.isFile()) throw new CopyError(`${tarName}: changed while being copied`);
+        await this.emitFile(tarName, fst, f, path);
+      });
+    } else {
+      await this.emit(tarName, st, path);
+    }
+  }
+
+  /** A regular file from an fd open for reading; `path` (never followed) for its xattrs, when known. */
+  async emitFile(tarName: string, st: Stats, fd: number, path: string | null): Promise<void> {
+    const key = `${st.dev}:${st.ino}`;
+    const first = st.nlink > 1 ? this.links.get(key) : undefined;
+    if (first !== undefined) {
+      await this.tar.add({ ...statHeader(st), name: tarName, type: 'hardlink', linkname: first });
+      return;
+    }
+    if (st.nlink > 1) this.links.set(key, tarName);
+    await this.tar.addFile({ ...statHeader(st), name: tarName, type: 'file', size: st.size, xattrs: path ? layerXattrsOf(path) : {} }, fd);
+  }
+
+  /** A non-file entry; `path` reaches it through an open directory fd, its last name never followed. */
+  async emit(tarName: string, st: Stats, path: string | null): Promise<void> {
+    const base = { ...statHeader(st), name: tarName, xattrs: path ? layerXattrsOf(path) : {} };
+    if (st.isDirectory()) await this.tar.add({ ...base, type: 'dir' });
+    else if (st.isSymbolicLink() && path) await this.tar.add({ ...base, type: 'symlink', linkname: readlinkSync(path) });
+    else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      await this.tar.add({ ...base, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) });
+    } else if (st.isFIFO()) await this.tar.add({ ...base, type: 'fifo' });
+    // sockets are skipped, as docker skips them
+  }
+}
+
+/** Where a copy lands: the directory to extract into (inside `root`), and what to call the top entry. */
+export interface CopyTarget {
+  dir: string;
+  topName: string;
+}
+
+/**
+ * docker cp's rules for DEST (resolved inside `root`, following symlinks there):
+ * an existing directory receives SRC by its name (or, for SRC/., its contents); an existing file
+ * is overwritten by a file; a missing DEST becomes SRC's copy when its parent exists.
+ */
+export function copyTarget(root: CopyRoot, dest: string, source: { path: string; isDir: boolean }): CopyTarget {
+  const fd = openInRoot(root, dest, true);
+  if (fd !== null) {
+    const isDir = withFd(fd, (f) => fstatSync(f).isDirectory());
+    if (isDir) return { dir: dest, topName: source.isDir && sourceForm(source.path).contentsOnly ? '' : baseName(source.path) };
+    if (source.isDir) throw new CopyError(`cannot copy a directory to a file: ${dest} in ${root.what}`);
+    return { dir: posix.dirname(dest), topName: posix.basename(dest) };
+  }
+  if (/\/$/.test(dest) && !source.isDir) throw new CopyError(`no such directory: ${dest} in ${root.what} (a file is copied into an existing directory)`);
+  const parent = posix.dirname(dest.replace(/\/+$/, '') || '/');
+  const parentFd = openInRoot(root, parent, true);
+  if (parentFd === null || !withFd(parentFd, (f) => fstatSync(f).isDirectory())) throw new CopyError(`no such directory: ${parent} in ${root.what}`);
+  return { dir: parent, topName: posix.basename(dest.replace(/\/+$/, '')) };
+}
+
+/** The directory DEST for a tar on stdin (`cp - CTR:DEST`): it must exist. */
+export function tarTarget(root: CopyRoot, dest: string): CopyTarget {
+  const fd = openInRoot(root, dest, true);
+  if (fd === null || !withFd(fd, (f) => fstatSync(f).isDirectory())) throw new CopyError(`destination ${dest} in ${root.what} must be a directory`);
+  return { dir: dest, topName: '' };
+}
+
+/**
+ * Extracts a tar into `dir` inside `root`. Each entry's parent is opened with RESOLVE_IN_ROOT
+ * (symlinks inside the root are followed, as the container would; nothing leads out of it), then
+ * the entry is made by its one name in that open directory, never through a symlink.
+ * With `owners` (cp -a) the tar's uid/gid are kept; without, files belong to the copier (root).
+ */
+export async function extractIntoRoot(source: ByteSource, root: CopyRoot, dir: string, opts: { owners: boolean }): Promise<void> {
+  const dirTimes: Array<{ path: string; mtime: number }> = [];
+  for await (const entry of readTar(source)) {
+    const h = entry.header;
+    const rel = cleanLayerPath(h.name);
+    if (rel === null) throw new CopyError(`tar entry ${JSON.stringify(h.name)} climbs out of the destination`);
+    if (rel === '') {
+      await entry.skip();
+      continue;
+    }
+    const full = posix.join(dir, rel);
+    const parentFd = openInRoot(root, posix.dirname(full), true);
+    if (parentFd === null) throw new CopyError(`tar entry ${JSON.stringify(h.name)}: no directory ${posix.dirname(full)} in ${root.what}`);
+    try {
+      const base = posix.basename(full);
+      const path = viaFd(parentFd, base);
+      await makeEntry(root, dir, parentFd, base, path, h, entry.body, opts.owners);
+      if (h.type === 'dir') dirTimes.push({ path: full, mtime: h.mtime });
+    } finally {
+      closeSync(parentFd);
+    }
+  }
+  // Directories' times last: making their entries changed them.
+  for (const d of dirTimes.reverse()) {
+    const fd = openInRoot(root, d.path, false);
+    if (fd !== null) withFd(fd, (f) => utimesSync(viaFd(f), d.mtime, d.mtime));
+  }
+}
+
+/** Removes what is at `path` unless it is a directory (a directory is merged into, as docker does). */
+function clearFor(path: string, type: string, name: string): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (st.isDirectory()) {
+    if (type === 'dir') return;
+    throw new CopyError(`cannot overwrite directory ${JSON.stringify(name)} with non-directory`);
+  }
+  if (type === 'dir') throw new CopyError(`cannot overwrite non-directory ${JSON.stringify(name)} with directory`);
+  unlinkSync(path);
+}
+
+async function makeEntry(root: CopyRoot, dir: string, parentFd: number, base: string, path: string, h: TarHeader, body: AsyncIterable<Buffer>, owners: boolean): Promise<void> {
+  clearFor(path, h.type, h.name);
+  const chown = (fn: () => void) => {
+    if (owners) fn();
+  };
+  switch (h.type) {
+    case 'dir': {
+      try {
+        mkdirSync(path, { mode: 0o700 });
+      } catch (err) {
+        if (code(err) !== 'EEXIST') throw err;
+      }
+      const fd = native.openat2(parentFd, base, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW, 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS);
+      withFd(fd, (f) => {
+        chown(() => fchownSync(f, h.uid, h.gid));
+        fchmodSync(f, h.mode & 0o7777);
+      });
+      break;
+    }
+    case 'file': {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        for await (const chunk of body) {
+          let off = 0;
+          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+        }
+        chown(() => fchownSync(fd, h.uid, h.gid));
+        fchmodSync(fd, h.mode & 0o7777);
+        futimesSync(fd, h.mtime, h.mtime);
+      } finally {
+        closeSync(fd);
+      }
+      break;
+    }
+    case 'symlink':
+      symlinkSync(h.linkname, path);
+      chown(() => lchownSync(path, h.uid, h.gid));
+      lutimesSync(path, h.mtime, h.mtime);
+      break;
+    case 'hardlink': {
+      const target = cleanLayerPath(h.linkname);
+      if (target === null || target === '') throw new CopyError(`tar entry ${JSON.stringify(h.name)}: bad hardlink target ${JSON.stringify(h.linkname)}`);
+      // The link's target came earlier in the same tar: under the same directory.
+      const targetPath = posix.join(dir, target);
+      const targetParent = openInRoot(root, posix.dirname(targetPath), true);
+      if (targetParent === null) throw new CopyError(`tar entry ${JSON.stringify(h.name)}: hardlink target ${JSON.stringify(h.linkname)} not found`);
+      // link(2) does not follow a symlink at its source: a link to a symlink is to the link itself.
+      withFd(targetParent, (t) => linkSync(viaFd(t, posix.basename(targetPath)), path));
+      break;
+    }
+    case 'char':
+    case 'block':
+    case 'fifo': {
+      const kind = h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO;
+      native.mknod(path, kind | (h.mode & 0o7777), h.devmajor, h.devminor);
+      chown(() => lchownSync(path, h.uid, h.gid));
+      lutimesSync(path, h.mtime, h.mtime);
+      break;
+    }
+  }
+  for (const [name, value] of Object.entries(h.xattrs)) if (layerKeepsXattr(name)) native.lsetxattr(path, name, value);
+}
+
+/** A tar flowing from an archive walk straight into an extraction. */
+async function pipeTree(from: CopyRoot, path: string, opts: { followLink: boolean; topName: string }, to: CopyRoot, dir: string, owners: boolean): Promise<void> {
+  const pipe = new PassThrough();
+  const failed = (err: unknown) => {
+    pipe.destroy(err as Error);
+    throw err;
+  };
+  const tar = new TarWriter(pipe);
+  await Promise.all([
+    archiveFromRoot(from, path, opts, tar)
+      .then(() => tar.finish())
+      .catch(failed),
+    extractIntoRoot(pipe, to, dir, { owners }).catch(failed),
+  ]);
+}
+
+export interface CopyOptions {
+  /** -a: keep the source's uid/gid (else the copy belongs to the one who copies, root). */
+  archive: boolean;
+  /** -L: a symlink as SRC is followed (inside its root). */
+  followLink: boolean;
+}
+
+/** `berth cp CTR:SRC DEST|-`: DEST on the host, or a tar on `stdout` for "-". */
+export async function copyFromContainer(container: CopyRoot, src: string, dest: string, opts: CopyOptions, stdout: Writable): Promise<void> {
+  const source = statSource(container, src, opts.followLink);
+  if (dest === '-') {
+    const tar = new TarWriter(stdout);
+    const topName = source.isDir && sourceForm(src).contentsOnly ? '' : baseName(src);
+    await archiveFromRoot(container, src, { followLink: opts.followLink, topName }, tar);
+    await tar.finish();
+    return;
+  }
+  const target = await withHostRoot('/', async (host) => copyTarget(host, resolve(dest), { path: src, isDir: source.isDir }));
+  await withHostRoot(target.dir, (into) => pipeTree(container, src, { followLink: opts.followLink, topName: target.topName }, into, '/', opts.archive));
+}
+
+/** `berth cp SRC|- CTR:DEST`: SRC from the host, or a tar on `stdin` for "-" (extracted into the directory DEST). */
+export async function copyIntoContainer(container: CopyRoot, src: string, dest: string, opts: CopyOptions, stdin: ByteSource): Promise<void> {
+  if (src === '-') {
+    const target = tarTarget(container, dest);
+    await extractIntoRoot(decompressedChunks(stdin), container, target.dir, { owners: opts.archive });
+    return;
+  }
+  await withHostRoot('/', async (host) => {
+    const path = resolve(src) + (/\/\.?$/.test(src) ? src.slice(src.lastIndexOf('/')) : '');
+    const source = statSource(host, path, opts.followLink);
+    const target = copyTarget(container, dest, { path, isDir: source.isDir });
+    await pipeTree(host, path, { followLink: opts.followLink, topName: target.topName }, container, target.dir, opts.archive);
+  });
+}
+
+/** `CONTAINER:PATH` → its parts; a local path (with a "/" before any ":", or "-") → null. */
+export function splitCopyArg(arg: string): { container: string; path: string } | null {
+  const colon = arg.indexOf(':');
+  if (arg === '-' || colon <= 0 || arg.slice(0, colon).includes('/') || arg.startsWith('.')) return null;
+  return { container: arg.slice(0, colon), path: arg.slice(colon + 1) };
+}
