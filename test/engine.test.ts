@@ -3,62 +3,21 @@
 // (load → run → commit → save → load), and no mount ever left behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { TestContext } from 'node:test';
 import { ImageStore } from '../src/image/index.js';
 import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { unique, waitFor } from './helpers/run.js';
+import { BERTH, berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
 
-const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
-const PROJECT = fileURLToPath(new URL('../../', import.meta.url));
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A BERTH_ROOT of the test's own; afterwards every container in it is removed, then the root. */
-function berthRoot(t: TestContext): { root: string; berth: (...args: string[]) => Result } {
-  const root = mkdtempSync('/tmp/berth-test-engine-');
-  const berth = (...args: string[]): Result => {
-    const r = spawnSync(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_ROOT: root }, encoding: 'utf8', timeout: 60_000 });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
-  t.after(() => {
-    const ids = berth('ps', '-aq', '--no-trunc').stdout.split('\n').filter(Boolean);
-    if (ids.length) berth('rm', '-f', ...ids);
-    rmSync(root, { recursive: true, force: true });
-  });
-  return { root, berth };
-}
-
-function ok(r: Result): string {
-  assert.equal(r.status, 0, `exit ${r.status}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`);
-  return r.stdout;
-}
 
 /** Overlay mounts on the host that mention `root`: there must never be any once a command is done. */
 function overlaysUnder(root: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l.includes(' - overlay ') && l.includes(root));
-}
-
-/** The seed's first command: a flat rootfs tar, like `docker export` makes — here from busybox-static. */
-function busyboxRootfsTar(t: TestContext): string {
-  const dir = mkdtempSync('/tmp/berth-test-rootfs-');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync(join(PROJECT, 'scripts/busybox-bundle.sh'), [join(dir, 'bundle')], { stdio: 'ignore' });
-  writeFileSync(join(dir, 'bundle/rootfs/etc/motd'), 'from the image\n');
-  const tar = join(dir, 'rootfs.tar');
-  execFileSync('tar', ['-C', join(dir, 'bundle/rootfs'), '-cf', tar, '.']);
-  return tar;
 }
 
 test('the seed\'s walk-through: import a rootfs tar, run it, delete a file of the image: a whiteout in upper, the layer untouched', { skip }, async (t) => {

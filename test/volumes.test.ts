@@ -4,56 +4,19 @@
 // running containers — with symlinks inside the container that try to reach the host.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/engine/engine.js';
 import { native } from '../src/kernel/native.js';
 import { commitImage, ImageStore } from '../src/image/index.js';
 import { busyboxAvailable, busyboxLayers, BUSYBOX_MISSING_REASON, FIXTURE_CONFIG } from './helpers/image-fixture.js';
 import { unique, waitFor } from './helpers/run.js';
+import { BERTH, berthRoot as cliRoot, hostMountsMentioning, ok, PROJECT, type Berth, type Result } from './helpers/berth-cli.js';
 
-const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
-const PROJECT = fileURLToPath(new URL('../../', import.meta.url));
+const berthRoot = (t: TestContext) => cliRoot(t, 'volumes');
+
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-type Berth = (...args: string[]) => Result;
-
-/** A BERTH_ROOT of the test's own; afterwards its containers and volumes are removed, then the root. */
-function berthRoot(t: TestContext): { root: string; berth: Berth; berthIn: (input: Buffer | string, ...args: string[]) => Result; berthRaw: (...args: string[]) => Buffer } {
-  const root = mkdtempSync('/tmp/berth-test-volumes-');
-  const env = { ...process.env, BERTH_ROOT: root };
-  const berthIn = (input: Buffer | string, ...args: string[]): Result => {
-    const r = spawnSync(process.execPath, [BERTH, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
-  const berth = (...args: string[]) => berthIn('', ...args);
-  const berthRaw = (...args: string[]): Buffer => execFileSync(process.execPath, [BERTH, ...args], { env, maxBuffer: 64 << 20 });
-  t.after(() => {
-    const ids = berth('ps', '-aq', '--no-trunc').stdout.split('\n').filter(Boolean);
-    if (ids.length) berth('rm', '-f', '-v', ...ids);
-    berth('volume', 'prune', '-a', '-f');
-    assert.deepEqual(hostMountsMentioning(root), [], 'a mount was left behind');
-    rmSync(root, { recursive: true, force: true });
-  });
-  return { root, berth, berthIn, berthRaw };
-}
-
-function ok(r: Result): string {
-  assert.equal(r.status, 0, `exit ${r.status}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`);
-  return r.stdout;
-}
-
-function hostMountsMentioning(text: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(text));
-}
 
 function scratch(t: TestContext, prefix: string): string {
   const dir = mkdtempSync(`/tmp/berth-test-${prefix}-`);

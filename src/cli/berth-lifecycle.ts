@@ -42,17 +42,21 @@ function timeoutFlag(p: Parsed): number | undefined {
  * detach keys (then 0, leaving it running). `start` starts it once attached, so nothing is missed.
  */
 export async function attachAndWait(engine: Engine, record: ContainerRecord, opts: { stdin: boolean; start?: (beforeStart: () => Promise<void>) => Promise<unknown> }): Promise<number> {
-  let attachment: ReturnType<typeof attach> | undefined;
-  const connect = async () => {
-    attachment = attach({ id: record.id, bundle: engine.monitorPaths(record.id).bundle, stdin: opts.stdin, tty: record.tty });
-  };
-  if (opts.start) await opts.start(connect);
-  else await connect();
-  const connected = attachment as unknown as ReturnType<typeof attach>;
-  const how = await connected.done;
-  connected.close();
-  if (how === 'detached') return 0;
-  return engine.wait(record.id);
+  const exit = engine.watchExit(record.id);
+  try {
+    let attachment: ReturnType<typeof attach> | undefined;
+    const connect = async () => {
+      attachment = attach({ id: record.id, bundle: engine.monitorPaths(record.id).bundle, stdin: opts.stdin, tty: record.tty });
+    };
+    if (opts.start) await opts.start(connect);
+    else await connect();
+    const connected = attachment as unknown as ReturnType<typeof attach>;
+    const how = await connected.done;
+    connected.close();
+    return how === 'detached' ? 0 : await exit.wait();
+  } finally {
+    exit.release();
+  }
 }
 
 export const lifecycleCommands: Record<string, Command> = {

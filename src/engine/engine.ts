@@ -4,7 +4,7 @@
 // outlives berth and calls `berth container cleanup` when the container exits. Every berth
 // command that finds a container said to run whose process is gone settles its exit first, so a
 // crash of berth or the loss of /run never leaves a record that lies.
-import { closeSync, createWriteStream, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { commitImage, imageLayers, ImageStore, type ImageConfig, type ImageRecord } from '../image/index.js';
@@ -23,6 +23,7 @@ import { mountOverlay, overlayLayout, renderOverlayMount, type OverlayOptions } 
 import { ContainerStore, ContainerStoreError, type ContainerRecord } from './containers.js';
 import { conmonArgv, readExitFile, removeExitFile, SOCKET_DIR, startMonitor, type MonitorOptions, type MonitorPaths } from './monitor.js';
 import { NO_RESTART, shouldRestart, type RestartPolicy } from './restart-policy.js';
+import { addWaiter, hasLiveWaiter, pruneExitDir } from './exit-waiters.js';
 import { containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';
 import { ensureLayers, layerDirsOf, readImageFile, storageDir } from './layers.js';
@@ -73,8 +74,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long a monitor may take to write the exit file once the container's process is gone. */
 const EXIT_FILE_WAIT_MS = 5_000;
 
-/** How long the exit file of a removed --rm container waits for its `run` client. */
-const ORPHAN_EXIT_FILE_MS = 10 * 60_000;
 
 /**
  * The directories of a container's rootfs: the overlay's upper and work dirs, its mount point, and
@@ -404,9 +403,9 @@ export class Engine {
       return record;
     }
     if (record.autoRemove) {
-      // The exit file stays behind for a `run --rm` client still waiting for the exit status;
-      // `cleanup` removes those that nobody came for.
+      // The exit file stays while an attached `run --rm` or a `berth wait` still waits for it.
       this.removeFiles(record, true);
+      if (!hasLiveWaiter(this.monitorPaths(record.id).exitDir, record.id)) removeExitFile(this.monitorPaths(record.id), record.id);
       return null;
     }
     this.containers.save(record);
@@ -416,27 +415,7 @@ export class Engine {
   /** The monitor's exit command (`berth container cleanup ID`): the exit's bookkeeping. */
   async cleanup(id: string): Promise<void> {
     await this.containers.locked(id, (record) => this.settle(record));
-    this.pruneExitFiles();
-  }
-
-  /** Exit files of containers that are gone (--rm), kept a while for a client that waits for them. */
-  private pruneExitFiles(): void {
-    const dir = this.monitorPaths('').exitDir;
-    const known = new Set(this.containers.ids());
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const file = join(dir, name);
-      try {
-        if (!known.has(name) && Date.now() - statSync(file).mtimeMs > ORPHAN_EXIT_FILE_MS) rmSync(file, { force: true });
-      } catch {
-        // removed meanwhile
-      }
-    }
+    pruneExitDir(this.monitorPaths(id).exitDir, new Set(this.containers.ids()));
   }
 
   /** A container's record, with its exit settled if its process is gone. */
@@ -547,15 +526,36 @@ export class Engine {
     });
   }
 
-  /** `berth wait`: its exit code once it has exited (a --rm container's from the exit file it leaves). */
+  /** `berth wait`: its exit code once it has exited. */
   async wait(ref: string): Promise<number> {
-    const { id } = this.containers.find(ref);
-    for (;;) {
-      const record = await this.containers.locked(id, (r) => this.settle(r));
-      if (!record) return readExitFile(this.monitorPaths(id), id) ?? 255;
-      if (record.state.status === 'exited' || (record.state.status === 'created' && record.state.error)) return record.state.exitCode;
-      await sleep(50);
+    const watch = this.watchExit(this.containers.find(ref).id);
+    try {
+      return await watch.wait();
+    } finally {
+      watch.release();
     }
+  }
+
+  /**
+   * A waiter for the container's exit status, registered now: an attached `run` registers before
+   * the container starts, so that a --rm container removed at its exit still leaves it the status.
+   */
+  watchExit(id: string): { wait: () => Promise<number>; release: () => void } {
+    const paths = this.monitorPaths(id);
+    const unregister = addWaiter(paths.exitDir, id);
+    const release = () => {
+      unregister();
+      if (!this.containers.tryLoad(id) && !hasLiveWaiter(paths.exitDir, id)) removeExitFile(paths, id);
+    };
+    const wait = async () => {
+      for (;;) {
+        const record = await this.containers.locked(id, (r) => this.settle(r));
+        if (!record) return readExitFile(paths, id) ?? 255;
+        if (record.state.status === 'exited' || (record.state.status === 'created' && record.state.error)) return record.state.exitCode;
+        await sleep(50);
+      }
+    };
+    return { wait, release };
   }
 
   /**

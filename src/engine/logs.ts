@@ -29,7 +29,7 @@ export class LogError extends Error {
 
 /** One line of the log; null for one that is not in the format (a torn write at a crash). */
 export function parseLogLine(line: string): LogEntry | null {
-  const m = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/.exec(line);
+  const m = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/s.exec(line); // s: a terminal's output holds \r
   if (!m) return null;
   return { time: m[1], stream: m[2] as LogEntry['stream'], partial: m[3] === 'P', text: m[4] };
 }

@@ -1,0 +1,49 @@
+// Who waits for a container's exit status: an attached `run` (its container may be --rm, and
+// gone by the time the output ends) or `berth wait`. Each waiter leaves a file beside conmon's exit
+// file, `<exitDir>/<id>.waiter.<pid>`, holding `pid starttime`. The exit file of a removed
+// container stays while a live waiter is registered; the last waiter, or the next cleanup after a
+// waiter died, removes it. So nothing is left behind, and no waiter loses the status to a race.
+import { readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { holderAlive, holderId } from '../image/lock.js';
+
+const WAITER = /^([0-9a-f]{64})\.waiter\.\d+$/;
+
+/** Registers this process as a waiter for `id`; the returned function unregisters it. */
+export function addWaiter(exitDir: string, id: string): () => void {
+  mkdirSync(exitDir, { recursive: true, mode: 0o700 });
+  const file = join(exitDir, `${id}.waiter.${process.pid}`);
+  writeFileSync(file, holderId());
+  return () => rmSync(file, { force: true });
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function entries(exitDir: string): string[] {
+  try {
+    return readdirSync(exitDir);
+  } catch {
+    return [];
+  }
+}
+
+export function hasLiveWaiter(exitDir: string, id: string): boolean {
+  return entries(exitDir).some((name) => WAITER.exec(name)?.[1] === id && holderAlive(readOrEmpty(join(exitDir, name))));
+}
+
+/** Removes dead waiters' files, and the exit files of containers that are gone and awaited by no one. */
+export function pruneExitDir(exitDir: string, existing: Set<string>): void {
+  const names = entries(exitDir);
+  for (const name of names) {
+    if (WAITER.test(name) && !holderAlive(readOrEmpty(join(exitDir, name)))) rmSync(join(exitDir, name), { force: true });
+  }
+  for (const name of names) {
+    if (/^[0-9a-f]{64}$/.test(name) && !existing.has(name) && !hasLiveWaiter(exitDir, name)) rmSync(join(exitDir, name), { force: true });
+  }
+}

@@ -1,0 +1,70 @@
+// berth's CLI as tests run it: a BERTH_ROOT of the test's own, the bundled executable, results
+// with their exit status and output; and afterwards every container and volume of that root
+// removed, no mount of it left, the root deleted.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+
+/** This file runs from dist/test/helpers/. */
+export const BERTH = fileURLToPath(new URL('../../bin/berth.mjs', import.meta.url));
+export const PROJECT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export type Berth = (...args: string[]) => Result;
+
+export interface BerthRoot {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  berth: Berth;
+  berthIn: (input: Buffer | string, ...args: string[]) => Result;
+  berthRaw: (...args: string[]) => Buffer;
+}
+
+export function berthRoot(t: TestContext, prefix = 'cli'): BerthRoot {
+  const root = mkdtempSync(`/tmp/berth-test-${prefix}-`);
+  const env = { ...process.env, BERTH_ROOT: root };
+  const berthIn = (input: Buffer | string, ...args: string[]): Result => {
+    const r = spawnSync(process.execPath, [BERTH, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const berth = (...args: string[]) => berthIn('', ...args);
+  const berthRaw = (...args: string[]): Buffer => execFileSync(process.execPath, [BERTH, ...args], { env, maxBuffer: 64 << 20 });
+  t.after(() => {
+    const ids = berth('ps', '-aq', '--no-trunc').stdout.split('\n').filter(Boolean);
+    if (ids.length) berth('rm', '-f', '-v', ...ids);
+    berth('volume', 'prune', '-a', '-f');
+    assert.deepEqual(hostMountsMentioning(root), [], 'a mount was left behind');
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { root, env, berth, berthIn, berthRaw };
+}
+
+export function ok(r: Result): string {
+  assert.equal(r.status, 0, `exit ${r.status}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`);
+  return r.stdout;
+}
+
+export function hostMountsMentioning(text: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(text));
+}
+
+/** The seed's first command: a flat rootfs tar, like `docker export` makes — here from busybox-static. */
+export function busyboxRootfsTar(t: TestContext): string {
+  const dir = mkdtempSync('/tmp/berth-test-rootfs-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync(join(PROJECT, 'scripts/busybox-bundle.sh'), [join(dir, 'bundle')], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'bundle/rootfs/etc/motd'), 'from the image\n');
+  const tar = join(dir, 'rootfs.tar');
+  execFileSync('tar', ['-C', join(dir, 'bundle/rootfs'), '-cf', tar, '.']);
+  return tar;
+}
