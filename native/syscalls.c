@@ -169,14 +169,29 @@ static napi_value js_reap(napi_env env, napi_callback_info info) {
 }
 
 /* socketpair(): two connected AF_UNIX stream sockets, close-on-exec. */
-static napi_value js_socketpair(napi_env env, napi_callback_info info) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, errno, "socketpair", NULL);
+/* The two fds as a JS array [a, b]. */
+static napi_value fd_pair(napi_env env, const int sv[2]) {
   napi_value arr;
   napi_create_array_with_length(env, 2, &arr);
   napi_set_element(env, arr, 0, make_int(env, sv[0]));
   napi_set_element(env, arr, 1, make_int(env, sv[1]));
   return arr;
+}
+
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, errno, "socketpair", NULL);
+  return fd_pair(env, sv);
+}
+
+/* pipe(): [read end, write end], close-on-exec. A container's stdout must be a pipe, not a socket:
+   open("/dev/stdout") fails with ENXIO on a socket (nginx logs to /dev/stdout). */
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return throw_errno(env, errno, "pipe2", NULL);
+  return fd_pair(env, fds);
 }
 
 /* unixConnect(path, seqpacket): a connected AF_UNIX socket fd: a stream (a console socket), or
@@ -376,6 +391,7 @@ void register_syscalls(napi_env env, napi_value exports) {
       {"pidfdSendSignal", NULL, js_pidfd_send_signal, NULL, NULL, NULL, napi_default, NULL},
       {"reap", NULL, js_reap, NULL, NULL, NULL, napi_default, NULL},
       {"socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_default, NULL},
+      {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_default, NULL},
       {"unixConnect", NULL, js_unix_connect, NULL, NULL, NULL, napi_default, NULL},
       {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},
       {"unixListen", NULL, js_unix_listen, NULL, NULL, NULL, napi_default, NULL},

@@ -204,7 +204,7 @@ test('--rm: a detached container removes itself at its exit, an attached one ret
   assert.deepEqual(readdirSync(join(env.root, 'exits')), [], 'no exit file is left once its waiter has read it');
 });
 
-test('logs: stdout and stderr apart, the last line without a newline kept, --timestamps, --tail, --since', { skip }, async (t) => {
+test('logs: stdout and stderr apart, the last line without a newline kept, --timestamps, --tail, --since; a foreground run logged alike', { skip }, async (t) => {
   const env = withImage(t);
   const name = unique('logs');
   ok(env.berth('run', '-d', '--name', name, IMAGE, 'sh', '-c', 'echo out-1; echo err-1 >&2; sleep 0.2; echo out-2; printf no-newline'));
@@ -217,6 +217,16 @@ test('logs: stdout and stderr apart, the last line without a newline kept, --tim
   assert.match(stamped[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out-1$/);
   assert.equal(ok(env.berth('logs', '--since', '2999-01-01T00:00:00Z', name)), '');
   assert.equal(ok(env.berth('logs', '--since', '10m', name)), 'out-1\nout-2\nno-newline');
+
+  // A container run in the foreground (no monitor) is logged alike, its output still shown as it comes.
+  const foreground = unique('fg');
+  const run = env.berth('run', '--name', foreground, IMAGE, 'sh', '-c', 'echo fg-out; echo fg-err >&2; echo via-dev-stdout > /dev/stdout');
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, 'fg-out\nvia-dev-stdout\n');
+  assert.equal(run.stderr, 'fg-err\n');
+  const fgLogs = env.berth('logs', foreground);
+  assert.equal(fgLogs.stdout, 'fg-out\nvia-dev-stdout\n');
+  assert.equal(fgLogs.stderr, 'fg-err\n');
 });
 
 async function waitForExit(env: BerthRoot, name: string): Promise<string> {

@@ -14,6 +14,8 @@ import type { Plan } from '../kernel/plan.js';
 import type { CgroupOp } from '../cgroups/driver.js';
 import { renderCgroupOps } from '../cgroups/explain.js';
 import { renderPlan } from '../explain/render.js';
+import { Socket } from 'node:net';
+import { native } from '../kernel/native.js';
 import { exitCodeOf, Runtime } from '../runtime/container.js';
 import { proxyConsole } from '../runtime/console.js';
 import type { Spec } from '../runtime/spec.js';
@@ -24,6 +26,7 @@ import { ContainerStore, ContainerStoreError, type ContainerRecord } from './con
 import { conmonArgv, readExitFile, removeExitFile, SOCKET_DIR, startMonitor, type MonitorOptions, type MonitorPaths } from './monitor.js';
 import { NO_RESTART, shouldRestart, type RestartPolicy } from './restart-policy.js';
 import { addWaiter, hasLiveWaiter, pruneExitDir } from './exit-waiters.js';
+import { LogWriter } from './logs.js';
 import { containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';
 import { ensureLayers, layerDirsOf, readImageFile, storageDir } from './layers.js';
@@ -205,19 +208,27 @@ export class Engine {
       explain?.([renderOverlayMount(this.overlayOptions(record))]);
       hostMount = mountOverlay(this.overlayOptions(record));
     }
+    const log = new LogWriter(this.monitorPaths(record.id).log);
+    const output = record.tty ? null : teeOutput(log);
     try {
       const onPlan = explain && ((plan: Plan, rootfs: string, cgroupOps: CgroupOp[]) => explain(renderRunPlan(plan, rootfs, cgroupOps)));
       const result = await this.runtime.run(record.id, {
         bundle: paths.bundle,
         onPlan,
+        stdio: output ? [0, output.stdoutFd, output.stderrFd] : undefined,
+        onConsoleOutput: (chunk) => log.write('stdout', chunk),
         onStarted: (pid) => {
+          output?.closeContainerEnds();
           record.state = { ...record.state, status: 'running', pid, startedAt: new Date().toISOString() };
           this.containers.save(record);
         },
       });
+      await output?.drained();
       record.state = { ...record.state, status: 'exited', pid: 0, exitCode: result.exitCode, oomKilled: result.oomKilled, finishedAt: new Date().toISOString() };
       return result.exitCode;
     } finally {
+      output?.closeContainerEnds();
+      log.close();
       hostMount?.unmount({ detach: true });
       if (record.state.status !== 'exited') record.state = { ...record.state, status: 'exited', finishedAt: new Date().toISOString() };
       if (record.autoRemove) this.removeFiles(record, true);
@@ -731,6 +742,37 @@ export class Engine {
     removeAttachLink(record.id);
     if (anonymousVolumes) this.volumes.removeAnonymousOf(record.mounts, this.containers.list());
   }
+}
+
+/**
+ * A foreground container's stdout and stderr as pipes (not sockets: open("/dev/stdout") fails on
+ * a socket), copied to ours and to its log, as conmon does for a detached one.
+ */
+function teeOutput(log: LogWriter) {
+  const [stdoutRead, stdoutFd] = native.pipe();
+  const [stderrRead, stderrFd] = native.pipe();
+  const copy = (fd: number, stream: 'stdout' | 'stderr', to: NodeJS.WriteStream) => {
+    const from = new Socket({ fd, readable: true, writable: false });
+    from.on('data', (chunk: Buffer) => {
+      to.write(chunk);
+      log.write(stream, chunk);
+    });
+    return new Promise<void>((resolve) => from.once('close', () => resolve()));
+  };
+  const done = Promise.all([copy(stdoutRead, 'stdout', process.stdout), copy(stderrRead, 'stderr', process.stderr)]);
+  let open = true;
+  return {
+    stdoutFd,
+    stderrFd,
+    /** Once the container holds its own copies: ours closed, so that its exit is our end of file. */
+    closeContainerEnds() {
+      if (!open) return;
+      open = false;
+      closeSync(stdoutFd);
+      closeSync(stderrFd);
+    },
+    drained: () => done,
+  };
 }
 
 /** conmon's link to the bundle for the attach socket's short path (conmon 2.1.6 leaves it behind). */

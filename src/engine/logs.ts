@@ -2,7 +2,7 @@
 // output, `TIMESTAMP STREAM TAG TEXT`, where STREAM is stdout or stderr and TAG is F for the end of
 // a line or P for a part of one (a long line, or output that has no newline yet — the last line
 // of a program that ends without one is kept as P). `berth logs` puts the parts back together.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 
 export interface LogEntry {
   /** RFC 3339 with nanoseconds, as conmon wrote it. */
@@ -140,5 +140,39 @@ export async function printLogs(
     render(toLines(selected(entries, opts)), opts, write);
     if (!alive) return;
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** conmon's timestamp form: RFC 3339 with nanoseconds and a numeric offset (UTC here). */
+function logTimestamp(): string {
+  const now = new Date();
+  const nanos = String(process.hrtime.bigint() % 1_000_000n).padStart(6, '0');
+  return `${now.toISOString().slice(0, 23)}${nanos}+00:00`;
+}
+
+/**
+ * Writes a container's output in the same format conmon does, for the containers that run in the
+ * foreground of `berth run` (no conmon): `berth logs` reads both alike. A chunk's complete lines
+ * are F entries; what follows the last newline is a P entry, written at once, as conmon does.
+ */
+export class LogWriter {
+  private readonly fd: number;
+
+  constructor(path: string) {
+    this.fd = openSync(path, 'a', 0o640);
+  }
+
+  write(stream: LogEntry['stream'], chunk: Buffer): void {
+    const text = chunk.toString('utf8');
+    const time = logTimestamp();
+    const parts = text.split('\n');
+    const last = parts.pop() as string;
+    let out = parts.map((line) => `${time} ${stream} F ${line}\n`).join('');
+    if (last !== '') out += `${time} ${stream} P ${last}\n`;
+    writeSync(this.fd, out);
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 }

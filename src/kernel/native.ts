@@ -35,6 +35,8 @@ export interface NativeAddon {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
   socketpair(): [number, number];
+  /** pipe2(O_CLOEXEC): [read end, write end]. */
+  pipe(): [number, number];
   /** A connected AF_UNIX socket: a stream, or SOCK_SEQPACKET (conmon's attach socket). */
   unixConnect(path: string, seqpacket?: boolean): number;
   /** shutdown(2): how 0 (SHUT_RD), 1 (SHUT_WR: the peer reads end-of-file), 2 (SHUT_RDWR: also wakes a blocked read). */

@@ -9,7 +9,8 @@ export interface ConsoleProxy {
   stop(): void;
 }
 
-export function proxyConsole(master: number): ConsoleProxy {
+/** `onOutput` sees what the container writes to its terminal, too (the engine keeps it as the log). */
+export function proxyConsole(master: number, onOutput?: (chunk: Buffer) => void): ConsoleProxy {
   const fromContainer = new ReadStream(master);
   const toContainer = new WriteStream(master);
   const stdin = process.stdin;
@@ -22,7 +23,10 @@ export function proxyConsole(master: number): ConsoleProxy {
   process.stdout.on('resize', resize);
   stdin.pipe(toContainer);
   const done = new Promise<void>((resolve) => {
-    fromContainer.on('data', (chunk) => process.stdout.write(chunk));
+    fromContainer.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      onOutput?.(chunk);
+    });
     // A pty master reads EIO once every slave fd is closed: that is its end of file.
     fromContainer.on('error', () => resolve());
     fromContainer.on('end', () => resolve());

@@ -243,7 +243,7 @@ export class Runtime {
    * create + start in one: waits for the exit, forwarding signals, then deletes. Returns the exit
    * status as a shell gives it, and whether the OOM killer struck (read before the cgroup went).
    */
-  async run(id: string, opts: CreateOptions & { detach?: boolean; onStarted?: (pid: number) => void }): Promise<{ exitCode: number; oomKilled: boolean }> {
+  async run(id: string, opts: CreateOptions & { detach?: boolean; onStarted?: (pid: number) => void; onConsoleOutput?: (chunk: Buffer) => void }): Promise<{ exitCode: number; oomKilled: boolean }> {
     // Signals are caught from the start, as runc does: one that arrives while the container is being
     // made is held and forwarded once its process exists, instead of killing the runtime and
     // leaving the container running with no one to wait for it.
@@ -259,7 +259,7 @@ export class Runtime {
     try {
       const { record, process: proc, consoleMaster } = await this.create(id, opts, true);
       if (!proc) return { exitCode: 0, oomKilled: false };
-      const console = consoleMaster === undefined ? null : proxyConsole(consoleMaster);
+      const console = consoleMaster === undefined ? null : proxyConsole(consoleMaster, opts.onConsoleOutput);
       try {
         await runHooks('poststart', record.config.hooks?.poststart, ociState(record, 'running'));
       } catch (err) {
