@@ -284,6 +284,23 @@ test('the verbs around: create/start, ps filters and formats, inspect, pause/unp
   await waiterDone;
   assert.equal(waited, '137\n');
 
+  // start -a: attached from the start (nothing missed), the container's exit code returned.
+  const attached = unique('starta');
+  ok(env.berth('create', '--name', attached, IMAGE, 'sh', '-c', 'echo first-line; echo to-err >&2; exit 9'));
+  const startA = env.berth('start', '-a', attached);
+  assert.equal(startA.status, 9, startA.stderr);
+  assert.equal(startA.stdout, 'first-line\n');
+  assert.equal(startA.stderr, 'to-err\n');
+
+  // exec -d runs in the background of the container; exec -u takes a user of the container's passwd.
+  const host = unique('execd');
+  ok(env.berth('run', '-d', '--name', host, IMAGE, 'sleep', '1000'));
+  ok(env.berth('exec', '-d', host, 'sh', '-c', 'sleep 0.2; echo done > /tmp/bg'));
+  await waitFor('exec -d to finish in the background', () => env.berth('exec', host, 'cat', '/tmp/bg').stdout === 'done\n', 5_000);
+  assert.equal(ok(env.berth('exec', '-u', 'nobody', host, 'id', '-u')).trim(), String(65534));
+  assert.match(env.berth('exec', '-u', 'no-such-user', host, 'id').stderr, /no-such-user/);
+  ok(env.berth('rm', '-f', host));
+
   assert.match(ok(env.berth('container', 'prune', '-f')), new RegExp(id));
   assert.equal(ok(env.berth('ps', '-aq')), '');
   assert.deepEqual(traces(env, id), []);
