@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Descriptor, Digest, ImageManifest } from './types.js';
-import { ContentStore, type BlobSource, type IngestOptions } from './blobs.js';
+import { ContentStore, type BlobSource, type DownloadOptions, type IngestOptions, type RangedOpen } from './blobs.js';
 import { createLease, leasedDigests, type Lease } from './lease.js';
 import { ImageRecords, type ImageRecord } from './records.js';
 import { formatReference, looksLikeImageId, parseReference, type Reference } from './reference.js';
@@ -121,6 +121,14 @@ export class ImageStore {
    */
   ingest(source: BlobSource, options: IngestOptions = {}): Promise<Descriptor> {
     return this.content.ingest(source, {
+      ...options,
+      beforeCommit: (commit) => withLock(this.records.lockFile, commit),
+    });
+  }
+
+  /** Downloads a blob of known digest and size (see ContentStore.download), committed as ingest's are. */
+  download(expected: { digest: Digest; size: number }, open: RangedOpen, options: DownloadOptions = {}): Promise<Descriptor> {
+    return this.content.download(expected, open, {
       ...options,
       beforeCommit: (commit) => withLock(this.records.lockFile, commit),
     });

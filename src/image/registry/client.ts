@@ -229,7 +229,10 @@ export class RegistryClient {
       try {
         return await attempt();
       } catch (err) {
-        if (i >= attempts || !isTransient(err) || signal?.aborted) throw err;
+        if (i >= attempts || !isTransient(err) || signal?.aborted) {
+          if (i > 1 && err instanceof RegistryError) err.message += ` (gave up after ${i} attempts)`;
+          throw err;
+        }
         this.options.onRetry?.(what, i, err as Error);
         const base = (this.options.retryDelayMs ?? 250) * 2 ** (i - 1);
         const wait = err instanceof RegistryError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, 30_000) : base + Math.random() * base * 0.2;
@@ -279,13 +282,30 @@ export class RegistryClient {
   }
 
   /**
-   * A blob's content as a stream, resumed with Range where the connection breaks (or re-read from
-   * the start and skipped forward when the registry ignores Range). The consumer verifies it.
+   * A blob's content from byte `from` on (a Range request when `from` > 0). `start` is where the
+   * stream begins: `from`, or 0 when the registry ignores the range and sends the whole blob.
+   * A connection that breaks later is resumed with Range (or the blob re-read and skipped forward,
+   * when the registry ignores ranges). The consumer verifies the content.
    */
-  blobStream(repo: string, desc: Descriptor, what: string, signal?: AbortSignal, onProgress?: (bytes: number) => void): Readable {
+  async openBlob(repo: string, desc: Descriptor, what: string, from = 0, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<{ start: number; stream: Readable }> {
+    const get = async (offset: number): Promise<{ res: HttpResponse; skip: number }> => {
+      const headers: OutgoingHttpHeaders = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+      const res = await this.request('GET', `/v2/${repo}/blobs/${desc.digest}`, { headers, scopes: [pullScope(repo)], what, ok: [200, 206], signal });
+      if (res.status === 206) {
+        const start = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''))?.[1];
+        if (start !== undefined && Number(start) !== offset) {
+          res.body.destroy();
+          throw new RegistryError(`${what}: asked for bytes from ${offset}, the registry sent from ${start}`);
+        }
+        return { res, skip: 0 };
+      }
+      return { res, skip: offset };
+    };
+    const first = await get(from);
+    const start = first.skip > 0 ? 0 : from;
     const client = this;
     async function* chunks(): AsyncGenerator<Buffer> {
-      let offset = 0;
+      let offset = start;
       let failures = 0;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
@@ -295,18 +315,13 @@ export class RegistryClient {
         pendingBytes = 0;
         return out;
       };
+      // The first response starts where `start` says; a later one (after a break) may have to be
+      // skipped forward, when the registry answers a Range with the whole blob.
+      let current: { res: HttpResponse; skip: number } | undefined = { res: first.res, skip: 0 };
       for (;;) {
-        const headers: OutgoingHttpHeaders = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-        const res = await client.request('GET', `/v2/${repo}/blobs/${desc.digest}`, { headers, scopes: [pullScope(repo)], what, ok: [200, 206], signal });
-        let skip = 0;
-        if (offset > 0 && res.status === 200) skip = offset;
-        else if (res.status === 206) {
-          const start = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''))?.[1];
-          if (start !== undefined && Number(start) !== offset) {
-            res.body.destroy();
-            throw new RegistryError(`${what}: asked for bytes from ${offset}, the registry sent from ${start}`);
-          }
-        }
+        const { res } = current ?? (current = await get(offset));
+        let skip = current.skip;
+        current = undefined;
         try {
           for await (const data of res.body) {
             let chunk = data as Buffer;
@@ -339,7 +354,7 @@ export class RegistryClient {
         }
       }
     }
-    return Readable.from(chunks(), { objectMode: false });
+    return { start, stream: Readable.from(chunks(), { objectMode: false }) };
   }
 
   /** Does the repository have this blob? */
