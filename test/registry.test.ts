@@ -14,6 +14,7 @@ import { commitImage } from '../src/image/commit.js';
 import type { ImageStore } from '../src/image/store.js';
 import { hostPlatform } from '../src/image/platform.js';
 import { pull, pullImage, pushImage, parseChallenge, readCredentials, type PullEvent, type PushEvent } from '../src/image/registry/index.js';
+import { ensureImage } from '../src/image/index.js';
 import { buildTestImage, busyboxAvailable, busyboxLayers, FIXTURE_REF, writeDockerSaveFixture } from './helpers/image-fixture.js';
 import { blobAndTempFiles, tempStore } from './helpers/image-store.js';
 import { blobGets, REGISTRY_PASSWORD, REGISTRY_USER, registryAvailable, startProxy, startRegistry, startTokenServer } from './helpers/registry.js';
@@ -557,5 +558,75 @@ describe('registry: a partial download continues in the next process', { skip },
     const blob = join(root, 'blobs', 'sha256', big.layer.digest.slice(7));
     assert.equal(sha(readFileSync(blob)), big.layer.digest);
     assert.deepEqual(blobAndTempFiles(root).tmp, []);
+  });
+});
+
+describe('registry: ensureImage, the --pull policies of berth run', { skip }, () => {
+  test('missing pulls once, then uses the local image without asking the registry', async (t) => {
+    const registry = await startRegistry(t);
+    const { manifestDigest } = await pushFixture(t, registry.host);
+    const proxy = await startProxy(t, registry.host);
+    const ref = `${proxy.host}/berth/busybox:layers`;
+    const store = tempStore(t);
+    const events: PullEvent[] = [];
+    const first = await ensureImage(store, ref, { policy: 'missing', onProgress: (e) => events.push(e) });
+    assert.deepEqual([first.pulled, first.downloaded, first.record.manifest.digest], [true, 4, manifestDigest]);
+    assert.equal(events.filter((e) => e.type === 'done').length, 3);
+    const asked = proxy.seen.length;
+    const second = await ensureImage(store, ref, { policy: 'missing' });
+    assert.deepEqual([second.pulled, second.record.id], [false, first.record.id]);
+    assert.equal(proxy.seen.length, asked);
+    // By id too, as docker finds images.
+    assert.equal((await ensureImage(store, first.record.id.slice(7, 19), { policy: 'missing' })).record.id, first.record.id);
+    assert.equal(proxy.seen.length, asked);
+  });
+
+  test('always asks every time: nothing downloaded while the manifest is the same, the new image once the tag moves', async (t) => {
+    const registry = await startRegistry(t);
+    const { manifestDigest } = await pushFixture(t, registry.host);
+    const proxy = await startProxy(t, registry.host);
+    const ref = `${proxy.host}/berth/busybox:layers`;
+    const store = tempStore(t);
+    await ensureImage(store, ref, { policy: 'always' });
+    proxy.seen.length = 0;
+    const same = await ensureImage(store, ref, { policy: 'always' });
+    assert.deepEqual([same.pulled, same.downloaded, same.record.manifest.digest], [true, 0, manifestDigest]);
+    assert.deepEqual(proxy.seen, ['GET /v2/berth/busybox/manifests/layers']);
+
+    const big = await pushBigImage(t, registry.host, 1);
+    const bigSource = tempStore(t);
+    await pull(bigSource, big.ref);
+    await pushImage(bigSource, big.ref, `${registry.host}/berth/busybox:layers`);
+    const moved = await ensureImage(store, ref, { policy: 'always' });
+    assert.deepEqual([moved.pulled, moved.downloaded, moved.record.manifest.digest], [true, 2, big.manifestDigest]);
+    assert.deepEqual(store.resolve(ref).id, moved.record.id);
+  });
+
+  test("never: the local image, or docker's error without asking the registry, the store unchanged", async (t) => {
+    const registry = await startRegistry(t);
+    await pushFixture(t, registry.host);
+    const proxy = await startProxy(t, registry.host);
+    const ref = `${proxy.host}/berth/busybox:layers`;
+    const store = tempStore(t);
+    const before = snapshot(store);
+    await assert.rejects(ensureImage(store, ref, { policy: 'never' }), (err: Error) => {
+      assert.equal(err.name, 'NotFoundError');
+      assert.equal(err.message, `No such image: ${ref}`);
+      return true;
+    });
+    await assert.rejects(ensureImage(store, 'busybox', { policy: 'never' }), /^NotFoundError: No such image: busybox:latest$/);
+    assert.deepEqual(proxy.seen, []);
+    assert.deepEqual(snapshot(store), before);
+    const pulled = await ensureImage(store, ref, { policy: 'missing' });
+    proxy.seen.length = 0;
+    const local = await ensureImage(store, ref, { policy: 'never', platform: hostPlatform() });
+    assert.deepEqual([local.pulled, local.record.id], [false, pulled.record.id]);
+    const other = { os: 'linux', architecture: hostPlatform().architecture === 's390x' ? 'ppc64le' : 's390x' };
+    await assert.rejects(
+      ensureImage(store, ref, { policy: 'never', platform: other }),
+      new RegExp(`^NotFoundError: image with reference ${ref.replace(/[.]/g, '\\.')} was found but its platform \\(linux/${hostPlatform().architecture}\\) does not match the specified platform \\(linux/${other.architecture}\\)$`),
+    );
+    await assert.rejects(ensureImage(store, ref, { policy: 'sometimes' as 'never' }), /^ImageError: --pull sometimes: use missing, always or never$/);
+    assert.deepEqual(proxy.seen, []);
   });
 });
