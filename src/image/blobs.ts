@@ -5,7 +5,7 @@
 // Downloads of a known blob (a pull's layers) go through tmp/partial-<hex> instead, under the lock
 // tmp/partial-<hex>.lock: a download cut short (the process killed, the network gone) leaves its
 // bytes there, and the next download of that blob, in any process, continues after them.
-import { closeSync, createReadStream, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writev, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -37,11 +37,18 @@ export interface IngestOptions {
   beforeCommit?: (commit: () => void) => void;
 }
 
-/**
- * A download's source: the blob's bytes from `offset` on. `start` is where `stream` really begins:
- * `offset`, or 0 when the server ignored the range and sends the whole blob again.
- */
-export type RangedOpen = (offset: number) => Promise<{ start: number; stream: Readable }>;
+/** A download's bytes from some offset on, as a registry sends them. */
+export interface RangedSource {
+  /** Where `batches` begins: the offset asked for, or 0 when the server sends the whole blob. */
+  start: number;
+  /** The content, in batches of chunks (each batch one writev). */
+  batches: AsyncIterable<Buffer[]>;
+  /** Ends the transfer when the batches are not read to their end. */
+  cancel(): void;
+}
+
+/** A download's source: the blob's bytes from `offset` on. */
+export type RangedOpen = (offset: number) => Promise<RangedSource>;
 
 export interface DownloadOptions {
   mediaType?: string;
@@ -56,6 +63,7 @@ export interface DownloadOptions {
 const TEMP_PREFIX = 'blob-';
 const PARTIAL_PREFIX = 'partial-';
 const fsyncAsync = promisify(fsync);
+const writevAsync = promisify(writev);
 
 export class ContentStore {
   readonly blobsDir: string;
@@ -246,32 +254,29 @@ export class ContentStore {
         const fd = openSync(partial, 'a+', 0o644);
         let keep = true;
         try {
-          const counter = new Sha256Counter();
           let have = fstatSync(fd).size;
           if (fromScratch || have > expected.size) {
             ftruncateSync(fd, 0);
             have = 0;
           }
-          if (have > 0) await hashFile(partial, have, counter);
-          let start = have;
-          if (have < expected.size) {
-            const source = await open(have);
-            if (source.start !== have) {
-              // The server sent the blob from its start: what it sends replaces what we had.
-              ftruncateSync(fd, 0);
-              counter.reset();
-            }
-            start = source.start;
-            options.onStart?.(start);
-            await pipeline(source.stream, sizeLimit(counter, expected.size, expected.digest, what), fdWriter(fd));
-          } else options.onStart?.(start);
-          const digest = counter.digest();
-          if (digest !== expected.digest || counter.size !== expected.size) {
+          const source = have < expected.size ? await open(have) : undefined;
+          if (source !== undefined && source.start !== have) {
+            // The server sent the blob from its start: what it sends replaces what we had.
+            ftruncateSync(fd, 0);
+            have = 0;
+          }
+          const start = have;
+          options.onStart?.(start);
+          const { digest, size } = await writeAll(fd, start, source, expected, what);
+          if (digest !== expected.digest || size !== expected.size) {
             if (start > 0) continue; // the partial was bad (or another blob's): again from byte 0
             keep = false;
             if (digest !== expected.digest) throw new DigestError(`${what}: digest mismatch: expected ${expected.digest}, got ${digest}`);
-            throw new DigestError(`${what} ${digest}: size mismatch: expected ${expected.size} bytes, got ${counter.size}`);
+            throw new DigestError(`${what} ${digest}: size mismatch: expected ${expected.size} bytes, got ${size}`);
           }
+          // Durable before it is named (a crash can lose a blob, never leave a wrong one visible),
+          // and off the event loop, so that the other layers keep downloading meanwhile. (Dropping
+          // the fsync was measured: no difference on a 336 MB pull here; it is not the cost.)
           await fsyncAsync(fd);
           const commit = (): void => {
             mkdirSync(this.blobsDir, { recursive: true, mode: 0o755 });
@@ -346,20 +351,55 @@ function fdWriter(fd: number): Writable {
   });
 }
 
-/** Counts (and hashes) what passes; more than `size` bytes is refused at once. */
-function sizeLimit(counter: Sha256Counter, size: number, digest: Digest, what: string): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      counter.update(chunk);
-      if (counter.size > size) done(new DigestError(`${what}: more than the expected ${size} bytes of ${digest}`));
-      else done(null, chunk);
-    },
-  });
+/**
+ * Appends `source`'s batches to `fd` (which holds `prefix` bytes already) and hashes the whole
+ * file. A batch is hashed here while the one before it is written by the thread pool (one write
+ * in flight: the order is kept). More than the expected size is refused as soon as it arrives.
+ */
+async function writeAll(fd: number, prefix: number, source: RangedSource | undefined, expected: { digest: Digest; size: number }, what: string): Promise<{ digest: Digest; size: number }> {
+  const counter = new Sha256Counter();
+  hashPrefix(fd, prefix, counter);
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    if (source !== undefined) {
+      for await (const batch of source.batches) {
+        for (const chunk of batch) counter.update(chunk);
+        if (counter.size > expected.size) throw new DigestError(`${what}: more than the expected ${expected.size} bytes of ${expected.digest}`);
+        await writing;
+        writing = writevAll(fd, batch);
+      }
+    }
+    await writing;
+    return { digest: counter.digest(), size: counter.size };
+  } catch (err) {
+    source?.cancel();
+    // The caller closes the fd next: no write of ours may still be queued on it then.
+    await writing.catch(() => {});
+    throw err;
+  }
 }
 
-/** Hashes the first `length` bytes of a file into `counter`. */
-async function hashFile(path: string, length: number, counter: Sha256Counter): Promise<void> {
-  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) counter.update(chunk as Buffer);
+/** Hashes the first `length` bytes of the file `fd` (what an earlier download left). */
+function hashPrefix(fd: number, length: number, counter: Sha256Counter): void {
+  const buf = Buffer.allocUnsafe(Math.min(length, 1024 * 1024));
+  while (counter.size < length) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, length - counter.size), counter.size);
+    if (n === 0) throw new ImageError(`partial download: shorter than ${length} bytes`);
+    counter.update(buf.subarray(0, n));
+  }
+}
+
+/** All of `buffers` appended to `fd`, short writes continued. */
+async function writevAll(fd: number, buffers: Buffer[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    let n = (await writevAsync(fd, rest)).bytesWritten;
+    while (rest.length > 0 && n >= rest[0]!.length) {
+      n -= rest[0]!.length;
+      rest = rest.slice(1);
+    }
+    if (n > 0) rest = [rest[0]!.subarray(n), ...rest.slice(1)];
+  }
 }
 
 /**

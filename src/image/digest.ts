@@ -32,14 +32,8 @@ export function chainIDs(diffIDs: readonly Digest[]): Digest[] {
 
 /** A hash that can be fed chunk by chunk, for streams read once. */
 export class Sha256Counter {
-  private hash = createHash('sha256');
+  private readonly hash = createHash('sha256');
   size = 0;
-
-  /** Forgets what was counted: the content starts again. */
-  reset(): void {
-    this.hash = createHash('sha256');
-    this.size = 0;
-  }
 
   update(chunk: Buffer): void {
     this.hash.update(chunk);

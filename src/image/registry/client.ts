@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { registryHost } from '../reference.js';
+import type { RangedSource } from '../blobs.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, type Digest } from '../types.js';
 import { DigestError } from '../errors.js';
 import { readCredentials, type Credentials } from './credentials.js';
@@ -31,7 +32,8 @@ export { RegistryError } from './http.js';
 /** Every manifest kind berth reads, best first (docker sends the same list). */
 export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest].join(', ');
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const COALESCE_BYTES = 1024 * 1024;
+/** Network chunks gathered into batches of this many bytes (one write each downstream). */
+const BATCH_BYTES = 1024 * 1024;
 
 export interface RegistryOptions {
   /** false: https without certificate checks, or plain http when the registry speaks no TLS. */
@@ -282,12 +284,13 @@ export class RegistryClient {
   }
 
   /**
-   * A blob's content from byte `from` on (a Range request when `from` > 0). `start` is where the
-   * stream begins: `from`, or 0 when the registry ignores the range and sends the whole blob.
-   * A connection that breaks later is resumed with Range (or the blob re-read and skipped forward,
-   * when the registry ignores ranges). The consumer verifies the content.
+   * A blob's content from byte `from` on (a Range request when `from` > 0), in batches of about
+   * 1 MiB (the network's 16-64 KiB chunks, gathered for one writev each, not copied together).
+   * `start` is where the content begins: `from`, or 0 when the registry ignores the range and
+   * sends the whole blob. A connection that breaks later is resumed with Range (or the blob re-read
+   * and skipped forward, when the registry ignores ranges). The consumer verifies the content.
    */
-  async openBlob(repo: string, desc: Descriptor, what: string, from = 0, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<{ start: number; stream: Readable }> {
+  async openBlob(repo: string, desc: Descriptor, what: string, from = 0, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<RangedSource> {
     const get = async (offset: number): Promise<{ res: HttpResponse; skip: number }> => {
       const headers: OutgoingHttpHeaders = offset > 0 ? { Range: `bytes=${offset}-` } : {};
       const res = await this.request('GET', `/v2/${repo}/blobs/${desc.digest}`, { headers, scopes: [pullScope(repo)], what, ok: [200, 206], signal });
@@ -304,13 +307,15 @@ export class RegistryClient {
     const first = await get(from);
     const start = first.skip > 0 ? 0 : from;
     const client = this;
-    async function* chunks(): AsyncGenerator<Buffer> {
+    let started = false;
+    async function* batches(): AsyncGenerator<Buffer[]> {
+      started = true;
       let offset = start;
       let failures = 0;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
-      const flush = (): Buffer => {
-        const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      const flush = (): Buffer[] => {
+        const out = pending;
         pending = [];
         pendingBytes = 0;
         return out;
@@ -333,10 +338,9 @@ export class RegistryClient {
             }
             offset += chunk.length;
             onProgress?.(chunk.length);
-            // Network chunks (16-64 KiB) gathered into ~1 MiB writes: fewer write calls downstream.
             pending.push(chunk);
             pendingBytes += chunk.length;
-            if (pendingBytes >= COALESCE_BYTES) yield flush();
+            if (pendingBytes >= BATCH_BYTES) yield flush();
           }
           if (pendingBytes > 0) yield flush();
           if (offset >= desc.size) return;
@@ -354,7 +358,14 @@ export class RegistryClient {
         }
       }
     }
-    return { start, stream: Readable.from(chunks(), { objectMode: false }) };
+    return {
+      start,
+      batches: batches(),
+      cancel: () => {
+        // Once read, the batches' own end closes the response; unread, nobody else would.
+        if (!started) first.res.body.destroy();
+      },
+    };
   }
 
   /** Does the repository have this blob? */
