@@ -630,3 +630,75 @@ describe('registry: ensureImage, the --pull policies of berth run', { skip }, ()
     assert.deepEqual(proxy.seen, []);
   });
 });
+
+/** A credential helper, docker-credential-berthtest, in a new dir: a JSON file as its keychain, its calls logged. */
+function credentialHelper(t: TestContext): { dir: string; calls: () => string[] } {
+  const dir = tempDir(t, 'cred-helper');
+  const script = `#!${process.execPath}
+const fs = require('fs');
+const path = require('path');
+const db = path.join(__dirname, 'keychain.json');
+const verb = process.argv[2];
+const input = fs.readFileSync(0, 'utf8').trim();
+fs.appendFileSync(path.join(__dirname, 'calls'), verb + ' ' + (verb === 'store' ? JSON.parse(input).ServerURL : input) + '\\n');
+const all = fs.existsSync(db) ? JSON.parse(fs.readFileSync(db, 'utf8')) : {};
+const notFound = () => { process.stdout.write('credentials not found in native keychain\\n'); process.exit(1); };
+if (verb === 'get') {
+  if (!all[input]) notFound();
+  process.stdout.write(JSON.stringify({ ServerURL: input, ...all[input] }));
+} else if (verb === 'store') {
+  const c = JSON.parse(input);
+  all[c.ServerURL] = { Username: c.Username, Secret: c.Secret };
+  fs.writeFileSync(db, JSON.stringify(all));
+} else if (verb === 'erase') {
+  if (!all[input]) notFound();
+  delete all[input];
+  fs.writeFileSync(db, JSON.stringify(all));
+} else process.exit(2);
+`;
+  writeFileSync(join(dir, 'docker-credential-berthtest'), script, { mode: 0o755 });
+  return { dir, calls: () => readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n') };
+}
+
+describe('registry: docker credential helpers', { skip }, () => {
+  test('credsStore: login stores through the helper (nothing in config.json), pull gets from it, logout erases', async (t) => {
+    const registry = await startRegistry(t, { kind: 'htpasswd' });
+    const { ref } = await pushFixture(t, registry.host, { credentials: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } });
+    const helper = credentialHelper(t);
+    const config = tempDir(t, 'docker-config');
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'berthtest' }));
+    const env = { BERTH_ROOT: tempDir(t, 'root'), DOCKER_CONFIG: config, PATH: `${helper.dir}:${process.env.PATH}` };
+    assert.equal(ok(await berth({ ...env, STDIN: REGISTRY_PASSWORD }, 'login', '-u', REGISTRY_USER, '--password-stdin', registry.host)), 'Login Succeeded\n');
+    assert.deepEqual(JSON.parse(readFileSync(join(config, 'config.json'), 'utf8')), { credsStore: 'berthtest' });
+    assert.deepEqual(JSON.parse(readFileSync(join(helper.dir, 'keychain.json'), 'utf8')), { [registry.host]: { Username: REGISTRY_USER, Secret: REGISTRY_PASSWORD } });
+    assert.match(ok(await berth(env, 'pull', ref)), /Digest: sha256:[a-f0-9]{64}\n$/);
+    assert.ok(helper.calls().includes(`get ${registry.host}`), helper.calls().join('\n'));
+    assert.equal(ok(await berth(env, 'logout', registry.host)), `Removing login credentials for ${registry.host}\n`);
+    assert.equal(ok(await berth(env, 'logout', registry.host)), `Not logged in to ${registry.host}\n`);
+    // Not found in the helper: anonymous, and the registry says so.
+    const anonymous = await berth({ ...env, BERTH_ROOT: tempDir(t, 'root2') }, 'pull', ref);
+    assert.equal(anonymous.status, 125);
+    assert.equal(anonymous.stderr, `berth: pull ${ref}: unauthorized: authentication required (berth login ${registry.host})\n`);
+  });
+
+  test('credHelpers for one registry win over credsStore; a helper not in PATH is a clear error', async (t) => {
+    const registry = await startRegistry(t, { kind: 'htpasswd' });
+    const { ref } = await pushFixture(t, registry.host, { credentials: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } });
+    const helper = credentialHelper(t);
+    writeFileSync(join(helper.dir, 'keychain.json'), JSON.stringify({ [registry.host]: { Username: REGISTRY_USER, Secret: REGISTRY_PASSWORD } }));
+    const config = tempDir(t, 'docker-config');
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'nosuch', credHelpers: { [registry.host]: 'berthtest' } }));
+    const root = tempDir(t, 'root');
+    const env = { BERTH_ROOT: root, DOCKER_CONFIG: config, PATH: `${helper.dir}:${process.env.PATH}` };
+    assert.match(ok(await berth(env, 'pull', ref)), /Digest: sha256:[a-f0-9]{64}\n$/);
+    assert.deepEqual(helper.calls(), [`get ${registry.host}`]);
+
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'nosuch' }));
+    const store = tempStore(t);
+    const before = snapshot(store);
+    const missing = await berth({ ...env, BERTH_ROOT: store.root }, 'pull', ref);
+    assert.equal(missing.status, 125);
+    assert.equal(missing.stderr, `berth: pull ${ref}: credential helper docker-credential-nosuch: not found in PATH\n`);
+    assert.deepEqual(snapshot(store), before);
+  });
+});
