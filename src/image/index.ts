@@ -17,7 +17,7 @@ export {
   DEFAULT_TAG,
   type Reference,
 } from './reference.js';
-export { ContentStore, type BlobSource, type IngestOptions, type DownloadOptions, type RangedOpen } from './blobs.js';
+export { ContentStore, type BlobSource, type IngestOptions, type DownloadOptions, type RangedOpen, type RangedSource } from './blobs.js';
 export { Lease } from './lease.js';
 export { ImageStore, DEFAULT_ROOT, defaultRoot, findImage, shortId, type ImageRecord, type NewImage, type RemoveResult, type PruneOptions, type PruneResult, type DiskUsage, type ImageUsage } from './store.js';
 export { imageLayers, imageConfig, type ImageLayer, type ResolvedImage } from './layers.js';

@@ -1,7 +1,7 @@
 // The image store under one root (/var/lib/berth unless BERTH_ROOT or the constructor says
 // otherwise):
 //   blobs/sha256/<hex>   content, verified on the way in (blobs.ts)
-//   tmp/                 content on its way in
+//   tmp/                 content on its way in; partial-<hex> a download to continue (blobs.ts)
 //   leases/              what loads in progress hold (lease.ts)
 //   images.json          names and manifests of the images (records.ts), under images.lock
 // Images are named as docker names them; an image's id is its config's digest.
