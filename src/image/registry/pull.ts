@@ -1,8 +1,10 @@
 // `berth pull`: a reference → its manifest (through the index for the platform asked for) → the
-// config and layers, several at once, streamed into the store's ingest, which verifies digest and
-// size before a blob becomes visible. Blobs already in the store are not fetched again. Everything
-// is held by a lease; the image is recorded only at the end, and a failed pull ends the lease, which
-// removes what it added: the store is as it was.
+// config and layers, several at once, downloaded into the store (ContentStore.download), which
+// verifies digest and size before a blob becomes visible. Blobs already in the store are not
+// fetched again. Everything is held by a lease; the image is recorded only at the end, and a
+// failed pull ends the lease, which removes what it added: the store's blobs and images are as
+// they were. Only the bytes of a layer whose download the network broke off stay, out of sight in
+// tmp/, for the next pull to continue (`berth image prune` removes them).
 import type { Descriptor, Platform } from '../types.js';
 import type { ImageRecord, ImageStore } from '../store.js';
 import { formatReference, parseReference, repositoryName, type Reference } from '../reference.js';
