@@ -429,7 +429,7 @@ describe('registry: transient failures are retried', { skip }, () => {
     );
   });
 
-  test('429 with Retry-After: 1 is waited for (about a second, not the 20 ms backoff)', async (t) => {
+  test('429 with Retry-After: 1 is waited for (about a second, not the 20 ms backoff); an hour is not', async (t) => {
     const registry = await startRegistry(t);
     const { source, manifestDigest } = await pushFixture(t, registry.host);
     const layer = (await source.manifest(source.resolve(FIXTURE_REF))).layers[0]!;
@@ -440,6 +440,16 @@ describe('registry: transient failures are retried', { skip }, () => {
     assert.equal(at.length, 2);
     const waited = at[1]! - at[0]!;
     assert.ok(waited >= 950 && waited < 3000, `waited ${waited} ms`);
+
+    // Retry-After: 3600 is not waited out: at most maxRetryAfterMs (default 30 s).
+    proxy.seen.length = 0;
+    proxy.at.length = 0;
+    proxy.failed = 0;
+    proxy.rules.fail = { status: 503, times: 1, retryAfter: 3600, match: new RegExp(`^GET .*/blobs/${layer.digest}$`) };
+    await pull(tempStore(t), `${proxy.host}/berth/busybox:layers`, { ...FAST, maxRetryAfterMs: 300 });
+    const capped = proxy.seen.flatMap((s, i) => (s.startsWith('GET ') && s.includes(layer.digest) ? [proxy.at[i]!] : []));
+    assert.equal(capped.length, 2);
+    assert.ok(capped[1]! - capped[0]! >= 280 && capped[1]! - capped[0]! < 2000, `waited ${capped[1]! - capped[0]!} ms`);
   });
 
   test('the connection dropped mid-blob twice: each retry continues from where the last one broke', async (t) => {

@@ -44,6 +44,8 @@ export interface RegistryOptions {
   attempts?: number;
   /** First wait between attempts, doubled each time (default 250 ms). */
   retryDelayMs?: number;
+  /** The longest a registry's Retry-After is waited for (default 30 s): an hour is not waited out. */
+  maxRetryAfterMs?: number;
   /** Told of each retry (progress lines). */
   onRetry?: (what: string, attempt: number, err: Error) => void;
 }
@@ -237,7 +239,7 @@ export class RegistryClient {
         }
         this.options.onRetry?.(what, i, err as Error);
         const base = (this.options.retryDelayMs ?? 250) * 2 ** (i - 1);
-        const wait = err instanceof RegistryError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, 30_000) : base + Math.random() * base * 0.2;
+        const wait = err instanceof RegistryError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, this.options.maxRetryAfterMs ?? 30_000) : base + Math.random() * base * 0.2;
         await delay(wait, signal);
       }
     }
