@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Pull of a multi-layer image (>= 300 MB in 6 layers) from a local docker-registry into an empty
-# store: berth pull vs skopeo copy docker://... oci:DIR vs podman pull (which also unpacks), with
-# hyperfine, ratios printed. Run from the project root after `npm run build`, as root.
-#   LAYERS=6 LAYER_MB=56 RUNS=5 bash bench/pull.sh
+# Pull of a multi-layer image (>= 300 MB in 6 data layers and a busybox one) from a local
+# docker-registry into an empty store: berth pull vs skopeo copy docker://... oci:DIR, and berth
+# pull + unpack (berth pull, then berth run --rm IMAGE true, which unpacks the layers into storage)
+# vs podman pull (which also unpacks), with hyperfine; medians and same-run ratios printed, with
+# the load average. Run from the project root after `npm run build`, as root. See bench/README.md.
+#   LAYERS=6 LAYER_MB=56 RUNS=7 bash bench/pull.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAYERS=${LAYERS:-6}
 LAYER_MB=${LAYER_MB:-56}
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-7}
 for tool in docker-registry skopeo hyperfine; do command -v "$tool" >/dev/null || { echo "bench/pull.sh: $tool not installed" >&2; exit 1; }; done
 [ -f dist/bin/berth.mjs ] || { echo "bench/pull.sh: run npm run build first" >&2; exit 1; }
 
@@ -41,17 +43,29 @@ echo "building a ${LAYERS}-layer image of $((LAYERS * LAYER_MB)) MB..." >&2
 L="$W/layout"
 mkdir -p "$L/blobs/sha256" "$W/src"
 diff_ids=() layers_json=()
-for i in $(seq 1 "$LAYERS"); do
-  mkdir -p "$W/src/$i/data"
-  head -c "$((LAYER_MB * 1024 * 1024))" /dev/urandom >"$W/src/$i/data/blob-$i"
-  tar -C "$W/src/$i" -cf "$W/layer.tar" data
+# add_layer DIR: the tree under DIR as the next gzip layer of the layout (DIR is removed).
+add_layer() {
+  tar -C "$1" -cf "$W/layer.tar" .
   diff_ids+=("\"sha256:$(sha256sum "$W/layer.tar" | cut -d' ' -f1)\"")
   gzip -1 -c "$W/layer.tar" >"$W/layer.tar.gz"
+  local d
   d=$(sha256sum "$W/layer.tar.gz" | cut -d' ' -f1)
   layers_json+=("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$d\",\"size\":$(stat -c %s "$W/layer.tar.gz")}")
   mv "$W/layer.tar.gz" "$L/blobs/sha256/$d"
-  rm -rf "$W/src/$i" "$W/layer.tar"
+  rm -rf "$1" "$W/layer.tar"
+}
+for i in $(seq 1 "$LAYERS"); do
+  mkdir -p "$W/src/$i/data"
+  head -c "$((LAYER_MB * 1024 * 1024))" /dev/urandom >"$W/src/$i/data/blob-$i"
+  add_layer "$W/src/$i"
 done
+# The last layer: busybox-static as /bin/true, so that `berth run --rm IMAGE true` has a command.
+if [ -x /bin/busybox ]; then
+  mkdir -p "$W/src/bb/bin"
+  cp /bin/busybox "$W/src/bb/bin/busybox"
+  ln -s busybox "$W/src/bb/bin/true"
+  add_layer "$W/src/bb"
+fi
 arch=$(node -e 'console.log({x64:"amd64",arm64:"arm64"}[process.arch]??process.arch)')
 config="{\"architecture\":\"$arch\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[$(IFS=,; echo "${diff_ids[*]}")]}}"
 printf '%s' "$config" >"$W/config.json"
@@ -70,21 +84,52 @@ echo "image: $REF ($(du -sh "$W/registry" | cut -f1) in the registry)" >&2
 
 BERTH="node $PWD/dist/bin/berth.mjs"
 PODMAN="podman --root $W/podman-root --runroot $W/podman-run --runtime runc --cgroup-manager cgroupfs --storage-driver overlay"
-cmds=(
-  --prepare "rm -rf $W/berth" -n "berth pull" "BERTH_ROOT=$W/berth $BERTH pull -q $REF"
-  --prepare "rm -rf $W/oci" -n "skopeo copy" "skopeo copy -q --src-tls-verify=false docker://$REF oci:$W/oci:big"
-)
-if command -v podman >/dev/null; then
-  cmds+=(--prepare "$PODMAN rmi -af >/dev/null 2>&1 || true; rm -rf $W/podman-root $W/podman-run" -n "podman pull" "$PODMAN pull -q --tls-verify=false $REF")
+names=("berth pull" "skopeo copy")
+prepares=("rm -rf $W/berth" "rm -rf $W/oci")
+commands=("BERTH_ROOT=$W/berth $BERTH pull -q $REF" "skopeo copy -q --src-tls-verify=false docker://$REF oci:$W/oci:big")
+if [ -x /bin/busybox ]; then
+  names+=("berth pull+unpack")
+  prepares+=("rm -rf $W/berth-run")
+  commands+=("BERTH_ROOT=$W/berth-run $BERTH pull -q $REF && BERTH_ROOT=$W/berth-run $BERTH run --rm $REF true")
 fi
-hyperfine --runs "$RUNS" --export-json "$W/results.json" "${cmds[@]}"
+if command -v podman >/dev/null; then
+  names+=("podman pull")
+  prepares+=("$PODMAN rmi -af >/dev/null 2>&1 || true; rm -rf $W/podman-root $W/podman-run")
+  commands+=("$PODMAN pull -q --tls-verify=false $REF")
+fi
+# Each command once with its output shown: hyperfine hides why a command fails.
+for i in "${!names[@]}"; do
+  bash -c "${prepares[$i]}"
+  bash -c "${commands[$i]}" >/dev/null || { echo "bench/pull.sh: ${names[$i]} failed" >&2; exit 1; }
+done
+# The commands take turns, one hyperfine run each per round, so that a change of load on this
+# shared machine falls on both sides of a ratio alike (the report gives the median of the
+# per-round ratios next to the ratio of the medians).
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
+for ((round = 1; round <= RUNS; round++)); do
+  for i in "${!names[@]}"; do
+    hyperfine --style none --runs 1 --prepare "${prepares[$i]}" --export-json "$W/round-$round-$i.json" -n "${names[$i]}" "${commands[$i]}" >/dev/null
+  done
+done
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 # podman's storage may hold mounts: take it down before the temp dir goes.
 command -v podman >/dev/null && $PODMAN rmi -af >/dev/null 2>&1 || true
 node -e '
-const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
-const m = Object.fromEntries(r.map((x) => [x.command, x.mean]));
-const b = m["berth pull"];
-console.log(`berth pull   ${b.toFixed(3)} s`);
-for (const [name, t] of Object.entries(m)) if (name !== "berth pull") console.log(`${name.padEnd(12)} ${t.toFixed(3)} s   berth/${name.split(" ")[0]} = ${(b / t).toFixed(2)}x`);
-if (m["skopeo copy"]) console.log(`target: berth <= 0.7x skopeo: ${b / m["skopeo copy"] <= 0.7 ? "met" : "not met"}`);
-' "$W/results.json"
+const fs = require("fs");
+const times = new Map(), rounds = new Map();
+for (const file of process.argv.slice(1)) {
+  const round = /round-(\d+)-/.exec(file)[1];
+  for (const r of JSON.parse(fs.readFileSync(file, "utf8")).results) {
+    times.set(r.command, [...(times.get(r.command) ?? []), r.times[0]]);
+    rounds.set(round, { ...rounds.get(round), [r.command]: r.times[0] });
+  }
+}
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+console.log("median s   min s   max s   runs");
+for (const [name, ts] of times) console.log(`${median(ts).toFixed(3)}   ${Math.min(...ts).toFixed(3)}   ${Math.max(...ts).toFixed(3)}   ${ts.length}    ${name}`);
+for (const [a, b, target] of [["berth pull", "skopeo copy", 0.7], ["berth pull+unpack", "podman pull"]]) {
+  if (!times.has(a) || !times.has(b)) continue;
+  const perRound = [...rounds.values()].filter((r) => r[a] && r[b]).map((r) => r[a] / r[b]);
+  console.log(`${a} / ${b}: ${(median(times.get(a)) / median(times.get(b))).toFixed(2)}x of medians, ${median(perRound).toFixed(2)}x median of rounds${target ? ` (target <= ${target}x, information only)` : ""}`);
+}
+' "$W"/round-*.json

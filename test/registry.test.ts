@@ -3,19 +3,22 @@
 // each transfer; and the failures a network gives, each with a clear error and the store as it was.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { MediaType } from '../src/image/types.js';
+import { MediaType, type Descriptor } from '../src/image/types.js';
+import { commitImage } from '../src/image/commit.js';
 import type { ImageStore } from '../src/image/store.js';
 import { hostPlatform } from '../src/image/platform.js';
 import { pull, pullImage, pushImage, parseChallenge, readCredentials, type PullEvent, type PushEvent } from '../src/image/registry/index.js';
+import { ensureImage } from '../src/image/index.js';
 import { buildTestImage, busyboxAvailable, busyboxLayers, FIXTURE_REF, writeDockerSaveFixture } from './helpers/image-fixture.js';
 import { blobAndTempFiles, tempStore } from './helpers/image-store.js';
-import { REGISTRY_PASSWORD, REGISTRY_USER, registryAvailable, startProxy, startRegistry, startTokenServer } from './helpers/registry.js';
+import { blobGets, REGISTRY_PASSWORD, REGISTRY_USER, registryAvailable, startProxy, startRegistry, startTokenServer } from './helpers/registry.js';
+import { waitFor } from './helpers/run.js';
 
 const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
 const skip = !registryAvailable() ? 'docker-registry not installed' : !busyboxAvailable() ? 'busybox-static not installed' : false;
@@ -77,6 +80,44 @@ async function pushFixture(t: TestContext, host: string, options = {}): Promise<
   const result = await pushImage(source, FIXTURE_REF, ref, options);
   assert.equal(result.digest, record.manifest.digest);
   return { source, ref, manifestDigest: record.manifest.digest };
+}
+
+/** A one-layer image whose layer is a tar of `mib` MiB of random bytes, pushed to HOST/big/blob:1. */
+async function pushBigImage(t: TestContext, host: string, mib: number): Promise<{ ref: string; layer: Descriptor; manifestDigest: string }> {
+  const dir = tempDir(t, 'big');
+  mkdirSync(join(dir, 'data'));
+  writeFileSync(join(dir, 'data', 'random'), randomBytes(mib * 1024 * 1024));
+  const tar = spawnSync('tar', ['-C', dir, '-cf', join(dir, 'layer.tar'), 'data'], { encoding: 'utf8' });
+  assert.equal(tar.status, 0, tar.stderr);
+  const source = tempStore(t);
+  const record = await commitImage(source, { layers: [{ source: join(dir, 'layer.tar') }], config: { Cmd: ['true'] }, ref: 'berth-test/big:1' });
+  const ref = `${host}/big/blob:1`;
+  await pushImage(source, 'berth-test/big:1', ref);
+  return { ref, layer: (await source.manifest(record)).layers[0]!, manifestDigest: record.manifest.digest };
+}
+
+/** Where a download of `digest` keeps its bytes until they are verified. */
+function partialFile(store: ImageStore, digest: string): string {
+  return join(store.root, 'tmp', `partial-${digest.slice('sha256:'.length)}`);
+}
+
+/** `berth pull -q REF` in a child process (killed after the test if still running). */
+function pullInBackground(t: TestContext, root: string, ref: string): { child: ChildProcess; exited: Promise<unknown> } {
+  const child = spawn(process.execPath, [BERTH, 'pull', '-q', ref], { env: { ...process.env, BERTH_ROOT: root }, stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { child, exited };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
 }
 
 describe('registry client: pieces', () => {
@@ -358,6 +399,316 @@ describe('registry: bearer tokens', { skip }, () => {
     const r = await berth({ BERTH_ROOT: store.root, DOCKER_CONFIG: config }, 'pull', ref);
     assert.equal(r.status, 125);
     assert.match(r.stderr, new RegExp(`^berth: pull ${ref}: unauthorized: token server http://127\\.0\\.0\\.1:\\d+ refused: wrong username or password \\(401\\)\n$`));
+    assert.deepEqual(snapshot(store), before);
+  });
+});
+
+describe('registry: transient failures are retried', { skip }, () => {
+  test('503 on the manifest, then on a blob: retried until they pass; each attempt reached the registry', async (t) => {
+    const registry = await startRegistry(t);
+    const { source, manifestDigest } = await pushFixture(t, registry.host);
+    const layer = (await source.manifest(source.resolve(FIXTURE_REF))).layers[1]!;
+    const proxy = await startProxy(t, registry.host, { fail: { status: 503, times: 2, match: /^GET \/v2\/berth\/busybox\/manifests\/layers$/ } });
+    const ref = `${proxy.host}/berth/busybox:layers`;
+    const first = await pull(tempStore(t), ref, FAST);
+    assert.equal(first.record.manifest.digest, manifestDigest);
+    assert.equal(proxy.failed, 2);
+    assert.equal(proxy.seen.filter((s) => s === 'GET /v2/berth/busybox/manifests/layers').length, 3);
+
+    proxy.failed = 0;
+    proxy.seen.length = 0;
+    proxy.rules.fail = { status: 503, times: 3, match: new RegExp(`^GET /v2/berth/busybox/blobs/${layer.digest}$`) };
+    const retries: PullEvent[] = [];
+    const second = await pull(tempStore(t), ref, { ...FAST, onEvent: (e) => e.type === 'retry' && retries.push(e) });
+    assert.equal(second.record.manifest.digest, manifestDigest);
+    assert.equal(proxy.failed, 3);
+    assert.equal(blobGets(proxy, layer.digest).length, 4, proxy.seen.join('\n'));
+    assert.deepEqual(
+      retries.map((e) => e.type === 'retry' && [e.id, e.attempt]),
+      [1, 2, 3].map((n) => [layer.digest, n]),
+    );
+  });
+
+  test('429 with Retry-After: 1 is waited for (about a second, not the 20 ms backoff); an hour is not', async (t) => {
+    const registry = await startRegistry(t);
+    const { source, manifestDigest } = await pushFixture(t, registry.host);
+    const layer = (await source.manifest(source.resolve(FIXTURE_REF))).layers[0]!;
+    const proxy = await startProxy(t, registry.host, { fail: { status: 429, times: 1, retryAfter: 1, match: new RegExp(`^GET .*/blobs/${layer.digest}$`) } });
+    const result = await pull(tempStore(t), `${proxy.host}/berth/busybox:layers`, FAST);
+    assert.equal(result.record.manifest.digest, manifestDigest);
+    const at = proxy.seen.flatMap((s, i) => (s.startsWith('GET ') && s.includes(layer.digest) ? [proxy.at[i]!] : []));
+    assert.equal(at.length, 2);
+    const waited = at[1]! - at[0]!;
+    assert.ok(waited >= 950 && waited < 3000, `waited ${waited} ms`);
+
+    // Retry-After: 3600 is not waited out: at most maxRetryAfterMs (default 30 s).
+    proxy.seen.length = 0;
+    proxy.at.length = 0;
+    proxy.failed = 0;
+    proxy.rules.fail = { status: 503, times: 1, retryAfter: 3600, match: new RegExp(`^GET .*/blobs/${layer.digest}$`) };
+    await pull(tempStore(t), `${proxy.host}/berth/busybox:layers`, { ...FAST, maxRetryAfterMs: 300 });
+    const capped = proxy.seen.flatMap((s, i) => (s.startsWith('GET ') && s.includes(layer.digest) ? [proxy.at[i]!] : []));
+    assert.equal(capped.length, 2);
+    assert.ok(capped[1]! - capped[0]! >= 280 && capped[1]! - capped[0]! < 2000, `waited ${capped[1]! - capped[0]!} ms`);
+  });
+
+  test('the connection dropped mid-blob twice: each retry continues from where the last one broke', async (t) => {
+    const registry = await startRegistry(t);
+    const { source, manifestDigest } = await pushFixture(t, registry.host);
+    const big = (await source.manifest(source.resolve(FIXTURE_REF))).layers[0]!;
+    const proxy = await startProxy(t, registry.host, { cutBlob: big.digest, cuts: 2 });
+    const store = tempStore(t);
+    const result = await pull(store, `${proxy.host}/berth/busybox:layers`, FAST);
+    assert.equal(result.record.manifest.digest, manifestDigest);
+    const gets = blobGets(proxy, big.digest);
+    assert.equal(gets.length, 3, gets.join('\n'));
+    const offsets = gets.map((g) => Number(/ bytes=(\d+)-$/.exec(g)?.[1] ?? 0));
+    assert.ok(offsets[0] === 0 && offsets[1]! > 0 && offsets[2]! > offsets[1]! && offsets[2]! < big.size, String(offsets));
+    assert.equal(sha(readFileSync(store.content.path(big.digest))), big.digest);
+    assert.deepEqual(blobAndTempFiles(store.root).tmp, []);
+  });
+
+  test('a registry that keeps failing: one clear line, after the attempts, and the store as it was', async (t) => {
+    const registry = await startRegistry(t);
+    const { source } = await pushFixture(t, registry.host);
+    const layer = (await source.manifest(source.resolve(FIXTURE_REF))).layers[1]!;
+    const proxy = await startProxy(t, registry.host, { fail: { status: 503, times: Infinity, match: new RegExp(`^GET .*/blobs/${layer.digest}$`) } });
+    const store = tempStore(t);
+    const before = snapshot(store);
+    const ref = `${proxy.host}/berth/busybox:layers`;
+    await assert.rejects(pull(store, ref, FAST), (err: Error) => {
+      assert.equal(err.message, `pull ${ref}: layer 2 ${layer.digest}: service unavailable (503) (gave up after 5 attempts)`);
+      return true;
+    });
+    assert.equal(proxy.failed, 5);
+    assert.deepEqual(snapshot(store), before);
+  });
+});
+
+describe('registry: a partial download continues in the next process', { skip }, () => {
+  test('a pull killed mid-blob leaves its bytes in tmp, not as a blob; the next pull asks for the rest with Range and verifies the whole', async (t) => {
+    const registry = await startRegistry(t);
+    const big = await pushBigImage(t, registry.host, 8);
+    const proxy = await startProxy(t, registry.host, { throttle: { digest: big.layer.digest, bytesPerSecond: 2 * 1024 * 1024 } });
+    const store = tempStore(t);
+    const ref = `${proxy.host}/big/blob:1`;
+    const { child, exited } = pullInBackground(t, store.root, ref);
+    const partial = partialFile(store, big.layer.digest);
+    await waitFor('1 MiB of the layer written', () => fileSize(partial) >= 1024 * 1024, 20_000);
+    child.kill('SIGKILL');
+    await exited;
+    const kept = fileSize(partial);
+    assert.ok(kept > 0 && kept < big.layer.size, `${kept} of ${big.layer.size}`);
+    assert.ok(!store.has(big.layer.digest));
+    assert.deepEqual(blobAndTempFiles(store.root).tmp, [`partial-${big.layer.digest.slice(7)}`, `partial-${big.layer.digest.slice(7)}.lock`]);
+    assert.deepEqual(store.listImages(), []);
+
+    proxy.rules.throttle = undefined;
+    const events: PullEvent[] = [];
+    const result = await pull(store, ref, { onEvent: (e) => events.push(e) });
+    assert.equal(result.record.manifest.digest, big.manifestDigest);
+    const gets = blobGets(proxy, big.layer.digest);
+    assert.deepEqual(gets, [`GET /v2/big/blob/blobs/${big.layer.digest}`, `GET /v2/big/blob/blobs/${big.layer.digest} bytes=${kept}-`]);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'resumed'),
+      [{ type: 'resumed', id: big.layer.digest, offset: kept, size: big.layer.size }],
+    );
+    assert.equal(sha(readFileSync(store.content.path(big.layer.digest))), big.layer.digest);
+    assert.deepEqual(blobAndTempFiles(store.root).tmp, []);
+
+    // A partial that no pull continues goes at the next collection, with its dead holder's lock.
+    const other = tempStore(t);
+    const { child: child2, exited: exited2 } = pullInBackground(t, other.root, ref);
+    proxy.rules.throttle = { digest: big.layer.digest, bytesPerSecond: 2 * 1024 * 1024 };
+    await waitFor('1 MiB of the layer written', () => fileSize(partialFile(other, big.layer.digest)) >= 1024 * 1024, 20_000);
+    child2.kill('SIGKILL');
+    await exited2;
+    assert.equal(blobAndTempFiles(other.root).tmp.length, 2);
+    other.collect();
+    assert.deepEqual(blobAndTempFiles(other.root).tmp, []);
+  });
+
+  test('a partial not to be trusted: wrong bytes are found by the digest and fetched again from 0; a registry without ranges sends it all', async (t) => {
+    const registry = await startRegistry(t);
+    const big = await pushBigImage(t, registry.host, 2);
+    const proxy = await startProxy(t, registry.host);
+    const ref = `${proxy.host}/big/blob:1`;
+    const wrong = randomBytes(300_000);
+
+    const store = tempStore(t);
+    mkdirSync(join(store.root, 'tmp'), { recursive: true });
+    writeFileSync(partialFile(store, big.layer.digest), wrong);
+    await pull(store, ref);
+    assert.deepEqual(blobGets(proxy, big.layer.digest), [`GET /v2/big/blob/blobs/${big.layer.digest} bytes=300000-`, `GET /v2/big/blob/blobs/${big.layer.digest}`]);
+    assert.equal(sha(readFileSync(store.content.path(big.layer.digest))), big.layer.digest);
+    assert.deepEqual(blobAndTempFiles(store.root).tmp, []);
+
+    // The registry answers the Range with 200 and the whole blob: what it sends replaces the partial.
+    proxy.rules.ignoreRange = true;
+    proxy.seen.length = 0;
+    const again = tempStore(t);
+    mkdirSync(join(again.root, 'tmp'), { recursive: true });
+    writeFileSync(partialFile(again, big.layer.digest), wrong);
+    await pull(again, ref);
+    assert.deepEqual(blobGets(proxy, big.layer.digest), [`GET /v2/big/blob/blobs/${big.layer.digest} bytes=300000-`]);
+    assert.equal(sha(readFileSync(again.content.path(big.layer.digest))), big.layer.digest);
+    assert.deepEqual(blobAndTempFiles(again.root).tmp, []);
+  });
+
+  test('two processes pulling the same image at once: one downloads the layer, the other waits and uses it', async (t) => {
+    const registry = await startRegistry(t);
+    const big = await pushBigImage(t, registry.host, 6);
+    const proxy = await startProxy(t, registry.host, { throttle: { digest: big.layer.digest, bytesPerSecond: 4 * 1024 * 1024 } });
+    const root = tempDir(t, 'root');
+    const ref = `${proxy.host}/big/blob:1`;
+    const [a, b] = await Promise.all([berth({ BERTH_ROOT: root }, 'pull', '-q', ref), berth({ BERTH_ROOT: root }, 'pull', '-q', ref)]);
+    assert.equal(ok(a), `${ref}\n`);
+    assert.equal(ok(b), `${ref}\n`);
+    assert.equal(blobGets(proxy, big.layer.digest).length, 1, proxy.seen.join('\n'));
+    const blob = join(root, 'blobs', 'sha256', big.layer.digest.slice(7));
+    assert.equal(sha(readFileSync(blob)), big.layer.digest);
+    assert.deepEqual(blobAndTempFiles(root).tmp, []);
+  });
+});
+
+describe('registry: ensureImage, the --pull policies of berth run', { skip }, () => {
+  test('missing pulls once, then uses the local image without asking the registry', async (t) => {
+    const registry = await startRegistry(t);
+    const { manifestDigest } = await pushFixture(t, registry.host);
+    const proxy = await startProxy(t, registry.host);
+    const ref = `${proxy.host}/berth/busybox:layers`;
+    const store = tempStore(t);
+    const events: PullEvent[] = [];
+    const first = await ensureImage(store, ref, { policy: 'missing', onProgress: (e) => events.push(e) });
+    assert.deepEqual([first.pulled, first.downloaded, first.record.manifest.digest], [true, 4, manifestDigest]);
+    assert.equal(events.filter((e) => e.type === 'done').length, 3);
+    const asked = proxy.seen.length;
+    const second = await ensureImage(store, ref, { policy: 'missing' });
+    assert.deepEqual([second.pulled, second.record.id], [false, first.record.id]);
+    assert.equal(proxy.seen.length, asked);
+    // By id too, as docker finds images.
+    assert.equal((await ensureImage(store, first.record.id.slice(7, 19), { policy: 'missing' })).record.id, first.record.id);
+    assert.equal(proxy.seen.length, asked);
+  });
+
+  test('always asks every time: nothing downloaded while the manifest is the same, the new image once the tag moves', async (t) => {
+    const registry = await startRegistry(t);
+    const { manifestDigest } = await pushFixture(t, registry.host);
+    const proxy = await startProxy(t, registry.host);
+    const ref = `${proxy.host}/berth/busybox:layers`;
+    const store = tempStore(t);
+    await ensureImage(store, ref, { policy: 'always' });
+    proxy.seen.length = 0;
+    const same = await ensureImage(store, ref, { policy: 'always' });
+    assert.deepEqual([same.pulled, same.downloaded, same.record.manifest.digest], [true, 0, manifestDigest]);
+    assert.deepEqual(proxy.seen, ['GET /v2/berth/busybox/manifests/layers']);
+
+    const big = await pushBigImage(t, registry.host, 1);
+    const bigSource = tempStore(t);
+    await pull(bigSource, big.ref);
+    await pushImage(bigSource, big.ref, `${registry.host}/berth/busybox:layers`);
+    const moved = await ensureImage(store, ref, { policy: 'always' });
+    assert.deepEqual([moved.pulled, moved.downloaded, moved.record.manifest.digest], [true, 2, big.manifestDigest]);
+    assert.deepEqual(store.resolve(ref).id, moved.record.id);
+  });
+
+  test("never: the local image, or docker's error without asking the registry, the store unchanged", async (t) => {
+    const registry = await startRegistry(t);
+    await pushFixture(t, registry.host);
+    const proxy = await startProxy(t, registry.host);
+    const ref = `${proxy.host}/berth/busybox:layers`;
+    const store = tempStore(t);
+    const before = snapshot(store);
+    await assert.rejects(ensureImage(store, ref, { policy: 'never' }), (err: Error) => {
+      assert.equal(err.name, 'NotFoundError');
+      assert.equal(err.message, `No such image: ${ref}`);
+      return true;
+    });
+    await assert.rejects(ensureImage(store, 'busybox', { policy: 'never' }), /^NotFoundError: No such image: busybox:latest$/);
+    assert.deepEqual(proxy.seen, []);
+    assert.deepEqual(snapshot(store), before);
+    const pulled = await ensureImage(store, ref, { policy: 'missing' });
+    proxy.seen.length = 0;
+    const local = await ensureImage(store, ref, { policy: 'never', platform: hostPlatform() });
+    assert.deepEqual([local.pulled, local.record.id], [false, pulled.record.id]);
+    const other = { os: 'linux', architecture: hostPlatform().architecture === 's390x' ? 'ppc64le' : 's390x' };
+    await assert.rejects(
+      ensureImage(store, ref, { policy: 'never', platform: other }),
+      new RegExp(`^NotFoundError: image with reference ${ref.replace(/[.]/g, '\\.')} was found but its platform \\(linux/${hostPlatform().architecture}\\) does not match the specified platform \\(linux/${other.architecture}\\)$`),
+    );
+    await assert.rejects(ensureImage(store, ref, { policy: 'sometimes' as 'never' }), /^ImageError: --pull sometimes: use missing, always or never$/);
+    assert.deepEqual(proxy.seen, []);
+  });
+});
+
+/** A credential helper, docker-credential-berthtest, in a new dir: a JSON file as its keychain, its calls logged. */
+function credentialHelper(t: TestContext): { dir: string; calls: () => string[] } {
+  const dir = tempDir(t, 'cred-helper');
+  const script = `#!${process.execPath}
+const fs = require('fs');
+const path = require('path');
+const db = path.join(__dirname, 'keychain.json');
+const verb = process.argv[2];
+const input = fs.readFileSync(0, 'utf8').trim();
+fs.appendFileSync(path.join(__dirname, 'calls'), verb + ' ' + (verb === 'store' ? JSON.parse(input).ServerURL : input) + '\\n');
+const all = fs.existsSync(db) ? JSON.parse(fs.readFileSync(db, 'utf8')) : {};
+const notFound = () => { process.stdout.write('credentials not found in native keychain\\n'); process.exit(1); };
+if (verb === 'get') {
+  if (!all[input]) notFound();
+  process.stdout.write(JSON.stringify({ ServerURL: input, ...all[input] }));
+} else if (verb === 'store') {
+  const c = JSON.parse(input);
+  all[c.ServerURL] = { Username: c.Username, Secret: c.Secret };
+  fs.writeFileSync(db, JSON.stringify(all));
+} else if (verb === 'erase') {
+  if (!all[input]) notFound();
+  delete all[input];
+  fs.writeFileSync(db, JSON.stringify(all));
+} else process.exit(2);
+`;
+  writeFileSync(join(dir, 'docker-credential-berthtest'), script, { mode: 0o755 });
+  return { dir, calls: () => readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n') };
+}
+
+describe('registry: docker credential helpers', { skip }, () => {
+  test('credsStore: login stores through the helper (nothing in config.json), pull gets from it, logout erases', async (t) => {
+    const registry = await startRegistry(t, { kind: 'htpasswd' });
+    const { ref } = await pushFixture(t, registry.host, { credentials: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } });
+    const helper = credentialHelper(t);
+    const config = tempDir(t, 'docker-config');
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'berthtest' }));
+    const env = { BERTH_ROOT: tempDir(t, 'root'), DOCKER_CONFIG: config, PATH: `${helper.dir}:${process.env.PATH}` };
+    assert.equal(ok(await berth({ ...env, STDIN: REGISTRY_PASSWORD }, 'login', '-u', REGISTRY_USER, '--password-stdin', registry.host)), 'Login Succeeded\n');
+    assert.deepEqual(JSON.parse(readFileSync(join(config, 'config.json'), 'utf8')), { credsStore: 'berthtest' });
+    assert.deepEqual(JSON.parse(readFileSync(join(helper.dir, 'keychain.json'), 'utf8')), { [registry.host]: { Username: REGISTRY_USER, Secret: REGISTRY_PASSWORD } });
+    assert.match(ok(await berth(env, 'pull', ref)), /Digest: sha256:[a-f0-9]{64}\n$/);
+    assert.ok(helper.calls().includes(`get ${registry.host}`), helper.calls().join('\n'));
+    assert.equal(ok(await berth(env, 'logout', registry.host)), `Removing login credentials for ${registry.host}\n`);
+    assert.equal(ok(await berth(env, 'logout', registry.host)), `Not logged in to ${registry.host}\n`);
+    // Not found in the helper: anonymous, and the registry says so.
+    const anonymous = await berth({ ...env, BERTH_ROOT: tempDir(t, 'root2') }, 'pull', ref);
+    assert.equal(anonymous.status, 125);
+    assert.equal(anonymous.stderr, `berth: pull ${ref}: unauthorized: authentication required (berth login ${registry.host})\n`);
+  });
+
+  test('credHelpers for one registry win over credsStore; a helper not in PATH is a clear error', async (t) => {
+    const registry = await startRegistry(t, { kind: 'htpasswd' });
+    const { ref } = await pushFixture(t, registry.host, { credentials: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } });
+    const helper = credentialHelper(t);
+    writeFileSync(join(helper.dir, 'keychain.json'), JSON.stringify({ [registry.host]: { Username: REGISTRY_USER, Secret: REGISTRY_PASSWORD } }));
+    const config = tempDir(t, 'docker-config');
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'nosuch', credHelpers: { [registry.host]: 'berthtest' } }));
+    const root = tempDir(t, 'root');
+    const env = { BERTH_ROOT: root, DOCKER_CONFIG: config, PATH: `${helper.dir}:${process.env.PATH}` };
+    assert.match(ok(await berth(env, 'pull', ref)), /Digest: sha256:[a-f0-9]{64}\n$/);
+    assert.deepEqual(helper.calls(), [`get ${registry.host}`]);
+
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'nosuch' }));
+    const store = tempStore(t);
+    const before = snapshot(store);
+    const missing = await berth({ ...env, BERTH_ROOT: store.root }, 'pull', ref);
+    assert.equal(missing.status, 125);
+    assert.equal(missing.stderr, `berth: pull ${ref}: credential helper docker-credential-nosuch: not found in PATH\n`);
     assert.deepEqual(snapshot(store), before);
   });
 });

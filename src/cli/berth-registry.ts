@@ -103,6 +103,9 @@ function pullEvents(progress: Progress): (e: PullEvent) => void {
         progress.set(e.id, 'Download complete', e.size, e.size);
         progress.set(e.id, 'Pull complete', e.size, e.size);
         break;
+      case 'resumed':
+        progress.set(e.id, `Resuming after ${humanSize(e.offset)}`, e.offset, e.size);
+        break;
       case 'resolved':
         break;
     }

@@ -17,7 +17,7 @@ export {
   DEFAULT_TAG,
   type Reference,
 } from './reference.js';
-export { ContentStore, type BlobSource, type IngestOptions } from './blobs.js';
+export { ContentStore, type BlobSource, type IngestOptions, type DownloadOptions, type RangedOpen, type RangedSource } from './blobs.js';
 export { Lease } from './lease.js';
 export { ImageStore, DEFAULT_ROOT, defaultRoot, findImage, shortId, type ImageRecord, type NewImage, type RemoveResult, type PruneOptions, type PruneResult, type DiskUsage, type ImageUsage } from './store.js';
 export { imageLayers, imageConfig, type ImageLayer, type ResolvedImage } from './layers.js';
@@ -28,3 +28,4 @@ export { commitImage, type CommitOptions, type CommitLayer } from './commit.js';
 export { loadArchive, type LoadResult, type LoadOptions, type ArchiveFormat } from './formats/load.js';
 export { saveArchive, type SaveFormat, type SaveResult } from './formats/save.js';
 export { importRootfs, type ImportOptions } from './formats/import.js';
+export { ensureImage, PULL_POLICIES, type PullPolicy, type EnsureOptions, type EnsureResult } from './registry/index.js';

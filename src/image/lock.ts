@@ -85,15 +85,11 @@ function ageMs(path: string): number {
 }
 
 /**
- * Takes the lock at `path`, synchronously (the critical sections are short file rewrites, and a
- * synchronous lock cannot be re-entered by an interleaved async task of the same process).
- * Returns the release function.
+ * One attempt at the lock at `path`: its release function, or undefined while a live holder has it
+ * (a dead holder's lock is broken on the way).
  */
-export function acquireLock(path: string, options: LockOptions = {}): () => void {
-  const timeoutMs = options.timeoutMs ?? 60_000;
+export function tryAcquireLock(path: string): (() => void) | undefined {
   const token = `${holderId()} ${randomBytes(8).toString('hex')}\n`;
-  const deadline = Date.now() + timeoutMs;
-  let delay = 2;
   for (;;) {
     try {
       const fd = openSync(path, 'wx', 0o600);
@@ -115,9 +111,29 @@ export function acquireLock(path: string, options: LockOptions = {}): () => void
       breakStale(path, held);
       continue;
     }
-    if (Date.now() > deadline) {
-      throw new ImageError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${held?.split(' ')[0] ?? '?'})`);
-    }
+    if (held === null) continue; // let go between our open and our read
+    return undefined;
+  }
+}
+
+/** Who holds the lock at `path` (its pid), for messages. */
+function holderPid(path: string): string {
+  return readOrNull(path)?.split(' ')[0] || '?';
+}
+
+/**
+ * Takes the lock at `path`, synchronously (the critical sections are short file rewrites, and a
+ * synchronous lock cannot be re-entered by an interleaved async task of the same process).
+ * Returns the release function.
+ */
+export function acquireLock(path: string, options: LockOptions = {}): () => void {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    const release = tryAcquireLock(path);
+    if (release !== undefined) return release;
+    if (Date.now() > deadline) throw new ImageError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${holderPid(path)})`);
     sleepSync(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
   }

@@ -1,14 +1,14 @@
 // The image store under one root (/var/lib/berth unless BERTH_ROOT or the constructor says
 // otherwise):
 //   blobs/sha256/<hex>   content, verified on the way in (blobs.ts)
-//   tmp/                 content on its way in
+//   tmp/                 content on its way in; partial-<hex> a download to continue (blobs.ts)
 //   leases/              what loads in progress hold (lease.ts)
 //   images.json          names and manifests of the images (records.ts), under images.lock
 // Images are named as docker names them; an image's id is its config's digest.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Descriptor, Digest, ImageManifest } from './types.js';
-import { ContentStore, type BlobSource, type IngestOptions } from './blobs.js';
+import { ContentStore, type BlobSource, type DownloadOptions, type IngestOptions, type RangedOpen } from './blobs.js';
 import { createLease, leasedDigests, type Lease } from './lease.js';
 import { ImageRecords, type ImageRecord } from './records.js';
 import { formatReference, looksLikeImageId, parseReference, type Reference } from './reference.js';
@@ -121,6 +121,14 @@ export class ImageStore {
    */
   ingest(source: BlobSource, options: IngestOptions = {}): Promise<Descriptor> {
     return this.content.ingest(source, {
+      ...options,
+      beforeCommit: (commit) => withLock(this.records.lockFile, commit),
+    });
+  }
+
+  /** Downloads a blob of known digest and size (see ContentStore.download), committed as ingest's are. */
+  download(expected: { digest: Digest; size: number }, open: RangedOpen, options: DownloadOptions = {}): Promise<Descriptor> {
+    return this.content.download(expected, open, {
       ...options,
       beforeCommit: (commit) => withLock(this.records.lockFile, commit),
     });

@@ -178,8 +178,19 @@ export interface ProxyRules {
   alterManifest?: boolean;
   /** Serve this blob with one byte flipped. */
   corruptBlob?: string;
-  /** Cut the connection half-way through the first GET of this blob. */
+  /** Cut the connection half-way through the first GET(s) of this blob. */
   cutBlob?: string;
+  /** How many GETs of cutBlob are cut (default 1; Infinity: all of them). */
+  cuts?: number;
+  /**
+   * Answer `status` (with `Retry-After: retryAfter` when given) instead of forwarding, to the
+   * first `times` requests whose `METHOD path` matches `match` (default: every request).
+   */
+  fail?: { status: number; times: number; retryAfter?: number; match?: RegExp };
+  /** Send this blob at about this many bytes a second, in small writes. */
+  throttle?: { digest: string; bytesPerSecond: number };
+  /** Forward without the Range header: whole blobs (200), as from a registry without ranges. */
+  ignoreRange?: boolean;
 }
 
 export interface Proxy {
@@ -187,20 +198,43 @@ export interface Proxy {
   rules: ProxyRules;
   /** Requests seen: `METHOD path [range]`. */
   seen: string[];
+  /** When each of `seen` arrived (Date.now()). */
+  at: number[];
+  /** Requests answered by rules.fail. */
+  failed: number;
+}
+
+/** `seen` lines of GETs of one blob. */
+export function blobGets(proxy: Proxy, digest: string): string[] {
+  return proxy.seen.filter((s) => s.startsWith('GET ') && s.includes(`/blobs/${digest}`));
 }
 
 /** A proxy to `target` (`127.0.0.1:PORT`) that breaks what `rules` say. */
 export async function startProxy(t: TestContext, target: string, rules: ProxyRules = {}): Promise<Proxy> {
   const [targetHost, targetPort] = target.split(':') as [string, string];
-  const state: Proxy = { host: '', rules, seen: [] };
-  const cut = new Set<string>();
+  const state: Proxy = { host: '', rules, seen: [], at: [], failed: 0 };
+  const cuts = new Map<string, number>();
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
-    state.seen.push(`${req.method} ${path}${req.headers.range ? ` ${req.headers.range}` : ''}`);
-    const upstream = request({ host: targetHost, port: Number(targetPort), method: req.method, path, headers: { ...req.headers, host: target } }, (up) => {
+    const line = `${req.method} ${path}`;
+    state.seen.push(`${line}${req.headers.range ? ` ${req.headers.range}` : ''}`);
+    state.at.push(Date.now());
+    const fail = rules.fail;
+    if (fail !== undefined && state.failed < fail.times && (fail.match === undefined || fail.match.test(line))) {
+      state.failed += 1;
+      const body = JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: fail.status === 429 ? 'too many requests' : 'service unavailable' }] });
+      res.writeHead(fail.status, { 'Content-Type': 'application/json', ...(fail.retryAfter !== undefined ? { 'Retry-After': String(fail.retryAfter) } : {}) });
+      res.end(body);
+      req.resume();
+      return;
+    }
+    const headers = { ...req.headers, host: target };
+    if (rules.ignoreRange) delete headers.range;
+    const upstream = request({ host: targetHost, port: Number(targetPort), method: req.method, path, headers }, (up) => {
       const headers = { ...up.headers };
       const isManifest = /\/manifests\//.test(path) && req.method === 'GET';
       const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(path)?.[1];
+      res.on('close', () => up.destroy());
       if (isManifest && rules.alterManifest && up.statusCode === 200) {
         const chunks: Buffer[] = [];
         up.on('data', (c: Buffer) => chunks.push(c));
@@ -223,18 +257,22 @@ export async function startProxy(t: TestContext, target: string, rules: ProxyRul
         });
         return;
       }
-      if (blob !== undefined && req.method === 'GET' && blob === rules.cutBlob && !cut.has(blob) && up.statusCode === 200) {
-        cut.add(blob);
+      if (blob !== undefined && req.method === 'GET' && blob === rules.cutBlob && (cuts.get(blob) ?? 0) < (rules.cuts ?? 1) && (up.statusCode === 200 || up.statusCode === 206)) {
+        cuts.set(blob, (cuts.get(blob) ?? 0) + 1);
         const chunks: Buffer[] = [];
         up.on('data', (c: Buffer) => chunks.push(c));
         up.on('end', () => {
           const body = Buffer.concat(chunks);
-          res.writeHead(200, headers);
+          res.writeHead(up.statusCode!, headers);
           res.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => res.socket?.destroy(), 20));
         });
         return;
       }
       res.writeHead(up.statusCode ?? 502, headers);
+      if (blob !== undefined && blob === rules.throttle?.digest) {
+        throttled(up, res, rules.throttle.bytesPerSecond);
+        return;
+      }
       up.pipe(res);
     });
     upstream.on('error', () => res.destroy());
@@ -247,4 +285,35 @@ export async function startProxy(t: TestContext, target: string, rules: ProxyRul
   });
   state.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return state;
+}
+
+/** Copies `from` to `to` in 16 KiB writes, paced to `bytesPerSecond`. */
+function throttled(from: IncomingMessage, to: ServerResponse, bytesPerSecond: number): void {
+  const piece = 16 * 1024;
+  let sending = false;
+  let ended = false;
+  from.on('data', (chunk: Buffer) => {
+    from.pause();
+    sending = true;
+    let offset = 0;
+    const next = (): void => {
+      if (to.destroyed) return;
+      if (offset >= chunk.length) {
+        sending = false;
+        if (ended) to.end();
+        else from.resume();
+        return;
+      }
+      const part = chunk.subarray(offset, offset + piece);
+      offset += part.length;
+      to.write(part);
+      setTimeout(next, (part.length / bytesPerSecond) * 1000);
+    };
+    next();
+  });
+  // 'end' can come while the last chunk is still being paced out: the response ends after it.
+  from.on('end', () => {
+    ended = true;
+    if (!sending) to.end();
+  });
 }

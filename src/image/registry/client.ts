@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { registryHost } from '../reference.js';
+import type { RangedSource } from '../blobs.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, type Digest } from '../types.js';
 import { DigestError } from '../errors.js';
 import { readCredentials, type Credentials } from './credentials.js';
@@ -31,7 +32,8 @@ export { RegistryError } from './http.js';
 /** Every manifest kind berth reads, best first (docker sends the same list). */
 export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest].join(', ');
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const COALESCE_BYTES = 1024 * 1024;
+/** Network chunks gathered into batches of this many bytes (one write each downstream). */
+const BATCH_BYTES = 1024 * 1024;
 
 export interface RegistryOptions {
   /** false: https without certificate checks, or plain http when the registry speaks no TLS. */
@@ -42,6 +44,8 @@ export interface RegistryOptions {
   attempts?: number;
   /** First wait between attempts, doubled each time (default 250 ms). */
   retryDelayMs?: number;
+  /** The longest a registry's Retry-After is waited for (default 30 s): an hour is not waited out. */
+  maxRetryAfterMs?: number;
   /** Told of each retry (progress lines). */
   onRetry?: (what: string, attempt: number, err: Error) => void;
 }
@@ -229,10 +233,13 @@ export class RegistryClient {
       try {
         return await attempt();
       } catch (err) {
-        if (i >= attempts || !isTransient(err) || signal?.aborted) throw err;
+        if (i >= attempts || !isTransient(err) || signal?.aborted) {
+          if (i > 1 && err instanceof RegistryError) err.message += ` (gave up after ${i} attempts)`;
+          throw err;
+        }
         this.options.onRetry?.(what, i, err as Error);
         const base = (this.options.retryDelayMs ?? 250) * 2 ** (i - 1);
-        const wait = err instanceof RegistryError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, 30_000) : base + Math.random() * base * 0.2;
+        const wait = err instanceof RegistryError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, this.options.maxRetryAfterMs ?? 30_000) : base + Math.random() * base * 0.2;
         await delay(wait, signal);
       }
     }
@@ -279,34 +286,49 @@ export class RegistryClient {
   }
 
   /**
-   * A blob's content as a stream, resumed with Range where the connection breaks (or re-read from
-   * the start and skipped forward when the registry ignores Range). The consumer verifies it.
+   * A blob's content from byte `from` on (a Range request when `from` > 0), in batches of about
+   * 1 MiB (the network's 16-64 KiB chunks, gathered for one writev each, not copied together).
+   * `start` is where the content begins: `from`, or 0 when the registry ignores the range and
+   * sends the whole blob. A connection that breaks later is resumed with Range (or the blob re-read
+   * and skipped forward, when the registry ignores ranges). The consumer verifies the content.
    */
-  blobStream(repo: string, desc: Descriptor, what: string, signal?: AbortSignal, onProgress?: (bytes: number) => void): Readable {
+  async openBlob(repo: string, desc: Descriptor, what: string, from = 0, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<RangedSource> {
+    const get = async (offset: number): Promise<{ res: HttpResponse; skip: number }> => {
+      const headers: OutgoingHttpHeaders = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+      const res = await this.request('GET', `/v2/${repo}/blobs/${desc.digest}`, { headers, scopes: [pullScope(repo)], what, ok: [200, 206], signal });
+      if (res.status === 206) {
+        const start = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''))?.[1];
+        if (start !== undefined && Number(start) !== offset) {
+          res.body.destroy();
+          throw new RegistryError(`${what}: asked for bytes from ${offset}, the registry sent from ${start}`);
+        }
+        return { res, skip: 0 };
+      }
+      return { res, skip: offset };
+    };
+    const first = await get(from);
+    const start = first.skip > 0 ? 0 : from;
     const client = this;
-    async function* chunks(): AsyncGenerator<Buffer> {
-      let offset = 0;
+    let started = false;
+    async function* batches(): AsyncGenerator<Buffer[]> {
+      started = true;
+      let offset = start;
       let failures = 0;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
-      const flush = (): Buffer => {
-        const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      const flush = (): Buffer[] => {
+        const out = pending;
         pending = [];
         pendingBytes = 0;
         return out;
       };
+      // The first response starts where `start` says; a later one (after a break) may have to be
+      // skipped forward, when the registry answers a Range with the whole blob.
+      let current: { res: HttpResponse; skip: number } | undefined = { res: first.res, skip: 0 };
       for (;;) {
-        const headers: OutgoingHttpHeaders = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-        const res = await client.request('GET', `/v2/${repo}/blobs/${desc.digest}`, { headers, scopes: [pullScope(repo)], what, ok: [200, 206], signal });
-        let skip = 0;
-        if (offset > 0 && res.status === 200) skip = offset;
-        else if (res.status === 206) {
-          const start = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''))?.[1];
-          if (start !== undefined && Number(start) !== offset) {
-            res.body.destroy();
-            throw new RegistryError(`${what}: asked for bytes from ${offset}, the registry sent from ${start}`);
-          }
-        }
+        const { res } = current ?? (current = await get(offset));
+        let skip = current.skip;
+        current = undefined;
         try {
           for await (const data of res.body) {
             let chunk = data as Buffer;
@@ -318,10 +340,9 @@ export class RegistryClient {
             }
             offset += chunk.length;
             onProgress?.(chunk.length);
-            // Network chunks (16-64 KiB) gathered into ~1 MiB writes: fewer write calls downstream.
             pending.push(chunk);
             pendingBytes += chunk.length;
-            if (pendingBytes >= COALESCE_BYTES) yield flush();
+            if (pendingBytes >= BATCH_BYTES) yield flush();
           }
           if (pendingBytes > 0) yield flush();
           if (offset >= desc.size) return;
@@ -339,7 +360,14 @@ export class RegistryClient {
         }
       }
     }
-    return Readable.from(chunks(), { objectMode: false });
+    return {
+      start,
+      batches: batches(),
+      cancel: () => {
+        // Once read, the batches' own end closes the response; unread, nobody else would.
+        if (!started) first.res.body.destroy();
+      },
+    };
   }
 
   /** Does the repository have this blob? */

@@ -1,8 +1,10 @@
 // `berth pull`: a reference → its manifest (through the index for the platform asked for) → the
-// config and layers, several at once, streamed into the store's ingest, which verifies digest and
-// size before a blob becomes visible. Blobs already in the store are not fetched again. Everything
-// is held by a lease; the image is recorded only at the end, and a failed pull ends the lease, which
-// removes what it added: the store is as it was.
+// config and layers, several at once, downloaded into the store (ContentStore.download), which
+// verifies digest and size before a blob becomes visible. Blobs already in the store are not
+// fetched again. Everything is held by a lease; the image is recorded only at the end, and a
+// failed pull ends the lease, which removes what it added: the store's blobs and images are as
+// they were. Only the bytes of a layer whose download the network broke off stay, out of sight in
+// tmp/, for the next pull to continue (`berth image prune` removes them).
 import type { Descriptor, Platform } from '../types.js';
 import type { ImageRecord, ImageStore } from '../store.js';
 import { formatReference, parseReference, repositoryName, type Reference } from '../reference.js';
@@ -20,6 +22,8 @@ export type PullEvent =
   | { type: 'start'; id: string; size: number }
   | { type: 'progress'; id: string; current: number; size: number }
   | { type: 'retry'; id: string; attempt: number; reason: string }
+  /** A partial download that an earlier pull left is continued from `offset`. */
+  | { type: 'resumed'; id: string; offset: number; size: number }
   | { type: 'done'; id: string; size: number };
 
 export interface PullOptions extends RegistryOptions {
@@ -112,11 +116,20 @@ async function pullReference(store: ImageStore, ref: Reference, reference: strin
       }
       if (i > 0) emit({ type: 'start', id: desc.digest, size: desc.size });
       let current = 0;
-      const stream = client.blobStream(repo, desc, whatBlob, signal, (n) => {
+      const progress = (n: number): void => {
         current += n;
         if (i > 0) emit({ type: 'progress', id: desc.digest, current, size: desc.size });
+      };
+      await store.download(desc, (offset) => client.openBlob(repo, desc, whatBlob, offset, signal, progress), {
+        mediaType: desc.mediaType,
+        lease,
+        what: whatBlob,
+        signal,
+        onStart: (offset) => {
+          current = offset;
+          if (offset > 0 && i > 0) emit({ type: 'resumed', id: desc.digest, offset, size: desc.size });
+        },
       });
-      await store.ingest(stream, { expected: { digest: desc.digest, size: desc.size }, mediaType: desc.mediaType, lease, what: whatBlob });
       downloaded += 1;
       if (i > 0) emit({ type: 'done', id: desc.digest, size: desc.size });
     });
