@@ -192,6 +192,26 @@ describe('registry: open', { skip }, () => {
     assert.equal(ok(run), 'hello from layer 2\nlayer 2\n');
   });
 
+  test('berth run pulls a missing image (--pull missing, the default), --pull never refuses one, run -d of a pulled image', async (t) => {
+    const registry = await startRegistry(t);
+    const { ref } = await pushFixture(t, registry.host);
+    const root = tempDir(t, 'root');
+    const never = await berth({ BERTH_ROOT: root }, 'run', '--rm', '--pull', 'never', ref, 'true');
+    assert.equal(never.status, 125);
+    assert.match(never.stderr, /^berth: No such image: /);
+    const run = await berth({ BERTH_ROOT: root }, 'run', '--rm', ref, 'cat', '/hello.txt');
+    assert.equal(ok(run), 'hello from layer 2\n', 'stdout is the container\'s alone');
+    assert.match(run.stderr, new RegExp(`^Unable to find image '${ref.replace(/[.]/g, '\\.')}' locally$`, 'm'));
+    assert.match(run.stderr, /Pull complete/);
+    const again = await berth({ BERTH_ROOT: root }, 'run', '--rm', ref, 'true');
+    assert.equal(again.stderr, '', 'a local image is not pulled again');
+    const id = ok(await berth({ BERTH_ROOT: root }, 'run', '-d', '--pull', 'always', ref, 'sleep', '100')).trim();
+    ok(await berth({ BERTH_ROOT: root }, 'rm', '-f', id));
+    const bad = await berth({ BERTH_ROOT: root }, 'run', '--pull', 'sometimes', ref, 'true');
+    assert.equal(bad.status, 125);
+    assert.match(bad.stderr, /--pull sometimes: use missing, always or never/);
+  });
+
   test('push by berth, read by skopeo; a docker-archive copied by skopeo, pulled by berth', async (t) => {
     const registry = await startRegistry(t);
     const { ref, manifestDigest } = await pushFixture(t, registry.host);

@@ -1,7 +1,8 @@
 // berth's registry verbs: pull, push, login, logout, with docker's flags and output. Progress is
 // one line per layer, redrawn in place on a terminal, and plain status lines otherwise.
 import { readFileSync } from 'node:fs';
-import { familiarName, parsePlatform, parseReference, shortId } from '../image/index.js';
+import { ensureImage, familiarName, parsePlatform, parseReference, PULL_POLICIES, shortId, type PullPolicy } from '../image/index.js';
+import type { Engine } from '../engine/engine.js';
 import { pull, pushImage, removeCredentials, RegistryClient, storeCredentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
 import { DOCKER_HUB } from '../image/reference.js';
 import { bool, parseArgs, str, UsageError, type Parsed } from './args.js';
@@ -143,6 +144,27 @@ function registryDomain(text: string | undefined): string {
   const host = text.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
   if (host === 'index.docker.io' || host === 'registry-1.docker.io') return DOCKER_HUB;
   return host;
+}
+
+/**
+ * `berth run/create --pull missing|always|never`: the image from the store, or pulled first as
+ * docker does, its progress on stderr (stdout is the container's).
+ */
+export async function ensureImageForRun(engine: Engine, text: string, opts: { policy: string; platform?: string; tlsVerify: boolean }): Promise<void> {
+  const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
+  if (!PULL_POLICIES.includes(opts.policy as PullPolicy)) throw new UsageError(`--pull ${opts.policy}: use missing, always or never`);
+  const policy = opts.policy as PullPolicy;
+  const local = engine.images.find(text);
+  if (policy === 'missing' && local && !platform) return;
+  const progress = new Progress(process.stderr, process.stderr.isTTY === true, false);
+  if (policy === 'missing' && !local) progress.say(`Unable to find image '${familiarName(parseReference(text))}' locally`);
+  let result;
+  try {
+    result = await ensureImage(engine.images, text, { policy, platform, tlsVerify: opts.tlsVerify, onProgress: pullEvents(progress) });
+  } finally {
+    progress.finish();
+  }
+  if (result.pulled && result.downloaded > 0) progress.say(`Status: Downloaded newer image for ${familiarName(parseReference(text))}`);
 }
 
 export const registryCommands: Record<string, Command> = {

@@ -10,7 +10,7 @@ import { parseBytes } from './runtime-cgroup-commands.js';
 import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { imageCommands } from './berth-images.js';
 import { containerCommands } from './berth-containers.js';
-import { registryCommands } from './berth-registry.js';
+import { ensureImageForRun, registryCommands } from './berth-registry.js';
 import { attachAndWait, lifecycleCommands } from './berth-lifecycle.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { existsSync } from 'node:fs';
@@ -24,7 +24,7 @@ usage: berth COMMAND [OPTIONS]
 containers:
   run [-d] [-i] [-t] [--rm] [--name N] [-e K=V] [-w DIR] [-u USER] [-l K=V] [--hostname H]
       [--entrypoint E] [--read-only] [--init] [--restart no|on-failure[:N]|always|unless-stopped]
-      [--stop-signal S] [--cpus N] [-m BYTES] [--pids-limit N] [--isolation default|chroot]
+      [--stop-signal S] [--pull missing|always|never] [--platform OS/ARCH] [--cpus N] [-m BYTES] [--pids-limit N] [--isolation default|chroot]
       [--explain] IMAGE [CMD...]
   create [same options as run] IMAGE [CMD...]
   start [-a] [-i] CONTAINER...         stop [-t SECONDS] CONTAINER...    restart [-t SECONDS] CONTAINER...
@@ -97,6 +97,11 @@ function runOptions(p: Parsed) {
   };
 }
 
+/** --pull (default missing), --platform, --tls-verify: the image in the store before the container is made. */
+function pullPolicy(engine: Engine, image: string, p: Parsed): Promise<void> {
+  return ensureImageForRun(engine, image, { policy: str(p, 'pull') ?? 'missing', platform: str(p, 'platform'), tlsVerify: p.flags['tls-verify'] !== false });
+}
+
 /** --init's PID 1: a static tini (it runs inside any image), docker's docker-init. */
 function initBinary(): string {
   const found = ['/usr/bin/tini-static', '/usr/bin/catatonit', '/usr/libexec/podman/catatonit'].find((p) => existsSync(p));
@@ -126,6 +131,9 @@ const RUN_FLAGS = [
   { name: 'restart' },
   { name: 'init', boolean: true },
   { name: 'stop-signal' },
+  { name: 'pull' },
+  { name: 'platform' },
+  { name: 'tls-verify', boolean: true },
   { name: 'volume', short: 'v', repeatable: true },
   { name: 'mount', repeatable: true },
   { name: 'tmpfs', repeatable: true },
@@ -138,6 +146,7 @@ const COMMANDS: Record<string, Command> = {
     if (!image) throw new UsageError('run: an image is required (berth run [OPTIONS] IMAGE [COMMAND] [ARG...])');
     const explain = bool(p, 'explain') ? (lines: string[]) => process.stderr.write(lines.join('\n') + '\n') : undefined;
     const opts = runOptions(p);
+    await pullPolicy(engine, image, p);
     const detach = bool(p, 'detach');
     if (opts.rm && opts.restart.name !== 'no') throw new UsageError('conflicting options: --restart and --rm');
     // Under a monitor when the container must outlive this process: detached, detachable (-it), or
@@ -164,6 +173,7 @@ const COMMANDS: Record<string, Command> = {
     if (!image) throw new UsageError('create: an image is required (berth create [OPTIONS] IMAGE [COMMAND] [ARG...])');
     const opts = runOptions(p);
     if (opts.rm && opts.restart.name !== 'no') throw new UsageError('conflicting options: --restart and --rm');
+    await pullPolicy(engine, image, p);
     const record = await engine.create({ ...opts, image, command, monitored: true, detach: !opts.interactive });
     process.stdout.write(`${record.id}\n`);
     return 0;
