@@ -11,6 +11,7 @@ import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { imageCommands } from './berth-images.js';
 import { containerCommands } from './berth-containers.js';
 import { registryCommands } from './berth-registry.js';
+import { networkCommands, RUN_NETWORK_FLAGS, runNetworkRequest } from './berth-network.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
@@ -34,6 +35,11 @@ registries:
   login [-u USER] [-p PASS | --password-stdin] REGISTRY     logout REGISTRY
 system:
   info   version   system df
+networks:
+  network create [--subnet CIDR] [--gateway IP] NAME   network ls [-q]   network inspect NAME...
+  network rm NAME...   network prune   network connect NET CONTAINER   network disconnect NET CONTAINER
+  run: --network bridge|none|host|NAME|container:ID  -p [IP:][HPORT:]CPORT[/udp]  -P  --dns IP
+       --add-host NAME:IP  --ip IP  --mac-address MAC  --network-alias NAME
 
 Storage lives under $BERTH_ROOT (default /var/lib/berth).
 `;
@@ -47,8 +53,6 @@ export type Command = (ctx: Ctx, argv: string[]) => Promise<number>;
 function runOptions(p: Parsed) {
   const isolation = str(p, 'isolation') ?? 'default';
   if (isolation !== 'default' && isolation !== 'chroot') throw new UsageError(`--isolation: ${isolation}: use default or chroot`);
-  const network = str(p, 'network') ?? 'none';
-  if (network !== 'none' && network !== 'default') throw new UsageError(`--network ${network}: only "none" (a network namespace with loopback) exists until networking lands`);
   if (isolation === 'chroot' && bool(p, 'read-only')) throw new UsageError('--read-only needs a mount namespace: it cannot go with --isolation chroot');
   const cpus = str(p, 'cpus');
   const memory = str(p, 'memory');
@@ -69,6 +73,7 @@ function runOptions(p: Parsed) {
     pidsLimit: pids === undefined ? undefined : Number(pids),
     isolation: isolation as 'default' | 'chroot',
     rm: bool(p, 'rm'),
+    network: runNetworkRequest(p), // network
   };
 }
 
@@ -85,7 +90,7 @@ const RUN_FLAGS = [
   { name: 'memory', short: 'm' },
   { name: 'pids-limit' },
   { name: 'isolation' },
-  { name: 'network' },
+  ...RUN_NETWORK_FLAGS, // network: --network, -p, -P, --dns, --add-host, --ip, --mac-address, --network-alias
   { name: 'explain', boolean: true },
   { name: 'tty', short: 't', boolean: true },
   { name: 'interactive', short: 'i', boolean: true },
@@ -123,9 +128,10 @@ const COMMANDS: Record<string, Command> = {
   ...containerCommands,
   ...imageCommands,
   ...registryCommands,
+  ...networkCommands,
 };
 
-const GROUPS = new Set(['image', 'system', 'container']);
+const GROUPS = new Set(['image', 'system', 'container', 'network']);
 
 /** docker's exit codes: 125 when berth itself fails, else what the container or runtime says. */
 async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 // The engine: containers from images. `run` turns an image and flags into a bundle and runs it
 // with the runtime as a library, in this process (no daemon, no extra process per container).
-import { createWriteStream, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { commitImage, imageLayers, ImageStore, type ImageConfig, type ImageRecord } from '../image/index.js';
@@ -18,6 +18,7 @@ import { containerSpec, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';
 import { ensureLayers, layerDirsOf, readImageFile, storageDir } from './layers.js';
 import { resolveUser } from './users.js';
+import { applyNetworkNamespace, NetworkManager, type NetworkRequest } from './network/index.js';
 
 /** Where the runtime keeps the engine's containers' live state (lost with /run: container.json says what is true). */
 export const ENGINE_RUNTIME_ROOT = '/run/berth/runtime';
@@ -29,6 +30,8 @@ export interface EngineRunOptions extends RunOptions {
   rm: boolean;
   /** --explain: each step as a shell line, before it happens. */
   explain?: (lines: string[]) => void;
+  /** networking: --network, -p... (network/options.ts); absent: a namespace with lo only. */
+  network?: NetworkRequest;
 }
 
 /**
@@ -52,11 +55,16 @@ export class Engine {
   readonly images: ImageStore;
   readonly containers: ContainerStore;
   readonly runtime: Runtime;
+  readonly network: NetworkManager;
 
   constructor(readonly root: string) {
     this.images = new ImageStore(root);
     this.containers = new ContainerStore(root);
     this.runtime = new Runtime(ENGINE_RUNTIME_ROOT);
+    this.network = new NetworkManager(root, {
+      containerExists: (id) => existsSync(join(this.containers.containerDir(id), 'container.json')),
+      resolveContainer: (ref) => this.containers.find(ref).id,
+    });
   }
 
   /** The overlay of a container's layers (top first) under its own upper and work dirs. */
@@ -117,11 +125,15 @@ export class Engine {
         overlay: opts.isolation === 'chroot' ? null : this.rootfsOverlay(record),
         files,
       });
+      // network: its namespace is made at start (a file under /run/netns), the host's, or another's
+      const netns = await this.network.prepare({ id, name, hostname, hostsFile: files.hosts, resolvConfFile: files.resolvConf }, opts.network ?? { mode: { kind: 'none' }, ports: [], dns: [], extraHosts: [], aliases: [] }, config.ExposedPorts);
+      applyNetworkNamespace(spec, netns);
       record.command = spec.process.args;
       writeFileSync(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
       this.containers.save(record);
       return record;
     } catch (err) {
+      await this.network.release(id); // network
       this.containers.remove(record);
       throw err;
     }
@@ -142,6 +154,7 @@ export class Engine {
       hostMount = mountOverlay(this.overlayOptions(record));
     }
     try {
+      await this.network.setUp(record.id, explain); // network: before the process, all or nothing
       const onPlan = explain && ((plan: Plan, rootfs: string, cgroupOps: CgroupOp[]) => explain(renderRunPlan(plan, rootfs, cgroupOps)));
       const result = await this.runtime.run(record.id, {
         bundle: paths.bundle,
@@ -154,6 +167,8 @@ export class Engine {
       record.state = { ...record.state, status: 'exited', pid: 0, exitCode: result.exitCode, oomKilled: result.oomKilled, finishedAt: new Date().toISOString() };
       return result.exitCode;
     } finally {
+      // network: the process is gone (with --rm the container's network record goes too)
+      await (record.autoRemove ? this.network.release(record.id, explain) : this.network.tearDown(record.id, explain));
       hostMount?.unmount({ detach: true });
       if (record.state.status !== 'exited') record.state = { ...record.state, status: 'exited', finishedAt: new Date().toISOString() };
       if (record.autoRemove) this.containers.remove(record);
@@ -231,6 +246,7 @@ export class Engine {
     } catch {
       // already gone from the runtime
     }
+    await this.network.release(record.id); // network
     this.containers.remove(record);
     return record;
   }
