@@ -1,7 +1,7 @@
 // berth as an engine, through its CLI as a person uses it: the seed's walk-through (import a rootfs
 // tar, run it, delete a file of the image, see the whiteout), a layered image's round trip
 // (load → run → commit → save → load), and no mount ever left behind.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -12,10 +12,13 @@ import type { TestContext } from 'node:test';
 import { ImageStore } from '../src/image/index.js';
 import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { unique, waitFor } from './helpers/run.js';
+import { saveHostNetwork } from './helpers/host-network.js';
 
 const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
 const PROJECT = fileURLToPath(new URL('../../', import.meta.url));
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
+// `berth run` is on the default bridge: ip_forward and /run/netns as they were, after.
+after(saveHostNetwork());
 
 interface Result {
   status: number | null;

@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { parseTable } from '../src/engine/network/firewall.js';
 import type { Attachment } from '../src/engine/network/index.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { probeBinary } from './helpers/bundle.js';
+import { saveHostNetwork } from './helpers/host-network.js';
 import { unique, waitFor } from './helpers/run.js';
 
 const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
@@ -35,7 +36,7 @@ interface Result {
 
 let root = '';
 let engine: Engine;
-let savedForwarding = '';
+let restoreHostNetwork = () => {};
 let baseline: HostNetworkState;
 
 function berth(...args: string[]): Result {
@@ -102,7 +103,7 @@ function hostAddress(): string {
 
 before(async () => {
   if (skip) return;
-  savedForwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  restoreHostNetwork = saveHostNetwork();
   baseline = hostNetworkState();
   root = mkdtempSync('/tmp/berth-test-network-');
   const dir = join(root, 'image');
@@ -118,7 +119,7 @@ after(async () => {
   if (skip) return;
   // Whatever a failed test left: its containers (with their networks), its networks, ip_forward.
   await removeAll();
-  writeFileSync('/proc/sys/net/ipv4/ip_forward', savedForwarding);
+  restoreHostNetwork();
   rmSync(root, { recursive: true, force: true });
 });
 
