@@ -415,8 +415,7 @@ test('--explain prints each network step as a line to type, setup and teardown',
   assert.equal(r.status, 0, r.stderr);
   const text = r.stderr;
   for (const line of [
-    /^ip netns add berth-[0-9a-f]{12}$/m,
-    /^ip -batch - <<'EOF'\nlink add berth0 type bridge\n/m,
+    /^ip -batch - <<'EOF'\nnetns add berth-[0-9a-f]{12}\nlink add berth0 type bridge\n/m,
     /^link add veth[0-9a-f]{9}0 type veth peer name eth0 netns berth-[0-9a-f]{12}$/m,
     /^ip -n berth-[0-9a-f]{12} -batch - <<'EOF'\nlink set lo up\naddr add 172\.\d+\.0\.2\/16 dev eth0\n/m,
     /^sysctl -w net\.ipv4\.conf\.berth0\.route_localnet=1$/m,

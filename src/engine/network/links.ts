@@ -2,6 +2,7 @@
 // /run/netns that keeps it alive with no process in it), the network's bridge, and a veth pair
 // from the bridge into the namespace. What exists is read from /sys/class/net and /run/netns, so
 // that teardown deletes exactly what is there, whatever point a crash stopped at.
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostCommand } from './host-commands.js';
@@ -48,12 +49,9 @@ export function linkAlias(name: string): string {
   }
 }
 
+/** `berth:<root>`; a root whose path would not read safely in an `ip` batch line is named by its hash. */
 export function ownerAlias(root: string): string {
-  return `berth:${root}`;
-}
-
-export function addNetns(name: string): HostCommand {
-  return { argv: ['ip', 'netns', 'add', name] };
+  return /^[\w./-]+$/.test(root) ? `berth:${root}` : `berth:sha256-${createHash('sha256').update(root).digest('hex').slice(0, 16)}`;
 }
 
 export function deleteNetns(name: string): HostCommand {

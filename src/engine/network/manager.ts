@@ -22,7 +22,7 @@ import { claimHostPorts } from './host-ports.js';
 import { hostsFileContent, readText, rewriteInPlace, withNameservers, type HostEntry } from './etc-hosts.js';
 import { LeaseStore } from './leases.js';
 import {
-  addNetns, bridgeLines, bridgePorts, deleteNetns, insideLines, ipBatch, linkAlias, linkExists, netnsExists, netnsName, netnsPath, ownerAlias, vethLines, vethName,
+  bridgeLines, bridgePorts, deleteNetns, insideLines, ipBatch, linkAlias, linkExists, netnsExists, netnsName, netnsPath, ownerAlias, vethLines, vethName,
 } from './links.js';
 import { NetworkError, NetworkStore, subnetOf, type NetworkRecord } from './networks.js';
 import { DEFAULT_NETWORK, withExposedPorts, type NetworkRequest, type PortMapping } from './options.js';
@@ -162,7 +162,8 @@ export class NetworkManager {
       await this.locked(async () => {
         this.networks.find(mode.network);
         // A fixed host port in use fails `run` here, before the container exists; start checks again.
-        await claimHostPorts(request.ports.filter((p) => p.hostPort !== 0), readTable() ?? EMPTY_TABLE);
+        const fixed = request.ports.filter((p) => p.hostPort !== 0);
+        if (fixed.length) await claimHostPorts(fixed, readTable() ?? EMPTY_TABLE);
       });
       rec.networks = [mode.network];
       choice = { kind: 'join', path: netnsPath(container.id) };
@@ -195,8 +196,7 @@ export class NetworkManager {
 
   private async attach(rec: ContainerNetworkRecord, explain?: Explain): Promise<Attachment> {
     const networks = rec.networks.map((n) => this.networks.find(n));
-    const table = readTable();
-    const ports = await claimHostPorts(rec.request.ports, table ?? EMPTY_TABLE);
+    const ports = rec.request.ports.length ? await claimHostPorts(rec.request.ports, readTable() ?? EMPTY_TABLE) : [];
     const attachment: Attachment = { netns: netnsName(rec.id), endpoints: [], ports };
     rec.attachment = attachment;
     this.save(rec); // from here on, a teardown knows the namespace and the veth names
@@ -204,8 +204,7 @@ export class NetworkManager {
       attachment.endpoints.push(this.endpoint(rec, network, i, i === 0 ? rec.request.ip : undefined));
       this.save(rec);
     }
-    runHostCommand(addNetns(attachment.netns), explain);
-    for (const [i, e] of attachment.endpoints.entries()) this.plug(rec, networks[i], e, i === 0, explain);
+    this.plug(rec, attachment.endpoints.map((endpoint, i) => ({ network: networks[i], endpoint, primary: i === 0 })), true, explain);
     forwardingOn(explain);
     runHostCommand(attachRuleset(networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet })), attachment.endpoints[0].ip, ports), explain);
     this.updateNames(networks);
@@ -228,23 +227,36 @@ export class NetworkManager {
     };
   }
 
-  /** The bridge (made when missing), the veth pair into the namespace, the address and routes inside. */
-  private plug(rec: ContainerNetworkRecord, network: NetworkRecord, e: Endpoint, primary: boolean, explain?: Explain): void {
-    this.ensureBridge(network, explain);
-    runHostCommand(ipBatch(vethLines(e.veth, netnsName(rec.id), e.ifname, e.bridge, e.mac)), explain);
-    runHostCommand(ipBatch(insideLines(e.ifname, `${e.ip}/${e.prefix}`, primary ? e.gateway : null), netnsName(rec.id)), explain);
+  /**
+   * Plugs endpoints in with two `ip` processes: on the host, the namespace (when new), the bridges
+   * that are missing and the veth pairs; inside the namespace, lo, the addresses and the default
+   * route (through the first network).
+   */
+  private plug(rec: ContainerNetworkRecord, plugs: { network: NetworkRecord; endpoint: Endpoint; primary: boolean }[], newNetns: boolean, explain?: Explain): void {
+    const netns = netnsName(rec.id);
+    const host = newNetns ? [`netns add ${netns}`] : [];
+    const inside: string[] = [];
+    const newBridges: string[] = [];
+    for (const { network, endpoint: e, primary } of plugs) {
+      if (!newBridges.includes(network.bridge) && this.bridgeMissing(network)) {
+        host.push(...bridgeLines(network.bridge, `${network.gateway}/${subnetOf(network).prefix}`, ownerAlias(this.root)));
+        newBridges.push(network.bridge);
+      }
+      host.push(...vethLines(e.veth, netns, e.ifname, e.bridge, e.mac));
+      inside.push(...insideLines(e.ifname, `${e.ip}/${e.prefix}`, primary ? e.gateway : null));
+    }
+    runHostCommand(ipBatch(host), explain);
+    // The host's own 127.0.0.1 may reach published ports: packets from 127/8 may be routed to the bridge.
+    for (const bridge of newBridges) writeSysctl(`net.ipv4.conf.${bridge}.route_localnet`, '1', explain);
+    runHostCommand(ipBatch(inside, netns), explain);
   }
 
-  private ensureBridge(network: NetworkRecord, explain?: Explain): void {
-    const alias = ownerAlias(this.root);
-    if (linkExists(network.bridge)) {
-      const owner = linkAlias(network.bridge);
-      if (owner !== alias) throw new NetworkError(`network ${network.name}: bridge ${network.bridge} already exists and is not this berth root's (its alias: ${JSON.stringify(owner)})`);
-      return;
-    }
-    runHostCommand(ipBatch(bridgeLines(network.bridge, `${network.gateway}/${subnetOf(network).prefix}`, alias)), explain);
-    // The host's own 127.0.0.1 may reach published ports: packets from 127/8 may be routed to the bridge.
-    writeSysctl(`net.ipv4.conf.${network.bridge}.route_localnet`, '1', explain);
+  /** Whether the network's bridge is still to be made; one of the same name not this root's is an error. */
+  private bridgeMissing(network: NetworkRecord): boolean {
+    if (!linkExists(network.bridge)) return true;
+    const owner = linkAlias(network.bridge);
+    if (owner !== ownerAlias(this.root)) throw new NetworkError(`network ${network.name}: bridge ${network.bridge} already exists and is not this berth root's (its alias: ${JSON.stringify(owner)})`);
+    return false;
   }
 
   /** When the process is gone. Safe to call at any time, any number of times. */
@@ -266,7 +278,8 @@ export class NetworkManager {
     }
     const networks = this.networksOf(attachment.endpoints.map((e) => e.network).concat(rec.networks));
     const gone = networks.filter((n) => bridgePorts(n.bridge).length === 0).map((n) => ({ bridge: n.bridge, subnet: n.subnet }));
-    const table = readTable();
+    // The table is read only when something of it goes: ports, or a bridge's elements (or it all).
+    const table = attachment.ports.length || gone.length ? readTable() : null;
     const rules = table && detachRuleset(table, attachment.endpoints.map((e) => e.ip), gone);
     if (rules) runHostCommand(rules, explain);
     for (const g of gone) if (linkExists(g.bridge) && linkAlias(g.bridge) === ownerAlias(this.root)) runHostCommand({ argv: ['ip', 'link', 'delete', g.bridge] }, explain);
@@ -383,7 +396,7 @@ export class NetworkManager {
         const endpoint = this.endpoint(rec, network, index);
         rec.attachment.endpoints.push(endpoint);
         this.save(rec);
-        this.plug(rec, network, endpoint, false, explain);
+        this.plug(rec, [{ network, endpoint, primary: false }], false, explain);
         runHostCommand(attachRuleset([{ bridge: network.bridge, subnet: network.subnet }], endpoint.ip, []), explain);
         this.updateNames([network]);
       } catch (err) {
