@@ -463,3 +463,24 @@ test('berth killed at any point of run: rm -f afterwards leaves nothing', { skip
   await waitFor('the runtime to let go of the namespaces', () => !existsSync('/run/netns') || readdirSync('/run/netns').filter((n) => n.startsWith('berth-')).length === 0, 5000);
   assertHostAsBefore('after killed runs and rm -f');
 });
+
+// Each container stays 3 s after printing its address, so that all eight hold theirs at once.
+test('8 berth runs at once on one network: distinct addresses, all published, nothing left', { skip }, async (t) => {
+  t.after(removeAll);
+  const net = unique('par');
+  ok(berth('network', 'create', net));
+  const runs = Array.from({ length: 8 }, () => new Promise<Result>((resolve) => {
+    const child = spawn(process.execPath, [BERTH, 'run', '--rm', '--network', net, '-p', '80', IMAGE, 'sh', '-c', 'ip -o -4 addr show eth0; sleep 3'], { env: { ...process.env, BERTH_ROOT: root } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.on('exit', (status) => resolve({ status, stdout, stderr }));
+  }));
+  const results = await Promise.all(runs);
+  const addresses = results.map((r) => /inet (\S+)\//.exec(ok(r))?.[1]);
+  assert.equal(new Set(addresses).size, 8, addresses.join(' '));
+  ok(berth('network', 'rm', net));
+  assert.deepEqual(leases(), []);
+  assertHostAsBefore('after parallel runs');
+});
