@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/engine/engine.js';
 import { exposedPorts, networkRequest, parsePublish, withExposedPorts } from '../src/engine/network/options.js';
 import { parseTable } from '../src/engine/network/firewall.js';
-import type { Attachment } from '../src/engine/network/index.js';
+import { networkSettings, type Attachment } from '../src/engine/network/index.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { probeBinary } from './helpers/bundle.js';
 import { saveHostNetwork } from './helpers/host-network.js';
@@ -306,6 +306,14 @@ test('-p answers on 127.0.0.1, on eth0\'s address and from another namespace; UD
   assert.ok(random && random.hostPort > 0);
   assert.deepEqual(shown, [`80/tcp -> 0.0.0.0:${tcpPort}`, `9999/udp -> 0.0.0.0:${udpPort}`, `80/tcp -> 0.0.0.0:${random.hostPort}`]);
   assert.equal((await httpGet('127.0.0.1', random.hostPort)).trim(), 'published');
+  // What `berth inspect` shows, in docker's shape.
+  const settings = networkSettings(engine.network.record(engine.containers.find(name).id)) as { IPAddress: string; MacAddress: string; Ports: Record<string, unknown> };
+  assert.equal(settings.IPAddress, attachment.endpoints[0].ip);
+  assert.equal(settings.MacAddress, `02:42:${attachment.endpoints[0].ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(':')}`);
+  assert.deepEqual(settings.Ports, {
+    '80/tcp': [{ HostIp: '0.0.0.0', HostPort: String(tcpPort) }, { HostIp: '0.0.0.0', HostPort: String(random.hostPort) }],
+    '9999/udp': [{ HostIp: '0.0.0.0', HostPort: String(udpPort) }],
+  });
 
   // UDP: a datagram to the host port comes back from the container's echo server.
   const socket = createSocket('udp4');
@@ -416,7 +424,7 @@ test('--explain prints each network step as a line to type, setup and teardown',
   const text = r.stderr;
   for (const line of [
     /^ip -batch - <<'EOF'\nnetns add berth-[0-9a-f]{12}\nlink add berth0 type bridge\n/m,
-    /^link add veth[0-9a-f]{9}0 type veth peer name eth0 netns berth-[0-9a-f]{12}$/m,
+    /^link add veth[0-9a-f]{9}0 type veth peer name eth0 address 02:42:ac:\w\w:00:02 netns berth-[0-9a-f]{12}$/m,
     /^ip -n berth-[0-9a-f]{12} -batch - <<'EOF'\nlink set lo up\naddr add 172\.\d+\.0\.2\/16 dev eth0\n/m,
     /^sysctl -w net\.ipv4\.conf\.berth0\.route_localnet=1$/m,
     new RegExp(`^create element ip berth published \\{ tcp \\. ${port} : 172\\.\\d+\\.0\\.2 \\. 80 \\}$`, 'm'),

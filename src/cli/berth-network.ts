@@ -69,7 +69,7 @@ export const networkCommands: Record<string, Command> = {
       const n = ref === 'bridge' ? (await engine.network.listNetworks()).find((x) => x.name === 'bridge')! : engine.network.networks.find(ref);
       const containers: Record<string, unknown> = {};
       for (const { container, endpoint } of engine.network.endpointsOn(n)) {
-        containers[container.id] = { Name: container.name, MacAddress: endpoint.mac ?? '', IPv4Address: `${endpoint.ip}/${endpoint.prefix}`, Interface: endpoint.veth };
+        containers[container.id] = { Name: container.name, MacAddress: endpoint.mac, IPv4Address: `${endpoint.ip}/${endpoint.prefix}`, Interface: endpoint.veth };
       }
       out.push({
         Name: n.name,

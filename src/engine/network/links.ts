@@ -67,8 +67,8 @@ export function bridgeLines(bridge: string, gatewayCidr: string, alias: string):
 }
 
 /** The veth pair, its container end made straight inside the namespace, its host end on the bridge. */
-export function vethLines(veth: string, netns: string, ifname: string, bridge: string, mac?: string): string[] {
-  return [`link add ${veth} type veth peer name ${ifname}${mac ? ` address ${mac}` : ''} netns ${netns}`, `link set ${veth} master ${bridge}`, `link set ${veth} up`];
+export function vethLines(veth: string, netns: string, ifname: string, bridge: string, mac: string): string[] {
+  return [`link add ${veth} type veth peer name ${ifname} address ${mac} netns ${netns}`, `link set ${veth} master ${bridge}`, `link set ${veth} up`];
 }
 
 /** Inside the namespace: lo, the address, and (for the first network) the default route. */

@@ -42,7 +42,7 @@ export interface Endpoint {
   ip: string;
   prefix: number;
   gateway: string;
-  mac?: string;
+  mac: string;
 }
 
 /** What is made for a running container (absent when it is not running). */
@@ -223,7 +223,8 @@ export class NetworkManager {
       ip,
       prefix: subnetOf(network).prefix,
       gateway: network.gateway,
-      ...(index === 0 && rec.request.mac ? { mac: rec.request.mac } : {}),
+      // docker's way when none is given: 02:42 and the address, so an address always comes with one MAC.
+      mac: index === 0 && rec.request.mac ? rec.request.mac : macFromAddress(ip),
     };
   }
 
@@ -433,6 +434,10 @@ export class NetworkManager {
     this.save(rec);
     this.updateNames([network]);
   }
+}
+
+function macFromAddress(ip: string): string {
+  return ['02', '42', ...ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0'))].join(':');
 }
 
 function unique(names: string[]): string[] {
