@@ -452,7 +452,24 @@ test('20 containers with published ports, then rm -f: no veth, bridge, rule, lea
   assertHostAsBefore('after rm -f of 20 containers');
 });
 
-test('berth killed at any point of run: rm -f afterwards leaves nothing', { skip }, async (t) => {
+test('berth killed at each step of the network setup: rm -f afterwards leaves nothing', { skip }, async (t) => {
+  t.after(removeAll);
+  const net = unique('crash');
+  ok(berth('network', 'create', net));
+  for (const step of ['recorded', 'leased', 'host-links', 'rules']) {
+    const r = spawnSync(process.execPath, [BERTH, 'run', '--network', net, '-p', '80', '-p', '53/udp', IMAGE, 'true'], { env: { ...process.env, BERTH_ROOT: root, BERTH_TEST_CRASH_AT: step }, encoding: 'utf8' });
+    assert.equal(r.signal, 'SIGKILL', `${step}: ${r.stderr}`);
+    const ids = ok(berth('ps', '-aq', '--no-trunc')).trim().split('\n').filter(Boolean);
+    assert.equal(ids.length, 1, step);
+    if (step !== 'recorded') assert.ok(leases().length > 0, `${step}: a lease was taken`);
+    ok(berth('rm', '-f', ...ids));
+    assert.deepEqual(leases(), [], step);
+    assertHostAsBefore(`after a crash at ${step} and rm -f`);
+  }
+  ok(berth('network', 'rm', net));
+});
+
+test('berth killed at random moments of run: rm -f afterwards leaves nothing', { skip }, async (t) => {
   t.after(removeAll);
   const delays = [40, 90, 140, 190, 240, 300, 400, 600];
   for (const delay of delays) {
@@ -465,8 +482,8 @@ test('berth killed at any point of run: rm -f afterwards leaves nothing', { skip
   if (ids.length) ok(berth('rm', '-f', ...ids));
   assert.deepEqual(leases(), []);
   // A create killed before its record leaves a directory that is no container; its network record names nothing made.
-  for (const dir of readdirSync(join(root, 'networks', 'containers'))) {
-    assert.equal(JSON.parse(readFileSync(join(root, 'networks', 'containers', dir), 'utf8')).attachment, undefined, dir);
+  for (const file of readdirSync(join(root, 'networks', 'containers')).filter((f) => !f.startsWith('.'))) {
+    assert.equal(JSON.parse(readFileSync(join(root, 'networks', 'containers', file), 'utf8')).attachment, undefined, file);
   }
   await waitFor('the runtime to let go of the namespaces', () => !existsSync('/run/netns') || readdirSync('/run/netns').filter((n) => n.startsWith('berth-')).length === 0, 5000);
   assertHostAsBefore('after killed runs and rm -f');

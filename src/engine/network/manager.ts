@@ -115,12 +115,7 @@ export class NetworkManager {
   }
 
   private records(): ContainerNetworkRecord[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
-    } catch {
-      return [];
-    }
+    const names = readdirSafe(this.dir).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
     return names.map((n) => this.record(n.slice(0, 64))).filter((r): r is ContainerNetworkRecord => r !== null);
   }
 
@@ -200,6 +195,7 @@ export class NetworkManager {
     const attachment: Attachment = { netns: netnsName(rec.id), endpoints: [], ports };
     rec.attachment = attachment;
     this.save(rec); // from here on, a teardown knows the namespace and the veth names
+    crashPoint('recorded');
     for (const [i, network] of networks.entries()) {
       attachment.endpoints.push(this.endpoint(rec, network, i, i === 0 ? rec.request.ip : undefined));
       this.save(rec);
@@ -207,6 +203,7 @@ export class NetworkManager {
     this.plug(rec, attachment.endpoints.map((endpoint, i) => ({ network: networks[i], endpoint, primary: i === 0 })), true, explain);
     forwardingOn(explain);
     runHostCommand(attachRuleset(networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet })), attachment.endpoints[0].ip, ports), explain);
+    crashPoint('rules');
     this.updateNames(networks);
     return attachment;
   }
@@ -214,6 +211,7 @@ export class NetworkManager {
   /** An address on the network (a lease) and the names of the veth. */
   private endpoint(rec: ContainerNetworkRecord, network: NetworkRecord, index: number, wanted?: string): Endpoint {
     const ip = this.leases.take(network, rec.id, wanted);
+    crashPoint('leased'); // a lease on disk that the record does not name yet
     return {
       network: network.name,
       networkId: network.id,
@@ -247,6 +245,7 @@ export class NetworkManager {
       inside.push(...insideLines(e.ifname, `${e.ip}/${e.prefix}`, primary ? e.gateway : null));
     }
     runHostCommand(ipBatch(host), explain);
+    crashPoint('host-links');
     // The host's own 127.0.0.1 may reach published ports: packets from 127/8 may be routed to the bridge.
     for (const bridge of newBridges) writeSysctl(`net.ipv4.conf.${bridge}.route_localnet`, '1', explain);
     runHostCommand(ipBatch(inside, netns), explain);
@@ -307,6 +306,8 @@ export class NetworkManager {
   async release(id: string, explain?: Explain): Promise<void> {
     await this.tearDown(id, explain);
     rmSync(this.file(id), { force: true });
+    // and the temp file of a write that a kill interrupted (src/fs/atomic.ts names them `.NAME.*`)
+    for (const name of readdirSafe(this.dir)) if (name.startsWith(`.${id}.json.`)) rmSync(join(this.dir, name), { force: true });
   }
 
   // ---- names ----
@@ -433,6 +434,22 @@ export class NetworkManager {
     rec.networks = rec.networks.filter((n) => n !== network.name);
     this.save(rec);
     this.updateNames([network]);
+  }
+}
+
+/**
+ * Where tests kill `berth` as a crash would (BERTH_TEST_CRASH_AT=recorded|leased|host-links|rules):
+ * each is a moment after something exists and before the next is recorded or made.
+ */
+function crashPoint(step: string): void {
+  if (process.env.BERTH_TEST_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 
