@@ -292,26 +292,35 @@ test('-p answers on 127.0.0.1, on eth0\'s address and from another namespace; UD
   t.after(removeAll);
   const tcpPort = await freePort();
   const udpPort = await freePort();
+  const localPort = await freePort();
   const name = unique('pub');
   const attachment = await startBackground(name, ['sh', '-c', 'probe udp-echo 9999 & mkdir -p /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www'], {
-    publish: [`${tcpPort}:80`, `${udpPort}:9999/udp`, '80'],
+    publish: [`${tcpPort}:80`, `${udpPort}:9999/udp`, '80', `127.0.0.1:${localPort}:80`],
   });
   await waitForHttp(attachment.endpoints[0].ip, 80, 'published');
   assert.equal((await httpGet('127.0.0.1', tcpPort)).trim(), 'published');
   assert.equal((await httpGet(hostAddress(), tcpPort)).trim(), 'published');
+  // Published on 127.0.0.1 only: there, and not on eth0's address.
+  assert.equal((await httpGet('127.0.0.1', localPort)).trim(), 'published');
+  await assert.rejects(httpGet(hostAddress(), localPort), /ECONNREFUSED/);
+  // From another container, through the host's address; and a container to its own published port.
+  assert.equal(ok(berth('run', '--rm', IMAGE, ...wgetLoop(`http://${hostAddress()}:${tcpPort}/`))).trim(), 'published');
+  const selfPort = await freePort();
+  const self = ok(berth('run', '--rm', '-p', `${selfPort}:80`, IMAGE, 'sh', '-c', `mkdir /www && echo myself > /www/index.html && httpd -p 80 -h /www && ${wgetLoop(`http://${hostAddress()}:${selfPort}/`, 5)[2]}`));
+  assert.equal(self.trim(), 'myself');
 
   // `-p 80`: a host port of the kernel's choosing, shown by `berth port`.
   const shown = ok(berth('port', name)).trim().split('\n');
   const random = attachment.ports.find((p) => p.hostPort !== tcpPort && p.protocol === 'tcp');
   assert.ok(random && random.hostPort > 0);
-  assert.deepEqual(shown, [`80/tcp -> 0.0.0.0:${tcpPort}`, `9999/udp -> 0.0.0.0:${udpPort}`, `80/tcp -> 0.0.0.0:${random.hostPort}`]);
+  assert.deepEqual(shown, [`80/tcp -> 0.0.0.0:${tcpPort}`, `9999/udp -> 0.0.0.0:${udpPort}`, `80/tcp -> 0.0.0.0:${random.hostPort}`, `80/tcp -> 127.0.0.1:${localPort}`]);
   assert.equal((await httpGet('127.0.0.1', random.hostPort)).trim(), 'published');
   // What `berth inspect` shows, in docker's shape.
   const settings = networkSettings(engine.network.record(engine.containers.find(name).id)) as { IPAddress: string; MacAddress: string; Ports: Record<string, unknown> };
   assert.equal(settings.IPAddress, attachment.endpoints[0].ip);
   assert.equal(settings.MacAddress, `02:42:${attachment.endpoints[0].ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(':')}`);
   assert.deepEqual(settings.Ports, {
-    '80/tcp': [{ HostIp: '0.0.0.0', HostPort: String(tcpPort) }, { HostIp: '0.0.0.0', HostPort: String(random.hostPort) }],
+    '80/tcp': [{ HostIp: '0.0.0.0', HostPort: String(tcpPort) }, { HostIp: '0.0.0.0', HostPort: String(random.hostPort) }, { HostIp: '127.0.0.1', HostPort: String(localPort) }],
     '9999/udp': [{ HostIp: '0.0.0.0', HostPort: String(udpPort) }],
   });
 

@@ -11,7 +11,8 @@
 //
 // DNAT happens in prerouting (traffic from outside and from containers) and output (the host's own
 // traffic, 127.0.0.1 included: the bridge has route_localnet on, and such packets are
-// masqueraded so that replies come back). When the last bridge goes, the table goes.
+// masqueraded so that replies come back; so are containers' trips to their own published ports).
+// When the last bridge goes, the table goes.
 import type { HostCommand } from './host-commands.js';
 import type { PortMapping } from './options.js';
 
@@ -34,6 +35,9 @@ function baseRuleset(): string[] {
     ...chain('postrouting', 'type nat hook postrouting priority srcnat', [
       'ip saddr @subnets oifname != @bridges masquerade',
       'ip saddr 127.0.0.0/8 oifname @bridges masquerade',
+      // A container reaching its own published port through a host address: the packet goes back
+      // out of the port it came in by (hairpin), and the answer must come back through the host.
+      'ip saddr @subnets oifname @bridges ct status dnat masquerade',
     ]),
     ...chain('forward', 'type filter hook forward priority filter', ['iifname @bridges oifname @bridges iifname . oifname != @same_bridge drop']),
   ];

@@ -66,9 +66,12 @@ export function bridgeLines(bridge: string, gatewayCidr: string, alias: string):
   return [`link add ${bridge} type bridge`, `link set ${bridge} alias "${alias}"`, `addr add ${gatewayCidr} dev ${bridge}`, `link set ${bridge} up`];
 }
 
-/** The veth pair, its container end made straight inside the namespace, its host end on the bridge. */
+/**
+ * The veth pair, its container end made straight inside the namespace, its host end on the bridge
+ * in hairpin mode (so that a container's trip to its own published port can come back to it).
+ */
 export function vethLines(veth: string, netns: string, ifname: string, bridge: string, mac: string): string[] {
-  return [`link add ${veth} type veth peer name ${ifname} address ${mac} netns ${netns}`, `link set ${veth} master ${bridge}`, `link set ${veth} up`];
+  return [`link add ${veth} type veth peer name ${ifname} address ${mac} netns ${netns}`, `link set ${veth} master ${bridge}`, `link set ${veth} type bridge_slave hairpin on`, `link set ${veth} up`];
 }
 
 /** Inside the namespace: lo, the address, and (for the first network) the default route. */
