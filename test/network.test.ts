@@ -17,7 +17,8 @@ import { Engine } from '../src/engine/engine.js';
 import { exposedPorts, networkRequest, parsePublish, withExposedPorts } from '../src/engine/network/options.js';
 import { parseTable } from '../src/engine/network/firewall.js';
 import { networkSettings, type Attachment } from '../src/engine/network/index.js';
-import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
+import { busyboxAvailable, BUSYBOX_MISSING_REASON, makeTar } from './helpers/image-fixture.js';
+import { commitImage } from '../src/image/commit.js';
 import { probeBinary } from './helpers/bundle.js';
 import { saveHostNetwork } from './helpers/host-network.js';
 import { unique, waitFor } from './helpers/run.js';
@@ -130,8 +131,8 @@ async function removeAll(): Promise<void> {
 }
 
 /** A container left running in the background, made by the engine in this process. */
-async function startBackground(name: string, command: string[], net: Parameters<typeof networkRequest>[0]): Promise<Attachment> {
-  const record = await engine.create({ image: IMAGE, command, env: [], hostname: '', readOnly: false, terminal: false, isolation: 'default', rm: false, name, network: networkRequest(net) });
+async function startBackground(name: string, command: string[], net: Parameters<typeof networkRequest>[0], image = IMAGE): Promise<Attachment> {
+  const record = await engine.create({ image, command, env: [], hostname: '', readOnly: false, terminal: false, isolation: 'default', rm: false, name, network: networkRequest(net) });
   const attachment = await engine.network.setUp(record.id);
   const devNull = openSync('/dev/null', 'r+');
   try {
@@ -364,6 +365,20 @@ test('-p answers on 127.0.0.1, on eth0\'s address and from another namespace; UD
   await engine.remove(name, true);
   assert.deepEqual(leases(), []);
   assertHostAsBefore('after the publishing container was removed');
+});
+
+test('-P publishes the image\'s EXPOSEd ports on ports of the kernel\'s choosing', { skip }, async (t) => {
+  t.after(removeAll);
+  const layer = await makeTar([[{ name: 'www/', type: 'dir', mode: 0o755 }], [{ name: 'www/index.html', type: 'file', mode: 0o644 }, 'exposed\n']]);
+  const image = 'berth-test/net-exposed:1';
+  await commitImage(engine.images, { parent: IMAGE, layers: [{ source: layer }], config: { Cmd: ['httpd', '-f', '-p', '80', '-h', '/www'], ExposedPorts: { '80/tcp': {}, '9999/udp': {} } }, ref: image });
+  const name = unique('exposed');
+  const attachment = await startBackground(name, [], { publishAll: true }, image);
+  assert.deepEqual(attachment.ports.map((p) => `${p.containerPort}/${p.protocol}`).sort(), ['80/tcp', '9999/udp']);
+  const tcp = attachment.ports.find((p) => p.protocol === 'tcp')!;
+  assert.ok(tcp.hostPort > 0);
+  await waitForHttp('127.0.0.1', tcp.hostPort, 'exposed');
+  assert.match(ok(berth('port', name, '80')), new RegExp(`^0\\.0\\.0\\.0:${tcp.hostPort}\n$`));
 });
 
 test('a port in use (by the host or another container) is a one-line error, with nothing made', { skip }, async (t) => {
