@@ -433,6 +433,12 @@ test('--ip, --mac-address, --dns, --add-host, --hostname; --network none, host a
   const attachment = await startBackground(web, httpd('from-the-shared-netns'), { network: net });
   await waitForHttp(attachment.endpoints[0].ip, 80, 'from-the-shared-netns');
   assert.equal(ok(berth('run', '--rm', '--network', `container:${web}`, IMAGE, ...wgetLoop('http://127.0.0.1/'))).trim(), 'from-the-shared-netns');
+  const joined = ok(berth('run', '--rm', '--network', `container:${web}`, IMAGE, 'sh', '-c', 'cat /etc/hosts; ls /sys/class/net'));
+  assert.match(joined, new RegExp(`^${attachment.endpoints[0].ip.replaceAll('.', '\\.')}\t`, 'm'), 'the other container\'s /etc/hosts');
+  assert.match(joined, /^eth0$/m);
+  const notRunning = berth('run', '--rm', '--network', 'container:nosuchcontainer', IMAGE, 'true');
+  assert.equal(notRunning.status, 125);
+  assert.equal(notRunning.stderr, 'berth: No such container: nosuchcontainer\n');
 
   for (const c of engine.containers.list()) await engine.remove(c.id, true);
   ok(berth('network', 'rm', net));

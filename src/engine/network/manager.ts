@@ -175,6 +175,12 @@ export class NetworkManager {
     if (rec.request.mode.kind === 'container') {
       const target = this.engine.resolveContainer(rec.request.mode.container);
       if (!netnsExists(netnsName(target))) throw new NetworkError(`--network container:${rec.request.mode.container}: that container is not running`);
+      // Its network's names and resolvers too, as docker shares them.
+      const other = this.record(target);
+      if (other) {
+        rewriteInPlace(rec.hostsFile, readText(other.hostsFile));
+        rewriteInPlace(rec.resolvConfFile, readText(other.resolvConfFile));
+      }
       return null;
     }
     if (rec.request.mode.kind !== 'bridge') return null;
