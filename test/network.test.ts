@@ -242,6 +242,13 @@ test('network create, ls, inspect, rm: docker\'s verbs, clear errors, nothing le
 
   assert.equal(ok(berth('network', 'rm', name)).trim(), name);
   assert.doesNotMatch(ok(berth('network', 'ls')), new RegExp(name));
+
+  // prune: every user network no container is on (the default one stays).
+  const unused = [unique('unused'), unique('unused')];
+  for (const n of unused) ok(berth('network', 'create', n));
+  assert.equal(ok(berth('network', 'ls', '-q')).trim().split('\n').length, 3);
+  assert.equal(ok(berth('network', 'prune', '-f')), `Deleted Networks:\n${[...unused].sort().join('\n')}\n`);
+  assert.equal(ok(berth('network', 'ls', '-q')).trim().split('\n').length, 1);
   assertHostAsBefore('after network verbs');
 });
 

@@ -6,7 +6,7 @@ import type { Command } from './berth.js';
 import { table } from './format.js';
 
 export const RUN_NETWORK_FLAGS: FlagSpec[] = [
-  { name: 'network', repeatable: false },
+  { name: 'network' },
   { name: 'net' },
   { name: 'publish', short: 'p', repeatable: true },
   { name: 'publish-all', short: 'P', boolean: true },
@@ -66,7 +66,7 @@ export const networkCommands: Record<string, Command> = {
     if (!refs.length) throw new UsageError('network inspect: at least one network is required');
     const out = [];
     for (const ref of refs) {
-      const n = ref === 'bridge' ? (await engine.network.listNetworks()).find((x) => x.name === 'bridge')! : engine.network.networks.find(ref);
+      const n = await engine.network.findNetwork(ref);
       const containers: Record<string, unknown> = {};
       for (const { container, endpoint } of engine.network.endpointsOn(n)) {
         containers[container.id] = { Name: container.name, MacAddress: endpoint.mac, IPv4Address: `${endpoint.ip}/${endpoint.prefix}`, Interface: endpoint.veth };

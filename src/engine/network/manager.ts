@@ -358,6 +358,11 @@ export class NetworkManager {
     return this.locked(() => this.networks.create(opts));
   }
 
+  /** A network by name or id (prefix); the default one is made on first use. */
+  async findNetwork(ref: string): Promise<NetworkRecord> {
+    return this.locked(() => this.networks.find(ref));
+  }
+
   /** Every network, the default one included (made here on first use, as docker always lists it). */
   async listNetworks(): Promise<NetworkRecord[]> {
     await this.locked(() => this.networks.find(DEFAULT_NETWORK));
