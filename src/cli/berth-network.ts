@@ -31,8 +31,14 @@ export function runNetworkRequest(p: Parsed): NetworkRequest {
   });
 }
 
+/** As `docker port` prints a mapping: `80/tcp -> 0.0.0.0:8080`. */
 export function formatPort(p: PortMapping): string {
   return `${p.containerPort}/${p.protocol} -> ${p.hostIp || '0.0.0.0'}:${p.hostPort}`;
+}
+
+/** As `docker ps` shows them in its PORTS column: `0.0.0.0:8080->80/tcp, 0.0.0.0:5353->53/udp`. */
+export function portsColumn(ports: PortMapping[]): string {
+  return ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
 }
 
 const explainFlag = { name: 'explain', boolean: true };
