@@ -474,6 +474,52 @@ test('--explain prints each network step as a line to type, setup and teardown',
   assertHostAsBefore('after an explained run');
 });
 
+/**
+ * The network commands of an --explain output (each with its here-document): the first run of
+ * them is the setup, before the runtime's steps; those after the container's `exec` are the teardown.
+ */
+function networkScripts(explained: string): { setup: string; teardown: string } {
+  const lines = explained.split('\n');
+  const setup: string[] = [];
+  const teardown: string[] = [];
+  let phase: 'setup' | 'runtime' | 'teardown' = 'setup';
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.startsWith('exec ')) phase = 'teardown';
+    if (!/^(ip|nft|sysctl) /.test(line)) {
+      if (phase === 'setup' && setup.length) phase = 'runtime';
+      continue;
+    }
+    if (phase === 'runtime') continue;
+    const out = phase === 'setup' ? setup : teardown;
+    out.push(line);
+    if (line.endsWith("<<'EOF'")) {
+      while (lines[++i] !== 'EOF') out.push(lines[i]);
+      out.push('EOF');
+    }
+  }
+  return { setup: setup.join('\n') + '\n', teardown: teardown.join('\n') + '\n' };
+}
+
+test('--explain\'s network lines, typed into a shell, make the same network and undo it all', { skip }, async (t) => {
+  t.after(removeAll);
+  const port = await freePort();
+  const r = berth('run', '--rm', '--explain', '-p', `${port}:80`, IMAGE, 'true');
+  assert.equal(r.status, 0, r.stderr);
+  const { setup, teardown } = networkScripts(r.stderr);
+  const netns = /netns add (berth-[0-9a-f]{12})/.exec(setup)?.[1];
+  assert.ok(netns, setup);
+  t.after(() => {
+    // If an assertion failed between the two scripts: what the setup made goes anyway.
+    spawnSync('sh', ['-c', teardown]);
+  });
+  execFileSync('sh', ['-e', '-c', setup]);
+  assert.match(execFileSync('ip', ['-n', netns, '-o', '-4', 'addr', 'show', 'eth0'], { encoding: 'utf8' }), /inet 172\.\d+\.0\.2\/16/);
+  assert.match(execFileSync('nft', ['list', 'map', 'ip', 'berth', 'published'], { encoding: 'utf8' }), new RegExp(`tcp \\. ${port} : 172\\.\\d+\\.0\\.2 \\. 80`));
+  execFileSync('sh', ['-e', '-c', teardown]);
+  assertHostAsBefore('after the explained lines, run by hand');
+});
+
 test('20 containers with published ports, then rm -f: no veth, bridge, rule, lease or namespace left', { skip }, async (t) => {
   t.after(removeAll);
   const names = Array.from({ length: 20 }, (_, i) => unique(`many${i}`));
