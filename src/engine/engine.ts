@@ -62,7 +62,7 @@ export class Engine {
     this.containers = new ContainerStore(root);
     this.runtime = new Runtime(ENGINE_RUNTIME_ROOT);
     this.network = new NetworkManager(root, {
-      containerExists: (id) => existsSync(join(this.containers.containerDir(id), 'container.json')),
+      containerExists: (id) => existsSync(this.containers.containerDir(id)),
       resolveContainer: (ref) => this.containers.find(ref).id,
     });
   }

@@ -1,8 +1,8 @@
 // IP address management: one file per address in use, `<root>/networks/leases/<network id>/<ip>`,
 // created with O_EXCL (two `berth` processes can never take one address) and holding the
 // container's id and the holder process (`pid starttime`). A lease is released when its container's
-// network is torn down; one whose container no longer exists and whose holder process is gone is
-// a crash's leftover, and is taken back when an address is next needed.
+// network is torn down; one whose container the engine no longer has and whose holder process is
+// gone is a crash's leftover, and is taken back when an address is next needed.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { holderAlive, holderId } from '../../image/lock.js';

@@ -83,8 +83,9 @@ export class NetworkManager {
   private readonly dir: string;
 
   /**
-   * `containerExists(id)`: whether the engine still has that container (stale leases are those of
-   * containers that do not); `resolveContainer(ref)`: a name or id prefix to a container id.
+   * `containerExists(id)`: whether the engine still has anything of that container, its directory
+   * (stale leases and records are those of containers it does not); `resolveContainer(ref)`: a
+   * name or id prefix to a container id.
    */
   constructor(
     readonly root: string,
@@ -384,6 +385,7 @@ export class NetworkManager {
 
   /** Removes every user network no running container is on; their names. */
   async pruneNetworks(): Promise<string[]> {
+    await this.collectGarbage();
     const removed: string[] = [];
     for (const n of this.networks.list()) {
       if (n.name === DEFAULT_NETWORK || this.endpointsOn(n).length) continue;
@@ -391,6 +393,14 @@ export class NetworkManager {
       removed.push(n.name);
     }
     return removed;
+  }
+
+  /**
+   * The network records of containers the engine no longer has (a `berth` killed while creating
+   * one, a container directory removed by hand): whatever they still name is torn down, then they go.
+   */
+  async collectGarbage(): Promise<void> {
+    for (const rec of this.records()) if (!this.engine.containerExists(rec.id)) await this.release(rec.id);
   }
 
   /** `network connect`: on the network from the next start; at once when it runs. */
