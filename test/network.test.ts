@@ -453,6 +453,26 @@ test('--ip, --mac-address, --dns, --add-host, --hostname; --network none, host a
   assertHostAsBefore('after the flags');
 });
 
+test('a bridge of the same name: another root\'s in use is a clear error; an empty leftover is replaced', { skip }, async (t) => {
+  t.after(removeAll);
+  t.after(() => void spawnSync('ip', ['link', 'delete', 'berth0']));
+  const bridge = engine.network.networks.find('bridge').bridge;
+  assert.equal(bridge, 'berth0');
+  // Another root's berth0 with a container on it (a veth of the test's own stands for one).
+  execFileSync('ip', ['link', 'add', 'berth0', 'type', 'bridge']);
+  execFileSync('ip', ['link', 'set', 'berth0', 'alias', 'berth:/var/lib/another-root']);
+  execFileSync('ip', ['link', 'add', 'btpport', 'type', 'veth', 'peer', 'name', 'btpport1']);
+  execFileSync('ip', ['link', 'set', 'btpport', 'master', 'berth0']);
+  const refused = berth('run', '--rm', IMAGE, 'true');
+  assert.equal(refused.status, 125);
+  assert.equal(refused.stderr, 'berth: network bridge: bridge berth0 already exists and is not this berth root\'s (its alias: "berth:/var/lib/another-root")\n');
+  assert.deepEqual(leases(), []);
+  // The same, empty: a leftover, replaced by this root's.
+  execFileSync('ip', ['link', 'delete', 'btpport']);
+  assert.equal(ok(berth('run', '--rm', IMAGE, 'echo', 'ran')), 'ran\n');
+  assertHostAsBefore('after a leftover bridge was replaced and removed');
+});
+
 test('--explain prints each network step as a line to type, setup and teardown', { skip }, (t) => {
   t.after(removeAll);
   const port = 20000 + (process.pid % 20000);

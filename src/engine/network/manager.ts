@@ -244,7 +244,7 @@ export class NetworkManager {
     const inside: string[] = [];
     const newBridges: string[] = [];
     for (const { network, endpoint: e, primary } of plugs) {
-      if (!newBridges.includes(network.bridge) && this.bridgeMissing(network)) {
+      if (!newBridges.includes(network.bridge) && this.bridgeMissing(network, explain)) {
         host.push(...bridgeLines(network.bridge, `${network.gateway}/${subnetOf(network).prefix}`, ownerAlias(this.root)));
         newBridges.push(network.bridge);
       }
@@ -258,12 +258,20 @@ export class NetworkManager {
     runHostCommand(ipBatch(inside, netns), explain);
   }
 
-  /** Whether the network's bridge is still to be made; one of the same name not this root's is an error. */
-  private bridgeMissing(network: NetworkRecord): boolean {
+  /**
+   * Whether the network's bridge is still to be made. One of the same name that another berth
+   * root uses is an error; one no container is on is a leftover (its root gone, or a crash), and
+   * goes: bridges live only while containers use them, and no setup is under way (we hold the lock).
+   */
+  private bridgeMissing(network: NetworkRecord, explain?: Explain): boolean {
     if (!linkExists(network.bridge)) return true;
     const owner = linkAlias(network.bridge);
-    if (owner !== ownerAlias(this.root)) throw new NetworkError(`network ${network.name}: bridge ${network.bridge} already exists and is not this berth root's (its alias: ${JSON.stringify(owner)})`);
-    return false;
+    if (owner === ownerAlias(this.root)) return false;
+    if (!owner.startsWith('berth:') || bridgePorts(network.bridge).length > 0) {
+      throw new NetworkError(`network ${network.name}: bridge ${network.bridge} already exists and is not this berth root's (its alias: ${JSON.stringify(owner)})`);
+    }
+    runHostCommand({ argv: ['ip', 'link', 'delete', network.bridge] }, explain);
+    return true;
   }
 
   /** When the process is gone. Safe to call at any time, any number of times. */
