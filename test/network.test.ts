@@ -317,6 +317,7 @@ test('-p answers on 127.0.0.1, on eth0\'s address and from another namespace; UD
   const self = ok(berth('run', '--rm', '-p', `${selfPort}:80`, IMAGE, 'sh', '-c', `mkdir /www && echo myself > /www/index.html && httpd -p 80 -h /www && ${wgetLoop(`http://${hostAddress()}:${selfPort}/`, 5)[2]}`));
   assert.equal(self.trim(), 'myself');
 
+  assert.match(ok(berth('ps', '-a')), new RegExp(`0\\.0\\.0\\.0:${tcpPort}->80/tcp, 0\\.0\\.0\\.0:${udpPort}->9999/udp, `));
   // `-p 80`: a host port of the kernel's choosing, shown by `berth port`.
   const shown = ok(berth('port', name)).trim().split('\n');
   const random = attachment.ports.find((p) => p.hostPort !== tcpPort && p.protocol === 'tcp');

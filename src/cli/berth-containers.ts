@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import type { Command } from './berth.js';
 import { ago, humanDuration, table } from './format.js';
+import { portsColumn } from './berth-network.js';
 
 /** What a container is doing, by its record and, for one said to run, by its process. */
 function liveStatus(engine: Engine, record: ContainerRecord): ContainerRecord['state']['status'] {
@@ -50,7 +51,7 @@ export const containerCommands: Record<string, Command> = {
       }
     } else {
       const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
-      for (const r of records) rows.push([id(r), r.image, quoteCommand(r.command, truncate), ago(r.created), statusText(engine, r), '', r.name]);
+      for (const r of records) rows.push([id(r), r.image, quoteCommand(r.command, truncate), ago(r.created), statusText(engine, r), portsColumn(engine.network.record(r.id)?.attachment?.ports ?? []), r.name]); // network: PORTS
       process.stdout.write(table(rows));
     }
     return 0;

@@ -47,7 +47,7 @@ function portKey(p: PortMapping): string {
   return p.hostIp ? `${p.hostIp} . ${p.protocol} . ${p.hostPort}` : `${p.protocol} . ${p.hostPort}`;
 }
 
-export function networkElements(bridge: string, subnet: string): string[] {
+function networkElements(bridge: string, subnet: string): string[] {
   return [`add element ${T} bridges { "${bridge}" }`, `add element ${T} same_bridge { "${bridge}" . "${bridge}" }`, `add element ${T} subnets { ${subnet} }`];
 }
 
