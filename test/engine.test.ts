@@ -1,7 +1,7 @@
 // berth as an engine, through its CLI as a person uses it: the seed's walk-through (import a rootfs
 // tar, run it, delete a file of the image, see the whiteout), a layered image's round trip
 // (load → run → commit → save → load), and no mount ever left behind.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -10,8 +10,11 @@ import { ImageStore } from '../src/image/index.js';
 import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { unique, waitFor } from './helpers/run.js';
 import { BERTH, berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
+import { saveHostNetwork } from './helpers/host-network.js';
 
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
+// `berth run` is on the default bridge: ip_forward and /run/netns as they were, after.
+after(saveHostNetwork());
 
 /** Overlay mounts on the host that mention `root`: there must never be any once a command is done. */
 function overlaysUnder(root: string): string[] {

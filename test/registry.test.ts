@@ -1,7 +1,7 @@
 // berth pull/push/login/logout against real registries: Debian's docker-registry open, behind
 // htpasswd Basic auth, and behind a token server (the bearer flow); skopeo on the other side of
 // each transfer; and the failures a network gives, each with a clear error and the store as it was.
-import { describe, test, type TestContext } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,6 +17,7 @@ import { pull, pullImage, pushImage, parseChallenge, readCredentials, type PullE
 import { ensureImage } from '../src/image/index.js';
 import { buildTestImage, busyboxAvailable, busyboxLayers, FIXTURE_REF, writeDockerSaveFixture } from './helpers/image-fixture.js';
 import { blobAndTempFiles, tempStore } from './helpers/image-store.js';
+import { saveHostNetwork } from './helpers/host-network.js';
 import { blobGets, REGISTRY_PASSWORD, REGISTRY_USER, registryAvailable, startProxy, startRegistry, startTokenServer } from './helpers/registry.js';
 import { waitFor } from './helpers/run.js';
 
@@ -24,6 +25,8 @@ const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
 const skip = !registryAvailable() ? 'docker-registry not installed' : !busyboxAvailable() ? 'busybox-static not installed' : false;
 const sha = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const FAST = { retryDelayMs: 20 };
+// `berth run` is on the default bridge: ip_forward and /run/netns as they were, after.
+after(saveHostNetwork());
 
 interface Result {
   status: number | null;

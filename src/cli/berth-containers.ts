@@ -5,6 +5,7 @@ import { bool, list, parseArgs, str, UsageError } from './args.js';
 import { renderTemplate } from './template.js';
 import type { Command } from './berth.js';
 import { ago, humanDuration, table } from './format.js';
+import { portsColumn } from './berth-network.js';
 
 function statusText(record: ContainerRecord): string {
   const { status } = record.state;
@@ -79,7 +80,7 @@ export const containerCommands: Record<string, Command> = {
       State: r.state.status,
       Names: r.name,
       Labels: Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(','),
-      Ports: '',
+      Ports: portsColumn(engine.network.record(r.id)?.attachment?.ports ?? []),
     });
     const format = str(p, 'format');
     if (bool(p, 'quiet')) {

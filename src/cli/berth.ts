@@ -16,6 +16,7 @@ import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { existsSync } from 'node:fs';
 import { volumeCommands } from './berth-volumes.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
+import { networkCommands, RUN_NETWORK_FLAGS, runNetworkRequest } from './berth-network.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
@@ -53,6 +54,11 @@ registries:
   login [-u USER] [-p PASS | --password-stdin] REGISTRY     logout REGISTRY
 system:
   info   version   system df
+networks:
+  network create [--subnet CIDR] [--gateway IP] NAME   network ls [-q]   network inspect NAME...
+  network rm NAME...   network prune   network connect NET CONTAINER   network disconnect NET CONTAINER
+  run: --network bridge|none|host|NAME|container:ID  -p [IP:][HPORT:]CPORT[/udp]  -P  --dns IP
+       --add-host NAME:IP  --ip IP  --mac-address MAC  --network-alias NAME
 
 Storage lives under $BERTH_ROOT (default /var/lib/berth).
 `;
@@ -66,8 +72,6 @@ export type Command = (ctx: Ctx, argv: string[]) => Promise<number>;
 function runOptions(p: Parsed) {
   const isolation = str(p, 'isolation') ?? 'default';
   if (isolation !== 'default' && isolation !== 'chroot') throw new UsageError(`--isolation: ${isolation}: use default or chroot`);
-  const network = str(p, 'network') ?? 'none';
-  if (network !== 'none' && network !== 'default') throw new UsageError(`--network ${network}: only "none" (a network namespace with loopback) exists until networking lands`);
   if (isolation === 'chroot' && bool(p, 'read-only')) throw new UsageError('--read-only needs a mount namespace: it cannot go with --isolation chroot');
   const cpus = str(p, 'cpus');
   const memory = str(p, 'memory');
@@ -94,6 +98,7 @@ function runOptions(p: Parsed) {
     interactive: bool(p, 'interactive'),
     stopSignal: str(p, 'stop-signal'),
     mounts: parseMountFlags({ volumes: list(p, 'volume'), mounts: list(p, 'mount'), tmpfs: list(p, 'tmpfs') }),
+    network: runNetworkRequest(p),
   };
 }
 
@@ -122,7 +127,7 @@ const RUN_FLAGS = [
   { name: 'memory', short: 'm' },
   { name: 'pids-limit' },
   { name: 'isolation' },
-  { name: 'network' },
+  ...RUN_NETWORK_FLAGS, // --network, -p, -P, --dns, --add-host, --ip, --mac-address, --network-alias
   { name: 'explain', boolean: true },
   { name: 'tty', short: 't', boolean: true },
   { name: 'interactive', short: 'i', boolean: true },
@@ -203,9 +208,10 @@ const COMMANDS: Record<string, Command> = {
   ...imageCommands,
   ...registryCommands,
   ...volumeCommands,
+  ...networkCommands,
 };
 
-const GROUPS = new Set(['image', 'system', 'container', 'volume']);
+const GROUPS = new Set(['image', 'system', 'container', 'volume', 'network']);
 
 /** docker's exit codes: 125 when berth itself fails, else what the container or runtime says. */
 async function main(argv: string[]): Promise<number> {

@@ -4,7 +4,7 @@
 // outlives berth and calls `berth container cleanup` when the container exits. Every berth
 // command that finds a container said to run whose process is gone settles its exit first, so a
 // crash of berth or the loss of /run never leaves a record that lies.
-import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { commitImage, imageLayers, ImageStore, type ImageConfig, type ImageRecord } from '../image/index.js';
@@ -34,6 +34,7 @@ import { resolveUser } from './users.js';
 import { withImageVolumes, type MountRequest } from './mount-flags.js';
 import { prepareMounts, VolumeStore } from './volumes.js';
 import { withProcessRoot, withStoppedRoot, type CopyRoot } from './container-root.js';
+import { applyNetworkNamespace, NetworkManager, type NetworkRequest } from './network/index.js';
 
 /** Where the runtime keeps the engine's containers' live state (lost with /run: container.json says what is true). */
 export const ENGINE_RUNTIME_ROOT = '/run/berth/runtime';
@@ -56,6 +57,8 @@ export interface EngineRunOptions extends RunOptions {
   mounts?: MountRequest[];
   /** --explain: each step as a shell line, before it happens. */
   explain?: (lines: string[]) => void;
+  /** networking: --network, -p... (network/options.ts); absent: a namespace with lo only. */
+  network?: NetworkRequest;
 }
 
 export interface ExecOptions {
@@ -100,12 +103,17 @@ export class Engine {
   readonly containers: ContainerStore;
   readonly runtime: Runtime;
   readonly volumes: VolumeStore;
+  readonly network: NetworkManager;
 
   constructor(readonly root: string) {
     this.images = new ImageStore(root);
     this.containers = new ContainerStore(root);
     this.runtime = new Runtime(ENGINE_RUNTIME_ROOT);
     this.volumes = new VolumeStore(root);
+    this.network = new NetworkManager(root, {
+      containerExists: (id) => existsSync(this.containers.containerDir(id)),
+      resolveContainer: (ref) => this.containers.find(ref).id,
+    });
   }
 
   /** The overlay of a container's layers (top first) under its own upper and work dirs. */
@@ -184,12 +192,15 @@ export class Engine {
         files,
         userMounts: userMounts.mounts,
       });
+      // Its network namespace is made at start (a file under /run/netns), or it is the host's or another's.
+      const netns = await this.network.prepare({ id, name, hostname, hostsFile: files.hosts, resolvConfFile: files.resolvConf }, opts.network ?? { mode: { kind: 'none' }, ports: [], dns: [], extraHosts: [], aliases: [] }, config.ExposedPorts);
+      applyNetworkNamespace(spec, netns);
       record.command = opts.init ? spec.process.args.slice(2) : spec.process.args; // as docker shows it: without its init
       writeFileSync(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
       this.containers.save(record);
       return record;
     } catch (err) {
-      this.removeFiles(record, true);
+      await this.removeFiles(record, true);
       throw err;
     }
   }
@@ -211,6 +222,7 @@ export class Engine {
     const log = new LogWriter(this.monitorPaths(record.id).log);
     const output = record.tty ? null : teeOutput(log);
     try {
+      await this.network.setUp(record.id, explain); // before the process, all or nothing
       const onPlan = explain && ((plan: Plan, rootfs: string, cgroupOps: CgroupOp[]) => explain(renderRunPlan(plan, rootfs, cgroupOps)));
       const result = await this.runtime.run(record.id, {
         bundle: paths.bundle,
@@ -229,9 +241,11 @@ export class Engine {
     } finally {
       output?.closeContainerEnds();
       log.close();
+      // The process is gone: its network goes down (with --rm, its network record too, in removeFiles).
+      if (!record.autoRemove) await this.network.tearDown(record.id, explain);
       hostMount?.unmount({ detach: true });
       if (record.state.status !== 'exited') record.state = { ...record.state, status: 'exited', finishedAt: new Date().toISOString() };
-      if (record.autoRemove) this.removeFiles(record, true);
+      if (record.autoRemove) await this.removeFiles(record, true, explain);
       else this.containers.save(record);
     }
   }
@@ -289,6 +303,7 @@ export class Engine {
     if (opts.explain) await this.explainMonitored(record, monitor, opts.explain);
     record.state = { ...record.state, stoppedByUser: false, error: undefined };
     try {
+      await this.network.setUp(record.id, opts.explain); // before the process, all or nothing
       const { pid } = await startMonitor(monitor);
       record.state = { ...record.state, pid };
       await opts.beforeStart?.(record);
@@ -297,6 +312,7 @@ export class Engine {
       this.containers.save(record);
     } catch (err) {
       await this.deleteRuntimeLeftovers(record);
+      await this.network.tearDown(record.id);
       record.state = { ...record.state, status: record.state.startedAt ? 'exited' : 'created', pid: 0, error: (err as Error).message };
       this.containers.save(record);
       throw err;
@@ -394,6 +410,7 @@ export class Engine {
       // its runtime state went with /run
     }
     removeAttachLink(record.id);
+    await this.network.tearDown(record.id);
     record.state = {
       ...record.state,
       status: 'exited',
@@ -415,7 +432,7 @@ export class Engine {
     }
     if (record.autoRemove) {
       // The exit file stays while an attached `run --rm` or a `berth wait` still waits for it.
-      this.removeFiles(record, true);
+      await this.removeFiles(record, true);
       if (!hasLiveWaiter(this.monitorPaths(record.id).exitDir, record.id)) removeExitFile(this.monitorPaths(record.id), record.id);
       return null;
     }
@@ -724,7 +741,7 @@ export class Engine {
       this.containers.save(record);
       const monitor = this.monitorProcess(id);
       await this.deleteRuntimeLeftovers(record);
-      this.removeFiles(record, removeVolumes);
+      await this.removeFiles(record, removeVolumes);
       return { record, monitor };
     });
     if (!removed) throw new ContainerStoreError(`No such container: ${ref}`);
@@ -736,8 +753,12 @@ export class Engine {
     return removed.record;
   }
 
-  /** The container's directory, name and attach link; with `anonymousVolumes` (rm -v, --rm) its anonymous volumes. */
-  private removeFiles(record: ContainerRecord, anonymousVolumes: boolean): void {
+  /**
+   * The container's network (its leases, rules, namespace), directory, name and attach link; with
+   * `anonymousVolumes` (rm -v, --rm) its anonymous volumes.
+   */
+  private async removeFiles(record: ContainerRecord, anonymousVolumes: boolean, explain?: (lines: string[]) => void): Promise<void> {
+    await this.network.release(record.id, explain);
     this.containers.remove(record);
     removeAttachLink(record.id);
     if (anonymousVolumes) this.volumes.removeAnonymousOf(record.mounts, this.containers.list());

@@ -6,6 +6,7 @@
  *   probe caps                            CapInh/CapPrm/CapEff/CapBnd/CapAmb lines of /proc/self/status
  *   probe read PATH                       "BYTES n" with the number of bytes read, or "ERROR errno-name"
  *   probe write PATH TEXT                 "OK", or "ERROR errno-name"
+ *   probe udp-echo PORT                   answers each UDP datagram on PORT with "echo:" and the datagram
  * Built by the test helper with `gcc -static -O2`. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -136,6 +139,23 @@ static int write_path(const char *path, const char *text) {
   return 0;
 }
 
+static int udp_echo(int port) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {htonl(INADDR_ANY)}};
+  if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    printf("ERROR bind %s\n", errname(errno));
+    return 2;
+  }
+  char buf[1500];
+  memcpy(buf, "echo:", 5);
+  for (;;) {
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    ssize_t n = recvfrom(s, buf + 5, sizeof buf - 5, 0, (struct sockaddr *)&peer, &len);
+    if (n >= 0) sendto(s, buf, n + 5, 0, (struct sockaddr *)&peer, len);
+  }
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -145,6 +165,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "caps")) return print_caps();
   if (!strcmp(cmd, "read") && argc == 3) return read_path(argv[2]);
   if (!strcmp(cmd, "write") && argc == 4) return write_path(argv[2], argv[3]);
-  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT\n");
+  if (!strcmp(cmd, "udp-echo") && argc == 3) return udp_echo(atoi(argv[2]));
+  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT\n");
   return 64;
 }
