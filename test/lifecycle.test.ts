@@ -2,17 +2,20 @@
 // `run -d` outlives the berth process under its monitor (conmon); logs, exec, stop (SIGTERM, then
 // SIGKILL at the timeout), --init, restart policies, --rm, a real terminal (-it through a pty:
 // prompt, command, window resize, detach and re-attach), and the verbs around them.
-import { test, type TestContext } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { unique, waitFor } from './helpers/run.js';
+import { saveHostNetwork } from './helpers/host-network.js';
 import { BERTH, berthRoot, busyboxRootfsTar, ok, PROJECT, type BerthRoot } from './helpers/berth-cli.js';
 
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
 const IMAGE = 'busybox:life';
+// Containers are on the default bridge: ip_forward and /run/netns as they were, after.
+after(saveHostNetwork());
 
 /** A root with the busybox image imported. */
 function withImage(t: TestContext): BerthRoot {
@@ -321,4 +324,34 @@ test('ps -a tells the truth after /run is lost: a container whose runtime state 
   assert.match(inspect(env, name, '{{.State.Error}}'), /monitor/);
   ok(env.berth('rm', name));
   assert.deepEqual(traces(env, id), []);
+});
+
+test('run -d -p: a detached web server answers on the host; stop takes its network down, start brings it back, rm leaves no link', { skip }, async (t) => {
+  const env = withImage(t);
+  const name = unique('web');
+  const linksBefore = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.split('\n').length;
+  const id = ok(env.berth('run', '-d', '--name', name, '-p', '127.0.0.1::80', IMAGE, 'sh', '-c', 'mkdir -p /www && echo served-detached > /www/index.html && exec httpd -f -p 80 -h /www')).trim();
+  const port = () => Number(/:(\d+)$/.exec(ok(env.berth('port', name, '80')).trim())?.[1]);
+  const get = async () => (await fetch(`http://127.0.0.1:${port()}/`)).text();
+  let body = '';
+  for (let i = 0; i < 50 && body === ''; i++) {
+    body = await get().catch(() => '');
+    if (!body) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(body, 'served-detached\n');
+  assert.match(ok(env.berth('ps')), new RegExp(`127\\.0\\.0\\.1:${port()}->80/tcp`));
+
+  ok(env.berth('stop', '-t', '1', name));
+  await assert.rejects(fetch(`http://127.0.0.1:${port()}/`), 'nothing answers once stopped');
+  ok(env.berth('start', name));
+  body = '';
+  for (let i = 0; i < 50 && body === ''; i++) {
+    body = await get().catch(() => '');
+    if (!body) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(body, 'served-detached\n', 'it serves again after start');
+
+  ok(env.berth('rm', '-f', name));
+  assert.deepEqual(traces(env, id), []);
+  assert.equal(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.split('\n').length, linksBefore, 'no veth or bridge left');
 });

@@ -2,7 +2,8 @@
 // volumes copied up from the image once, anonymous volumes gone with their container, tmpfs with
 // its options, bad flags refused with nothing left behind, and `cp` both ways on stopped and
 // running containers — with symlinks inside the container that try to reach the host.
-import { test, type TestContext } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
+import { saveHostNetwork } from './helpers/host-network.js';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,8 @@ import { BERTH, berthRoot as cliRoot, hostMountsMentioning, ok, PROJECT, type Be
 const berthRoot = (t: TestContext) => cliRoot(t, 'volumes');
 
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
+// Containers are on the default bridge: ip_forward and /run/netns as they were, after.
+after(saveHostNetwork());
 
 function scratch(t: TestContext, prefix: string): string {
   const dir = mkdtempSync(`/tmp/berth-test-${prefix}-`);
