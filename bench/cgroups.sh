@@ -19,7 +19,7 @@ V2_TIMEOUT=${V2_TIMEOUT:-600}
 V2VM=${V2VM:-$here/../shared/tools/v2vm/run-in-v2.sh}
 NODE=${NODE:-node}
 # The shipped executable (package.json's bin: one bundled module, Node's faster start).
-BERTH_RUNTIME=${BERTH_RUNTIME:-$here/dist/bin/berth-runtime.mjs}
+BERTH_RUNTIME=${BERTH_RUNTIME:-$here/dist/bin/berth-runtime}
 lib=$here/bench/cgroups-lib.mjs
 report=$here/bench/cgroups-report.mjs
 

@@ -52,10 +52,10 @@ trap cleanup EXIT
 scripts/busybox-bundle.sh "$work/bundle" >/dev/null
 tar -C "$work/bundle/rootfs" -cf "$work/rootfs.tar" .
 export BERTH_ROOT=$work/berth-root
-dist/bin/berth.mjs import "$work/rootfs.tar" bench/busybox:1 >/dev/null
+dist/bin/berth import "$work/rootfs.tar" bench/busybox:1 >/dev/null
 "${podman[@]}" import -q "$work/rootfs.tar" localhost/bench/busybox:1 >/dev/null
 
-berth_cmd="dist/bin/berth.mjs run --rm --network $NETWORK bench/busybox:1 true"
+berth_cmd="dist/bin/berth run --rm --network $NETWORK bench/busybox:1 true"
 podman_cmd="${podman[*]} run --rm --network $NETWORK --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/bench/busybox:1 true"
 # Once with output shown: hyperfine hides why a command fails.
 $berth_cmd

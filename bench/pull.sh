@@ -82,7 +82,7 @@ skopeo copy -q --dest-tls-verify=false "oci:$L:big" "docker://$REF"
 rm -rf "$L"
 echo "image: $REF ($(du -sh "$W/registry" | cut -f1) in the registry)" >&2
 
-BERTH="node $PWD/dist/bin/berth.mjs"
+BERTH="$PWD/dist/bin/berth"
 PODMAN="podman --root $W/podman-root --runroot $W/podman-run --runtime runc --cgroup-manager cgroupfs --storage-driver overlay"
 names=("berth pull" "skopeo copy")
 prepares=("rm -rf $W/berth" "rm -rf $W/oci")

@@ -1,7 +1,7 @@
 #!/bin/bash
 # berth-runtime against crun and runc, and the library's spawn against the kernel floor, in one run
 # on the same busybox bundle; prints medians and ratios. See bench/README.md.
-#   bash bench/runtime.sh            (as root, after `npx tsc -p .` and the native build)
+#   bash bench/runtime.sh            (as root, after `npm run build`)
 #   RUNS=50 WARMUP=5 bash bench/runtime.sh
 # A benchmark reports, it does not judge: a missed target never makes it fail. It exits non-zero
 # only when something could not be measured at all (and says what).
@@ -11,11 +11,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-3}
 NODE=${NODE:-node}
-cli=$here/dist/src/cli/berth-runtime.js
+cli=$here/dist/bin/berth-runtime   # the command as installed: its launcher, then the bundle
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (containers need it)"
-[ -f "$cli" ] || die "$cli missing: build first (npx tsc -p .)"
+[ -f "$cli" ] || die "$cli missing: build first (npm run build)"
 for tool in hyperfine crun runc unshare nsenter "$NODE"; do
   command -v "$tool" >/dev/null || die "$tool not found"
 done
@@ -69,11 +69,12 @@ mkdir -p "$work/root-berth" "$work/root-crun" "$work/root-runc"
 touch "$nsfile"
 unshare --mount="$nsfile" --propagation private mount -t tmpfs none /sys/fs/cgroup/unified
 
-berth_cmd=$(q "$NODE" "$cli" --root "$work/root-berth" run bench-berth)
+berth_cmd=$(q "$cli" --root "$work/root-berth" run bench-berth)
 crun_cmd=$(q crun --root "$work/root-crun" run bench-crun)
 runc_cmd=$(q runc --root "$work/root-runc" run bench-runc)
 floor_cmd=$(q unshare --mount --uts --ipc --net --pid --fork true)
-node_cmd=$(q "$NODE" -e 0)
+# Node's own start, the floor of any Node command (without NODE_EXTRA_CA_CERTS, as the launcher starts it).
+node_cmd=$(q env -u NODE_EXTRA_CA_CERTS "$NODE" -e 0)
 
 echo "bench: $(uname -r), node $("$NODE" --version), $(crun --version 2>/dev/null | head -1), $(runc --version 2>/dev/null | head -1), $(hyperfine --version)"
 echo "bench: bundle $bundle (busybox, /bin/true), $RUNS runs after $WARMUP warm-up runs each"

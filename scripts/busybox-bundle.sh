@@ -27,7 +27,7 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:
 printf 'root:x:0:\nnogroup:x:65534:\n' > etc/group
 cd "$dir"
 rm -f config.json
-"$here/dist/bin/berth-runtime.mjs" spec --bundle "$dir"
+"$here/dist/bin/berth-runtime" spec --bundle "$dir"
 if [ $# -gt 0 ]; then
   node -e 'const fs = require("fs"); const c = JSON.parse(fs.readFileSync("config.json")); c.process.args = process.argv.slice(1); fs.writeFileSync("config.json", JSON.stringify(c, null, "\t") + "\n")' "$@"
 fi

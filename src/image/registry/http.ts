@@ -3,6 +3,8 @@
 // (connection reset, timeout, 5xx, 429: worth another attempt) and the rest.
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import { ImageError } from '../errors.js';
 
@@ -39,9 +41,31 @@ export interface HttpResponse {
   url: URL;
 }
 
+/**
+ * Extra CAs from BERTH_EXTRA_CA_CERTS (where berth's launcher moves NODE_EXTRA_CA_CERTS, which Node
+ * would parse at every start): read at the first verified https connection, added to Node's own
+ * roots. Without it, Node's default store, NODE_EXTRA_CA_CERTS included, is used as it is.
+ */
+function verifiedAgentOptions(): { ca?: string[] } {
+  const file = process.env.BERTH_EXTRA_CA_CERTS;
+  if (!file) return {};
+  let extra: string;
+  try {
+    extra = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new RegistryError(`BERTH_EXTRA_CA_CERTS (NODE_EXTRA_CA_CERTS): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return { ca: [...rootCertificates, extra] };
+}
+
+let verifiedAgent: HttpsAgent | undefined;
+
 const agents = {
   http: new HttpAgent({ keepAlive: true, maxSockets: 32 }),
-  https: new HttpsAgent({ keepAlive: true, maxSockets: 32 }),
+  get https(): HttpsAgent {
+    verifiedAgent ??= new HttpsAgent({ keepAlive: true, maxSockets: 32, ...verifiedAgentOptions() });
+    return verifiedAgent;
+  },
   insecure: new HttpsAgent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false }),
 };
 

@@ -1,0 +1,61 @@
+// The commands' launchers (dist/bin/berth, dist/bin/berth-runtime) start Node without
+// NODE_EXTRA_CA_CERTS, which Node would otherwise read and parse at every start; the registry
+// client then loads those CAs itself (BERTH_EXTRA_CA_CERTS) at its first verified https
+// connection. Proved with a real TLS server on 127.0.0.1 whose certificate only that file trusts.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROJECT } from './helpers/berth-cli.js';
+
+const HTTP_MODULE = fileURLToPath(new URL('../src/image/registry/http.js', import.meta.url));
+
+function scratch(t: TestContext): string {
+  const dir = mkdtempSync('/tmp/berth-test-launcher-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('the launchers start Node without NODE_EXTRA_CA_CERTS: nothing is read at start (node itself warns about a missing file, the launcher does not)', (t) => {
+  const missing = join(scratch(t), 'no-such-bundle.pem');
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: missing };
+  const direct = spawnSync(process.execPath, [join(PROJECT, 'dist/bin/berth.mjs'), 'version'], { env, encoding: 'utf8' });
+  assert.match(direct.stderr, /extra certs/i, 'node reads NODE_EXTRA_CA_CERTS at start');
+  for (const command of ['berth', 'berth-runtime']) {
+    const launched = spawnSync(join(PROJECT, 'dist/bin', command), ['--version'], { env, encoding: 'utf8' });
+    assert.equal(launched.status, 0, launched.stderr);
+    assert.equal(launched.stderr, '', `${command}: no certificate was read at start`);
+  }
+});
+
+test('the registry client trusts BERTH_EXTRA_CA_CERTS at its first verified https connection, and only then', async (t) => {
+  const dir = scratch(t);
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('trusted'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  const client = `import { send, readBody } from ${JSON.stringify(HTTP_MODULE)};
+    try { const r = await send({ method: 'GET', url: new URL(${JSON.stringify(url)}), headers: {} }); process.stdout.write((await readBody(r)).toString()); }
+    catch (err) { process.stdout.write('failed: ' + err.message); }`;
+  // A fresh process each time, as a command is (the agent is made once per process); spawned
+  // asynchronously, since the server answers from this process.
+  const run = (extra: Record<string, string>) =>
+    new Promise<string>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', client], { env });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', () => resolve(out));
+    });
+  assert.match(await run({}), /^failed: .*self[- ]signed/i, 'an unknown CA is refused');
+  assert.equal(await run({ BERTH_EXTRA_CA_CERTS: cert }), 'trusted');
+  assert.match(await run({ BERTH_EXTRA_CA_CERTS: join(dir, 'missing.pem') }), /^failed: BERTH_EXTRA_CA_CERTS \(NODE_EXTRA_CA_CERTS\): cannot read .*missing\.pem: ENOENT/);
+});
