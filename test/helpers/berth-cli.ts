@@ -30,7 +30,7 @@ export interface BerthRoot {
 
 export function berthRoot(t: TestContext, prefix = 'cli'): BerthRoot {
   const root = mkdtempSync(`/tmp/berth-test-${prefix}-`);
-  const env = { ...process.env, BERTH_ROOT: root };
+  const env = launcherEnv({ ...process.env, BERTH_ROOT: root });
   const berthIn = (input: Buffer | string, ...args: string[]): Result => {
     const r = spawnSync(process.execPath, [BERTH, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -45,6 +45,14 @@ export function berthRoot(t: TestContext, prefix = 'cli'): BerthRoot {
     rmSync(root, { recursive: true, force: true });
   });
   return { root, env, berth, berthIn, berthRaw };
+}
+
+/** The environment as berth's launcher (dist/bin/berth) gives it to Node: NODE_EXTRA_CA_CERTS moved aside. */
+export function launcherEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  if (out.NODE_EXTRA_CA_CERTS) out.BERTH_EXTRA_CA_CERTS = out.NODE_EXTRA_CA_CERTS;
+  delete out.NODE_EXTRA_CA_CERTS;
+  return out;
 }
 
 export function ok(r: Result): string {
