@@ -1,12 +1,14 @@
 // The engine's containers on disk: <root>/containers/<id>/ holds container.json (written by
 // rename), the bundle, the overlay's upper and work dirs and the files made for the container.
 // Names are claimed as files under <root>/names/ created with O_EXCL: two `berth` processes can
-// never both get one, with no lock to leave behind.
+// never both get one, with no lock to leave behind. A container's directory is made before its
+// name is claimed and holds its creator (`pid starttime`) until the record is written: what a
+// `berth` killed in between leaves is then recognisable, and `list` removes it.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { acquireLock } from '../image/lock.js';
+import { acquireLock, holderAlive, holderId } from '../image/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
 
@@ -57,6 +59,12 @@ export class ContainerStoreError extends Error {
   override readonly name = 'ContainerStoreError';
 }
 
+/** In a container's directory until its first record: the `berth` process making it. */
+const CREATOR_FILE = 'creator';
+/** A directory with neither record nor creator file is taken for one being made for this long (the
+ *  moment between its mkdir and the creator file's write), then for one whose creator died there. */
+const UNMARKED_GRACE_MS = 10_000;
+
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quiet', 'sharp', 'tender', 'vivid', 'wise', 'zen'];
 const NOUNS = ['anchor', 'berth', 'buoy', 'cargo', 'dock', 'ferry', 'harbor', 'hull', 'jetty', 'keel', 'mast', 'pier', 'quay', 'rudder', 'sail', 'tide', 'wharf', 'yacht'];
@@ -85,18 +93,19 @@ export class ContainerStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o711 });
     mkdirSync(this.namesDir, { recursive: true, mode: 0o700 });
     const id = randomBytes(32).toString('hex');
-    if (name !== undefined) {
-      name = validName(name);
-      this.claimName(name, id);
-    } else {
-      name = this.claimGeneratedName(id);
-    }
     const dir = this.containerDir(id);
     mkdirSync(dir, { mode: 0o711 });
+    writeFileSync(join(dir, CREATOR_FILE), holderId());
+    try {
+      name = name === undefined ? this.claimGeneratedName(id) : this.claimName(validName(name), id);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     return { id, name, dir };
   }
 
-  private claimName(name: string, id: string): void {
+  private claimName(name: string, id: string): string {
     let fd: number;
     try {
       fd = openSync(join(this.namesDir, name), 'wx', 0o600);
@@ -109,6 +118,7 @@ export class ContainerStore {
     }
     writeSync(fd, id);
     closeSync(fd);
+    return name;
   }
 
   private claimGeneratedName(id: string): string {
@@ -116,8 +126,7 @@ export class ContainerStore {
       const pick = (list: string[]) => list[randomBytes(1)[0] % list.length];
       const name = `${pick(ADJECTIVES)}_${pick(NOUNS)}${attempt > 8 ? randomBytes(2).readUInt16BE() : ''}`;
       try {
-        this.claimName(name, id);
-        return name;
+        return this.claimName(name, id);
       } catch (err) {
         if (!(err instanceof ContainerStoreError)) throw err;
       }
@@ -179,17 +188,59 @@ export class ContainerStore {
     return JSON.parse(readFileSync(join(this.containerDir(id), 'container.json'), 'utf8')) as ContainerRecord;
   }
 
-  /** Every container with a record (a directory without one is a create that died: see `orphans`). */
+  /** Every container with a record; what a create that died left (see `abandoned`) is removed on the way. */
   list(): ContainerRecord[] {
     const out: ContainerRecord[] = [];
     for (const id of this.ids()) {
       try {
         out.push(this.load(id));
       } catch {
-        // being created right now, or a create that died before its record: not a container yet
+        // being created right now (not a container yet), or a create that died before its record
+        if (this.abandoned(id)) this.removeAbandoned(id);
       }
     }
     return out.sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  /** A directory without a record whose creator is gone: a `berth create`/`run` killed before its first save. */
+  private abandoned(id: string): boolean {
+    const dir = this.containerDir(id);
+    try {
+      readFileSync(join(dir, 'container.json'));
+      return false; // written meanwhile
+    } catch {
+      // still no record
+    }
+    try {
+      return !holderAlive(readFileSync(join(dir, CREATOR_FILE), 'utf8'));
+    } catch {
+      try {
+        return Date.now() - statSync(dir).mtimeMs > UNMARKED_GRACE_MS;
+      } catch {
+        return false; // removed meanwhile
+      }
+    }
+  }
+
+  /** An abandoned directory and the name it may have claimed. Its create never started a process
+   *  (a container runs only once recorded): files are all there is. */
+  private removeAbandoned(id: string): void {
+    for (const name of this.namesHeldBy(id)) this.releaseName(name, id);
+    try {
+      rmSync(this.containerDir(id), { recursive: true, force: true });
+    } catch {
+      // a volume's copy-up view still mounted in it: left for a later look rather than failing ps
+    }
+  }
+
+  private namesHeldBy(id: string): string[] {
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.namesDir);
+    } catch {
+      return [];
+    }
+    return names.filter((name) => this.nameHolder(name) === id);
   }
 
   ids(): string[] {
