@@ -49,7 +49,7 @@ resident() {
   for dir in /proc/[0-9]*; do
     pid=${dir#/proc/}
     [ "$pid" != "$$" ] && [ "$pid" != "$BASHPID" ] || continue
-    case "$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) $(tr '\0' ' ' <"$dir/environ" 2>/dev/null)" in
+    case "$(tr '\0' ' ' 2>/dev/null <"$dir/cmdline") $(tr '\0' ' ' 2>/dev/null <"$dir/environ")" in
       *"$root"*) ;;
       *) continue ;;
     esac
