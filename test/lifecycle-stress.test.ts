@@ -4,8 +4,10 @@
 // container on the host: no directory, name, runtime state, cgroup, monitor, process, attach link,
 // exit file or mount.
 //
-// The crash loop is reproducible: it logs its seed and each delay; BERTH_STRESS_SEED=N replays a
-// run, BERTH_STRESS_CRASHES=N sets how many crashes it tries (15 by default).
+// The crashes: before each step of `run -d` (each filesystem change or process start, seen by a
+// hook loaded with --import: test/helpers/crash-at.ts), then at random moments, which also land
+// while berth waits for conmon and the runtime. The random loop logs its seed and each delay:
+// BERTH_STRESS_SEED=N replays a run, BERTH_STRESS_CRASHES=N sets how many (15 by default).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -263,6 +265,81 @@ test('50 containers from 10 parallel berth processes: all run, each in its own c
   assert.equal(ok(r.berth('ps', '-aq')), '');
 });
 
+/**
+ * `berth ps -a` succeeds, and what it says is true: each record in a known state, the same in
+ * container.json; a running one's pid alive; a created one's process (if the runtime made one)
+ * not yet released into its program. A second look says the same.
+ */
+function assertConsistent(r: Root, what: string): void {
+  const ps = () => ok(r.berth('ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.State}}')).split('\n').filter(Boolean);
+  const listed = ps();
+  for (const line of listed) {
+    const [id, state] = line.split(' ');
+    assert.ok(['created', 'running', 'exited'].includes(state), `${what}: ${line}`);
+    const record = JSON.parse(readFileSync(join(r.root, 'containers', id, 'container.json'), 'utf8')) as ContainerJson;
+    assert.equal(record.state.status, state, `${what}: ps and container.json agree`);
+    if (state === 'running') assert.ok(sleeping(record.state.pid), `${what}: running ${id} has a live pid (${record.state.pid})`);
+    if (state === 'created') {
+      const runtimePid = (JSON.parse(readOr(join(RUNTIME_ROOT, id, 'state.json'), '{"pid":0}')) as { pid: number }).pid;
+      assert.ok(!runtimePid || !sleeping(runtimePid), `${what}: ${id} is said to be created, but its process ${runtimePid} runs its program`);
+    }
+  }
+  assert.deepEqual(ps().sort(), [...listed].sort(), `${what}: ps -a is stable`);
+}
+
+/** After a crash: ps -a consistent, then `rm -f` of everything leaves nothing of any container. */
+async function assertRecovers(r: Root, what: string): Promise<void> {
+  assertConsistent(r, what);
+  const ids = knownIds(r.root);
+  removeAll(r);
+  await assertNothingLeft(r.root, ids, what);
+}
+
+const CRASH_HOOK = fileURLToPath(new URL('./helpers/crash-at.js', import.meta.url));
+
+/** `berth run -d` with the crash hook: killed just before its step `crashAt` (0: never); its steps written to `stepsFile`. */
+function runWithHook(r: Root, crashAt: number, stepsFile?: string) {
+  return spawnSync(process.execPath, [BERTH, 'run', '-d', IMAGE, 'sleep', '1000'], {
+    env: { ...process.env, BERTH_ROOT: r.root, NODE_OPTIONS: `--import ${CRASH_HOOK}`, BERTH_CRASH_AT: String(crashAt), ...(stepsFile ? { BERTH_CRASH_STEPS: stepsFile } : {}) },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+test('berth run -d killed with SIGKILL before each of its steps: ps -a stays consistent and rm -f cleans up everything', { skip, timeout: 900_000 }, async (t) => {
+  const r = await berthRoot(t);
+  ok(r.berth('run', '-d', IMAGE, 'true')); // the image's layers unpacked: not a step of every run
+  removeAll(r);
+  // The steps of one run, as the hook sees them: every filesystem change and process start.
+  const stepsFile = join(r.root, 'steps');
+  const clean = runWithHook(r, 0, stepsFile);
+  assert.equal(clean.status, 0, clean.stderr);
+  const steps = readFileSync(stepsFile, 'utf8').trim().split('\n');
+  assert.ok(steps.length >= 20 && steps.some((s) => / spawn .*conmon/.test(s)), `the hook sees the steps of run -d:\n${steps.join('\n')}`);
+  removeAll(r);
+  await assertNothingLeft(r.root, [], 'the uncrashed run');
+
+  for (let at = 1; at <= steps.length; at++) {
+    const what = `killed before step ${steps[at - 1].replace(/[0-9a-f]{64}/g, 'ID')}`;
+    // Known: the runtime's start opens the exec FIFO (which releases the process), then removes
+    // it; the runtime takes a FIFO that is still there for "created", so a start killed between
+    // the two leaves a container said to be created that runs its program.
+    const todo = /unlinkSync .*\/exec\.fifo$/.test(steps[at - 1]) ? 'the runtime says created while the process runs (exec FIFO opened, not yet removed)' : false;
+    await t.test(what, { todo }, async () => {
+      try {
+        const crashed = runWithHook(r, at);
+        assert.equal(crashed.signal, 'SIGKILL', `${what}: the hook killed it (exit ${crashed.status}, ${crashed.stderr})`);
+        assertConsistent(r, what);
+      } finally {
+        // Cleaned up and checked whatever the consistency check said, so that the next step starts afresh.
+        const ids = knownIds(r.root);
+        removeAll(r);
+        await assertNothingLeft(r.root, ids, what);
+      }
+    });
+  }
+});
+
 /** mulberry32: a small seeded generator, so that a failing sequence of delays can be replayed. */
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
@@ -274,7 +351,9 @@ function seeded(seed: number): () => number {
   };
 }
 
-test('berth run -d killed with SIGKILL at random points: ps -a stays consistent and rm -f cleans up everything', { skip, timeout: 900_000 }, async (t) => {
+// Between its steps berth also waits: for conmon, while berth-runtime creates the container under
+// it. Kills at random moments land there too.
+test('berth run -d killed with SIGKILL at random moments: ps -a stays consistent and rm -f cleans up everything', { skip, timeout: 900_000 }, async (t) => {
   const r = await berthRoot(t);
   const seed = Number(process.env.BERTH_STRESS_SEED ?? Date.now() % 1_000_000);
   const crashes = Number(process.env.BERTH_STRESS_CRASHES ?? 15);
@@ -299,22 +378,7 @@ test('berth run -d killed with SIGKILL at random points: ps -a stays consistent 
     const code = await exited;
     const what = `crash ${i} (seed ${seed}, delay ${delay} ms${killed && code === null ? '' : `, run -d had already exited ${code}`})`;
     t.diagnostic(what);
-
-    // ps -a succeeds, and what it says is true: each record a known state, a running one alive.
-    const listed = ok(r.berth('ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.State}}')).split('\n').filter(Boolean);
-    for (const line of listed) {
-      const [id, state] = line.split(' ');
-      assert.ok(['created', 'running', 'exited'].includes(state), `${what}: ${line}`);
-      const record = JSON.parse(readFileSync(join(r.root, 'containers', id, 'container.json'), 'utf8')) as ContainerJson;
-      assert.equal(record.state.status, state, `${what}: ps and container.json agree`);
-      if (state === 'running') assert.ok(sleeping(record.state.pid), `${what}: running ${id} has a live pid (${record.state.pid})`);
-    }
-    // A second look says the same: listing does not change what it lists.
-    assert.deepEqual(ok(r.berth('ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.State}}')).split('\n').filter(Boolean).sort(), [...listed].sort(), `${what}: ps -a is stable`);
-
-    const ids = knownIds(r.root);
-    removeAll(r);
-    await assertNothingLeft(r.root, ids, what);
+    await assertRecovers(r, what);
   }
 });
 

@@ -1,11 +1,12 @@
 // The engine's containers on disk: <root>/containers/<id>/ holds container.json (written by
 // rename), the bundle, the overlay's upper and work dirs and the files made for the container.
-// Names are claimed as files under <root>/names/ created with O_EXCL: two `berth` processes can
-// never both get one, with no lock to leave behind. A container's directory is made before its
-// name is claimed and holds its creator (`pid starttime`) until the record is written: what a
-// `berth` killed in between leaves is then recognisable, and `list` removes it.
+// Names are claimed as files under <root>/names/ made by link(), which fails when the name exists:
+// two `berth` processes can never both get one, with no lock to leave behind. A container's directory is made before its
+// name is claimed, under a temporary name saying who makes it, and appears under its id with a
+// file naming its creator (`pid starttime`): what a `berth` killed before the container's first
+// record leaves is then recognisable at every step, and `list` removes it.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { acquireLock, holderAlive, holderId } from '../image/lock.js';
@@ -59,11 +60,12 @@ export class ContainerStoreError extends Error {
   override readonly name = 'ContainerStoreError';
 }
 
-/** In a container's directory until its first record: the `berth` process making it. */
+/** In a container's directory: the `berth` process that made it (what matters until its first record). */
 const CREATOR_FILE = 'creator';
-/** A directory with neither record nor creator file is taken for one being made for this long (the
- *  moment between its mkdir and the creator file's write), then for one whose creator died there. */
-const UNMARKED_GRACE_MS = 10_000;
+/** A container directory being made: `.making-PID-STARTTIME-ID`, renamed to ID once its creator file is in. */
+const MAKING_PREFIX = '.making-';
+/** In a container's directory for the moment of claiming a name: linked as the name's file. */
+const NAME_CLAIM_FILE = 'name-claim';
 
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quiet', 'sharp', 'tender', 'vivid', 'wise', 'zen'];
@@ -94,8 +96,10 @@ export class ContainerStore {
     mkdirSync(this.namesDir, { recursive: true, mode: 0o700 });
     const id = randomBytes(32).toString('hex');
     const dir = this.containerDir(id);
-    mkdirSync(dir, { mode: 0o711 });
-    writeFileSync(join(dir, CREATOR_FILE), holderId());
+    const making = join(this.dir, `${MAKING_PREFIX}${holderId().replace(' ', '-')}-${id}`);
+    mkdirSync(making, { mode: 0o711 });
+    writeFileSync(join(making, CREATOR_FILE), holderId());
+    renameSync(making, dir);
     try {
       name = name === undefined ? this.claimGeneratedName(id) : this.claimName(validName(name), id);
     } catch (err) {
@@ -105,19 +109,24 @@ export class ContainerStore {
     return { id, name, dir };
   }
 
+  /**
+   * The name's file appears complete or not at all: the id is written to a file in the container's
+   * directory, which is then hard-linked as the name (link fails if the name exists, as O_EXCL does).
+   */
   private claimName(name: string, id: string): string {
-    let fd: number;
+    const claim = join(this.containerDir(id), NAME_CLAIM_FILE);
+    writeFileSync(claim, id, { mode: 0o600 });
     try {
-      fd = openSync(join(this.namesDir, name), 'wx', 0o600);
+      linkSync(claim, join(this.namesDir, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         const holder = this.nameHolder(name);
         throw new ContainerStoreError(`the container name "/${name}" is already in use by container "${holder}"`);
       }
       throw err;
+    } finally {
+      rmSync(claim, { force: true });
     }
-    writeSync(fd, id);
-    closeSync(fd);
     return name;
   }
 
@@ -190,6 +199,7 @@ export class ContainerStore {
 
   /** Every container with a record; what a create that died left (see `abandoned`) is removed on the way. */
   list(): ContainerRecord[] {
+    this.removeAbandonedMaking();
     const out: ContainerRecord[] = [];
     for (const id of this.ids()) {
       try {
@@ -214,11 +224,21 @@ export class ContainerStore {
     try {
       return !holderAlive(readFileSync(join(dir, CREATOR_FILE), 'utf8'));
     } catch {
-      try {
-        return Date.now() - statSync(dir).mtimeMs > UNMARKED_GRACE_MS;
-      } catch {
-        return false; // removed meanwhile
-      }
+      return false; // removed meanwhile (every directory under an id has its creator file)
+    }
+  }
+
+  /** Directories still under their temporary name whose creator is gone. */
+  private removeAbandonedMaking(): void {
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.dir).filter((n) => n.startsWith(MAKING_PREFIX));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const [pid, startTime] = name.slice(MAKING_PREFIX.length).split('-');
+      if (!holderAlive(`${pid} ${startTime}`)) rmSync(join(this.dir, name), { recursive: true, force: true });
     }
   }
 
