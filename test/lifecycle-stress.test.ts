@@ -441,7 +441,12 @@ test('bad input to the lifecycle verbs: a one-line error, a non-zero exit and no
   assertRefused(r.berth('run', '-d', '--restart', 'bogus', IMAGE, 'true'), 125, /--restart bogus/, '--restart bogus');
   assertRefused(r.berth('run', '-d', '--restart', 'on-failure:x', IMAGE, 'true'), 125, /--restart on-failure:x/, '--restart on-failure:x');
   assertRefused(r.berth('run', '-d', '--restart', 'always', '--rm', IMAGE, 'true'), 125, /--restart and --rm/, '--restart always --rm');
-  assertRefused(r.berth('run', '-d', 'no-such-image:1', 'true'), 125, /no-such-image/, 'run -d of an unknown image');
+  // An unknown image is looked for in a registry first (docker's "Unable to find image ... locally"
+  // line, then the error), where berth pulls: the error is the last line.
+  const unknownImage = r.berth('run', '-d', 'no-such-image:1', 'true');
+  assert.equal(unknownImage.status, 125, unknownImage.stderr);
+  assert.equal(unknownImage.stdout, '');
+  assert.match(unknownImage.stderr, /^(Unable to find image 'no-such-image:1' locally\n)?berth: [^\n]*no-such-image[^\n]*\n$/, 'run -d of an unknown image');
 
   assert.deepEqual(snapshot(r.root, [running, stopped]), before, 'nothing left behind by the refused commands');
   // And the containers that were there are as they were.

@@ -64,6 +64,8 @@ export class ContainerStoreError extends Error {
 const CREATOR_FILE = 'creator';
 /** A container directory being made: `.making-PID-STARTTIME-ID`, renamed to ID once its creator file is in. */
 const MAKING_PREFIX = '.making-';
+/** A container directory being removed: `.removing-ID` (what a removal killed halfway leaves, `list` removes). */
+const REMOVING_PREFIX = '.removing-';
 /** In a container's directory for the moment of claiming a name: linked as the name's file. */
 const NAME_CLAIM_FILE = 'name-claim';
 
@@ -199,7 +201,7 @@ export class ContainerStore {
 
   /** Every container with a record; what a create that died left (see `abandoned`) is removed on the way. */
   list(): ContainerRecord[] {
-    this.removeAbandonedMaking();
+    this.removeAbandonedTemporaries();
     const out: ContainerRecord[] = [];
     for (const id of this.ids()) {
       try {
@@ -228,17 +230,23 @@ export class ContainerStore {
     }
   }
 
-  /** Directories still under their temporary name whose creator is gone. */
-  private removeAbandonedMaking(): void {
+  /** Directories still under their temporary name whose creator is gone, and removals killed halfway. */
+  private removeAbandonedTemporaries(): void {
     let names: string[] = [];
     try {
-      names = readdirSync(this.dir).filter((n) => n.startsWith(MAKING_PREFIX));
+      names = readdirSync(this.dir).filter((n) => n.startsWith(MAKING_PREFIX) || n.startsWith(REMOVING_PREFIX));
     } catch {
       return;
     }
     for (const name of names) {
-      const [pid, startTime] = name.slice(MAKING_PREFIX.length).split('-');
-      if (!holderAlive(`${pid} ${startTime}`)) rmSync(join(this.dir, name), { recursive: true, force: true });
+      const [pid, startTime] = name.startsWith(MAKING_PREFIX) ? name.slice(MAKING_PREFIX.length).split('-') : [];
+      // A removal still under way is finished alongside its own process: both delete, neither adds.
+      if (pid !== undefined && holderAlive(`${pid} ${startTime}`)) continue;
+      try {
+        rmSync(join(this.dir, name), { recursive: true, force: true });
+      } catch {
+        // left for a later look rather than failing the listing
+      }
     }
   }
 
@@ -282,9 +290,20 @@ export class ContainerStore {
     throw new ContainerStoreError(`No such container: ${ref}`);
   }
 
-  /** Removes the container's directory and frees its name. */
+  /**
+   * Removes the container's directory and frees its name. The directory is renamed away first: a
+   * process that takes the container's lock meanwhile (the monitor's exit command, as `rm -f` kills
+   * the container) then finds no container, rather than making its lock file in a directory being
+   * deleted (rmdir's ENOTEMPTY).
+   */
   remove(record: Pick<ContainerRecord, 'id' | 'name'>): void {
-    rmSync(this.containerDir(record.id), { recursive: true, force: true });
+    const doomed = join(this.dir, `${REMOVING_PREFIX}${record.id}`);
+    try {
+      renameSync(this.containerDir(record.id), doomed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    rmSync(doomed, { recursive: true, force: true });
     this.releaseName(record.name, record.id);
   }
 
