@@ -24,9 +24,12 @@ remove_all() {
   "${podman[@]}" rm -af -t 0 >/dev/null 2>&1 || true
 }
 cleanup() {
+  set +e # every step runs, whatever the one before did (a grep finding no mount "fails")
   remove_all
-  "${podman[@]}" rmi -af >/dev/null 2>&1 || true
-  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  "${podman[@]}" rmi -af >/dev/null 2>&1
+  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  # The monitors' exit commands (berth's and podman's cleanup) may still be finishing in the storage.
+  for _ in $(seq 50); do pgrep -f -- "$work" >/dev/null || break; sleep 0.1; done
   rm -rf "$work"
 }
 trap cleanup EXIT
