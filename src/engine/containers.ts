@@ -1,12 +1,15 @@
 // The engine's containers on disk: <root>/containers/<id>/ holds container.json (written by
 // rename), the bundle, the overlay's upper and work dirs and the files made for the container.
-// Names are claimed as files under <root>/names/ created with O_EXCL: two `berth` processes can
-// never both get one, with no lock to leave behind.
+// Names are claimed as files under <root>/names/ made by link(), which fails when the name exists:
+// two `berth` processes can never both get one, with no lock to leave behind. A container's directory is made before its
+// name is claimed, under a temporary name saying who makes it, and appears under its id with a
+// file naming its creator (`pid starttime`): what a `berth` killed before the container's first
+// record leaves is then recognisable at every step, and `list` removes it.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { acquireLock } from '../image/lock.js';
+import { acquireLock, holderAlive, holderId } from '../image/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
 
@@ -57,6 +60,15 @@ export class ContainerStoreError extends Error {
   override readonly name = 'ContainerStoreError';
 }
 
+/** In a container's directory: the `berth` process that made it (what matters until its first record). */
+const CREATOR_FILE = 'creator';
+/** A container directory being made: `.making-PID-STARTTIME-ID`, renamed to ID once its creator file is in. */
+const MAKING_PREFIX = '.making-';
+/** A container directory being removed: `.removing-ID` (what a removal killed halfway leaves, `list` removes). */
+const REMOVING_PREFIX = '.removing-';
+/** In a container's directory for the moment of claiming a name: linked as the name's file. */
+const NAME_CLAIM_FILE = 'name-claim';
+
 const NAME_PATTERN = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quiet', 'sharp', 'tender', 'vivid', 'wise', 'zen'];
 const NOUNS = ['anchor', 'berth', 'buoy', 'cargo', 'dock', 'ferry', 'harbor', 'hull', 'jetty', 'keel', 'mast', 'pier', 'quay', 'rudder', 'sail', 'tide', 'wharf', 'yacht'];
@@ -85,30 +97,39 @@ export class ContainerStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o711 });
     mkdirSync(this.namesDir, { recursive: true, mode: 0o700 });
     const id = randomBytes(32).toString('hex');
-    if (name !== undefined) {
-      name = validName(name);
-      this.claimName(name, id);
-    } else {
-      name = this.claimGeneratedName(id);
-    }
     const dir = this.containerDir(id);
-    mkdirSync(dir, { mode: 0o711 });
+    const making = join(this.dir, `${MAKING_PREFIX}${holderId().replace(' ', '-')}-${id}`);
+    mkdirSync(making, { mode: 0o711 });
+    writeFileSync(join(making, CREATOR_FILE), holderId());
+    renameSync(making, dir);
+    try {
+      name = name === undefined ? this.claimGeneratedName(id) : this.claimName(validName(name), id);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     return { id, name, dir };
   }
 
-  private claimName(name: string, id: string): void {
-    let fd: number;
+  /**
+   * The name's file appears complete or not at all: the id is written to a file in the container's
+   * directory, which is then hard-linked as the name (link fails if the name exists, as O_EXCL does).
+   */
+  private claimName(name: string, id: string): string {
+    const claim = join(this.containerDir(id), NAME_CLAIM_FILE);
+    writeFileSync(claim, id, { mode: 0o600 });
     try {
-      fd = openSync(join(this.namesDir, name), 'wx', 0o600);
+      linkSync(claim, join(this.namesDir, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         const holder = this.nameHolder(name);
         throw new ContainerStoreError(`the container name "/${name}" is already in use by container "${holder}"`);
       }
       throw err;
+    } finally {
+      rmSync(claim, { force: true });
     }
-    writeSync(fd, id);
-    closeSync(fd);
+    return name;
   }
 
   private claimGeneratedName(id: string): string {
@@ -116,8 +137,7 @@ export class ContainerStore {
       const pick = (list: string[]) => list[randomBytes(1)[0] % list.length];
       const name = `${pick(ADJECTIVES)}_${pick(NOUNS)}${attempt > 8 ? randomBytes(2).readUInt16BE() : ''}`;
       try {
-        this.claimName(name, id);
-        return name;
+        return this.claimName(name, id);
       } catch (err) {
         if (!(err instanceof ContainerStoreError)) throw err;
       }
@@ -179,17 +199,76 @@ export class ContainerStore {
     return JSON.parse(readFileSync(join(this.containerDir(id), 'container.json'), 'utf8')) as ContainerRecord;
   }
 
-  /** Every container with a record (a directory without one is a create that died: see `orphans`). */
+  /** Every container with a record; what a create that died left (see `abandoned`) is removed on the way. */
   list(): ContainerRecord[] {
+    this.removeAbandonedTemporaries();
     const out: ContainerRecord[] = [];
     for (const id of this.ids()) {
       try {
         out.push(this.load(id));
       } catch {
-        // being created right now, or a create that died before its record: not a container yet
+        // being created right now (not a container yet), or a create that died before its record
+        if (this.abandoned(id)) this.removeAbandoned(id);
       }
     }
     return out.sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  /** A directory without a record whose creator is gone: a `berth create`/`run` killed before its first save. */
+  private abandoned(id: string): boolean {
+    const dir = this.containerDir(id);
+    try {
+      readFileSync(join(dir, 'container.json'));
+      return false; // written meanwhile
+    } catch {
+      // still no record
+    }
+    try {
+      return !holderAlive(readFileSync(join(dir, CREATOR_FILE), 'utf8'));
+    } catch {
+      return false; // removed meanwhile (every directory under an id has its creator file)
+    }
+  }
+
+  /** Directories still under their temporary name whose creator is gone, and removals killed halfway. */
+  private removeAbandonedTemporaries(): void {
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.dir).filter((n) => n.startsWith(MAKING_PREFIX) || n.startsWith(REMOVING_PREFIX));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const [pid, startTime] = name.startsWith(MAKING_PREFIX) ? name.slice(MAKING_PREFIX.length).split('-') : [];
+      // A removal still under way is finished alongside its own process: both delete, neither adds.
+      if (pid !== undefined && holderAlive(`${pid} ${startTime}`)) continue;
+      try {
+        rmSync(join(this.dir, name), { recursive: true, force: true });
+      } catch {
+        // left for a later look rather than failing the listing
+      }
+    }
+  }
+
+  /** An abandoned directory and the name it may have claimed. Its create never started a process
+   *  (a container runs only once recorded): files are all there is. */
+  private removeAbandoned(id: string): void {
+    for (const name of this.namesHeldBy(id)) this.releaseName(name, id);
+    try {
+      rmSync(this.containerDir(id), { recursive: true, force: true });
+    } catch {
+      // a volume's copy-up view still mounted in it: left for a later look rather than failing ps
+    }
+  }
+
+  private namesHeldBy(id: string): string[] {
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.namesDir);
+    } catch {
+      return [];
+    }
+    return names.filter((name) => this.nameHolder(name) === id);
   }
 
   ids(): string[] {
@@ -211,9 +290,20 @@ export class ContainerStore {
     throw new ContainerStoreError(`No such container: ${ref}`);
   }
 
-  /** Removes the container's directory and frees its name. */
+  /**
+   * Removes the container's directory and frees its name. The directory is renamed away first: a
+   * process that takes the container's lock meanwhile (the monitor's exit command, as `rm -f` kills
+   * the container) then finds no container, rather than making its lock file in a directory being
+   * deleted (rmdir's ENOTEMPTY).
+   */
   remove(record: Pick<ContainerRecord, 'id' | 'name'>): void {
-    rmSync(this.containerDir(record.id), { recursive: true, force: true });
+    const doomed = join(this.dir, `${REMOVING_PREFIX}${record.id}`);
+    try {
+      renameSync(this.containerDir(record.id), doomed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    rmSync(doomed, { recursive: true, force: true });
     this.releaseName(record.name, record.id);
   }
 

@@ -386,6 +386,14 @@ export class Engine {
    * as it now is, or null once removed.
    */
   private async settle(record: ContainerRecord): Promise<ContainerRecord | null> {
+    if (record.state.status === 'created' && record.monitored) {
+      const live = this.runtimeStatus(record.id);
+      if (live === null || live === 'created') return record;
+      // Its process was released by a start whose berth died before recording it: running from
+      // here on, and settled below like any running container.
+      record.state = { ...record.state, status: 'running', pid: this.runtime.state(record.id).pid ?? 0, startedAt: new Date().toISOString() };
+      this.containers.save(record);
+    }
     if (record.state.status !== 'running' && record.state.status !== 'paused') return record;
     const live = this.runtimeStatus(record.id);
     if (live === 'running' || live === 'paused') {
@@ -458,7 +466,8 @@ export class Engine {
   async list(): Promise<ContainerRecord[]> {
     const out: ContainerRecord[] = [];
     for (const record of this.containers.list()) {
-      const settled = record.state.status === 'running' || record.state.status === 'paused' ? await this.containers.locked(record.id, (r) => this.settle(r)) : record;
+      const unsettled = record.state.status === 'running' || record.state.status === 'paused' || (record.state.status === 'created' && record.monitored);
+      const settled = unsettled ? await this.containers.locked(record.id, (r) => this.settle(r)) : record;
       if (settled) out.push(settled);
     }
     return out;

@@ -228,13 +228,16 @@ export class Runtime {
     await this.runHooksInside('startContainer', config.hooks?.startContainer, record, ociState(record, 'created'));
     const fifo = this.states.fifo(id);
     const fd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    // Opening it for reading is what releases the process, and the FIFO's name is what says
+    // "created": removed at once, not after the read, so that a start killed meanwhile leaves a
+    // container said to be created while it runs only for the moment between these two calls.
+    unlinkSync(fifo);
     try {
       readExecSignal(fd, () => isAlive(record.pid, record.pidStartTime));
     } catch (err) {
       throw new RuntimeError(`cannot start container ${id}: ${(err as Error).message}`);
     } finally {
       closeSync(fd);
-      unlinkSync(fifo);
     }
     await runHooks('poststart', config.hooks?.poststart, ociState(record, 'running'));
   }
