@@ -327,11 +327,7 @@ test('berth run -d killed with SIGKILL before each of its steps: ps -a stays con
 
   for (let at = 1; at <= steps.length; at++) {
     const what = `killed before step ${steps[at - 1].replace(/[0-9a-f]{64}/g, 'ID')}`;
-    // Known: the runtime's start opens the exec FIFO (which releases the process), then removes
-    // it; the runtime takes a FIFO that is still there for "created", so a start killed between
-    // the two leaves a container said to be created that runs its program.
-    const todo = /unlinkSync .*\/exec\.fifo$/.test(steps[at - 1]) ? 'the runtime says created while the process runs (exec FIFO opened, not yet removed)' : false;
-    await t.test(what, { todo }, async () => {
+    await t.test(what, async () => {
       try {
         const crashed = runWithHook(r, at);
         assert.equal(crashed.signal, 'SIGKILL', `${what}: the hook killed it (exit ${crashed.status}, ${crashed.stderr})`);

@@ -95,7 +95,9 @@ export class Runtime {
   /** Status from the process itself: alive and waiting on the FIFO = created; frozen = paused; alive = running. */
   status(record: ContainerRecord): Status {
     if (!isAlive(record.pid, record.pidStartTime)) return 'stopped';
-    if (existsSync(this.states.fifo(record.id))) return 'created';
+    // The FIFO's name goes right after a start opens it; a start killed in between leaves it, with
+    // the process released: the process's own executable says whether it is still waiting.
+    if (existsSync(this.states.fifo(record.id)) && (record.waitingExe === undefined || executableOf(record.pid) === record.waitingExe)) return 'created';
     return cgroupOf(record.cgroupPath).isFrozen() ? 'paused' : 'running';
   }
 
@@ -202,6 +204,7 @@ export class Runtime {
       record.pid = proc.pid;
       record.pidStartTime = startTimeOf(proc.pid) ?? '';
       record.namespaces = namespaceFiles(spec, proc.pid);
+      if (!startNow) record.waitingExe = executableOf(proc.pid) ?? undefined;
       this.states.save(record);
       if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(proc.pid));
       const consoleMaster = consoleReceiveFd === undefined ? undefined : native.recvFd(consoleReceiveFd);
@@ -453,6 +456,16 @@ function mergeResources(old: Resources, changes: Resources): Resources {
 }
 
 /** A shell's convention: the code, or 128 + the signal that killed it. */
+/** `dev:ino` of a process's executable; null when it is gone. */
+function executableOf(pid: number): string | null {
+  try {
+    const st = statSync(`/proc/${pid}/exe`);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
 export function exitCodeOf(status: ExitStatus | null): number {
   if (!status) return 255;
   return status.code ?? 128 + (status.signal ?? 0);

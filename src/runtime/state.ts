@@ -25,6 +25,11 @@ export interface ContainerRecord {
   namespaces: Record<string, string>;
   /** Its cgroup, cgroupfs-relative (`/berth/<id>`). */
   cgroupPath: string;
+  /**
+   * `dev:ino` of the executable of the init process while it waits on the exec FIFO (the runtime's
+   * own, before its execve): a different one means it has exec'd, whatever the FIFO still says.
+   */
+  waitingExe?: string;
 }
 
 /** The state the OCI runtime-spec defines (`berth-runtime state` prints it; hooks read it). */

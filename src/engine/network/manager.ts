@@ -320,6 +320,17 @@ export class NetworkManager {
   /** At removal: tearDown, then the record goes. */
   async release(id: string, explain?: Explain): Promise<void> {
     await this.tearDown(id, explain);
+    // A berth killed while taking an address leaves a lease its record does not name yet (even an
+    // empty one, killed between create and write): the container's and the stale ones go now.
+    const rec = this.record(id);
+    if (rec) {
+      await this.locked(async () => {
+        for (const network of this.networksOf(rec.networks)) {
+          this.leases.release(network, id);
+          this.leases.reclaim(network);
+        }
+      });
+    }
     rmSync(this.file(id), { force: true });
     // and the temp file of a write that a kill interrupted (src/fs/atomic.ts names them `.NAME.*`)
     for (const name of readdirSafe(this.dir)) if (name.startsWith(`.${id}.json.`)) rmSync(join(this.dir, name), { force: true });
