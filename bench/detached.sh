@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 COUNT=${COUNT:-20}
 work=$(mktemp -d /tmp/berth-bench-detached.XXXXXX)
-berth=(env BERTH_ROOT="$work/berth-root" node dist/bin/berth.mjs)
+berth=(env BERTH_ROOT="$work/berth-root" dist/bin/berth)   # the command as installed: its launcher
 podman=(podman --runtime runc --cgroup-manager cgroupfs --events-backend none --root "$work/podman-root" --runroot "$work/podman-run" --storage-driver overlay)
 
 remove_all() {
@@ -41,8 +41,9 @@ tar -C "$work/bundle/rootfs" -cf "$work/rootfs.tar" .
 "${podman[@]}" load -q -i "$work/image.tar" >/dev/null
 podman_image=$("${podman[@]}" images --format '{{.Repository}}:{{.Tag}}' | grep 'bench/busybox:1$' | head -1)
 
-berth_run=("${berth[@]}" run -d bench/busybox:1 sleep 1000)
-podman_run=("${podman[@]}" run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$podman_image" sleep 1000)
+NETWORK=${NETWORK:-none}   # both engines on the same footing; NETWORK=bridge for their default bridges
+berth_run=("${berth[@]}" run -d --network "$NETWORK" bench/busybox:1 sleep 1000)
+podman_run=("${podman[@]}" run -d --network "$NETWORK" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$podman_image" sleep 1000)
 
 # The processes an engine leaves resident for its containers: those whose command line names its
 # storage (conmon's arguments do, for both engines) or whose environment has its BERTH_ROOT.
