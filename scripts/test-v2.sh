@@ -56,6 +56,7 @@ if [ ${#files[@]} -eq 0 ]; then
     dist/test/runtime-hooks.test.js
     dist/test/runtime-inside.test.js
     dist/test/runtime-isolation.test.js
+    dist/test/lifecycle.test.js
   )
 fi
 for f in "${files[@]}"; do [ -e "$f" ] || { echo "test-v2: no such test file: $f" >&2; exit 2; }; done
@@ -66,12 +67,13 @@ trap 'rm -f "$log"' EXIT
 echo "test-v2: ${#files[@]} test files in a pure cgroup v2 guest: ${files[*]}"
 # The tests' temporary files go to /tmp, in the guest's memory (its / is an overlay on the
 # read-only host view; no --tmpfs /tmp: some tests expect /tmp not to be a mount of its own).
+# An engine's BERTH_ROOT holds overlay upper dirs, which an overlay cannot: those go to /run.
 # --cgroup: the tests run in a leaf cgroup, as on a systemd host, not in the root cgroup;
 # containers go under /berth-test and /berth, beside it.
 set +e
 "$V2VM" --timing --timeout "${BERTH_V2_TIMEOUT:-1200}" --cpus 2 --mem "${BERTH_V2_MEM:-4096}" \
   --cgroup /test.slice/berth-tests.scope \
-  -e BERTH_TEST_SLOW=15 -e BERTH_V2_CONCURRENCY="${BERTH_V2_CONCURRENCY:-2}" \
+  -e BERTH_TEST_SLOW=15 -e BERTH_V2_CONCURRENCY="${BERTH_V2_CONCURRENCY:-2}" -e BERTH_TEST_TMP=/run \
   -- scripts/test-v2.sh --guest "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e

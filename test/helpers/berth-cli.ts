@@ -28,8 +28,14 @@ export interface BerthRoot {
   berthRaw: (...args: string[]) => Buffer;
 }
 
+/**
+ * Where BERTH_ROOTs go: /tmp, or BERTH_TEST_TMP where /tmp cannot hold an overlay's upper dir (the
+ * cgroup v2 guest's / is itself an overlay: scripts/test-v2.sh points this at a tmpfs).
+ */
+const TEST_TMP = process.env.BERTH_TEST_TMP ?? '/tmp';
+
 export function berthRoot(t: TestContext, prefix = 'cli'): BerthRoot {
-  const root = mkdtempSync(`/tmp/berth-test-${prefix}-`);
+  const root = mkdtempSync(join(TEST_TMP, `berth-test-${prefix}-`));
   const env = launcherEnv({ ...process.env, BERTH_ROOT: root });
   const berthIn = (input: Buffer | string, ...args: string[]): Result => {
     const r = spawnSync(process.execPath, [BERTH, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
