@@ -9,9 +9,9 @@
 #
 # Needs a built tree (`npm run test:v2` builds first), root, and Debian's qemu-system-x86. The
 # guest is emulated (10-30x slower than this host): BERTH_TEST_SLOW scales the tests' timeouts.
-# About 7 minutes for the default list on a quiet 2-CPU host; up to twice that when the host is
+# About 9 minutes for the default list on a quiet 2-CPU host; up to twice that when the host is
 # busy with other work (the emulation gets less of it).
-# Env: V2VM (the run-in-v2.sh to use), BERTH_V2_TIMEOUT (seconds, default 1200), BERTH_V2_MEM
+# Env: V2VM (the run-in-v2.sh to use), BERTH_V2_TIMEOUT (seconds, default 1500), BERTH_V2_MEM
 # (MiB, default 4096), BERTH_V2_CONCURRENCY (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +71,7 @@ echo "test-v2: ${#files[@]} test files in a pure cgroup v2 guest: ${files[*]}"
 # --cgroup: the tests run in a leaf cgroup, as on a systemd host, not in the root cgroup;
 # containers go under /berth-test and /berth, beside it.
 set +e
-"$V2VM" --timing --timeout "${BERTH_V2_TIMEOUT:-1200}" --cpus 2 --mem "${BERTH_V2_MEM:-4096}" \
+"$V2VM" --timing --timeout "${BERTH_V2_TIMEOUT:-1500}" --cpus 2 --mem "${BERTH_V2_MEM:-4096}" \
   --cgroup /test.slice/berth-tests.scope \
   -e BERTH_TEST_SLOW=15 -e BERTH_V2_CONCURRENCY="${BERTH_V2_CONCURRENCY:-2}" -e BERTH_TEST_TMP=/run \
   -- scripts/test-v2.sh --guest "${files[@]}" 2>&1 | tee "$log"
