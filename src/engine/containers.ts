@@ -51,6 +51,8 @@ export interface ContainerRecord {
     finishedAt?: string;
     /** A user's stop or kill: restart policies leave it stopped. */
     stoppedByUser?: boolean;
+    /** `pid starttime` of the `berth run` that runs it in the foreground (it records the exit itself). */
+    foreground?: string;
     /** Why it could not start, or why its exit status is unknown. */
     error?: string;
   };

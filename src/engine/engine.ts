@@ -26,6 +26,7 @@ import { ContainerStore, ContainerStoreError, type ContainerRecord } from './con
 import { conmonArgv, readExitFile, removeExitFile, SOCKET_DIR, startMonitor, type MonitorOptions, type MonitorPaths } from './monitor.js';
 import { NO_RESTART, shouldRestart, type RestartPolicy } from './restart-policy.js';
 import { addWaiter, hasLiveWaiter, pruneExitDir } from './exit-waiters.js';
+import { holderAlive, holderId } from '../image/lock.js';
 import { LogWriter } from './logs.js';
 import { containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';
@@ -231,7 +232,7 @@ export class Engine {
         onConsoleOutput: (chunk) => log.write('stdout', chunk),
         onStarted: (pid) => {
           output?.closeContainerEnds();
-          record.state = { ...record.state, status: 'running', pid, startedAt: new Date().toISOString() };
+          record.state = { ...record.state, status: 'running', pid, startedAt: new Date().toISOString(), foreground: holderId() };
           this.containers.save(record);
         },
       });
@@ -302,6 +303,7 @@ export class Engine {
     const monitor = this.monitorOptions(record);
     if (opts.explain) await this.explainMonitored(record, monitor, opts.explain);
     record.state = { ...record.state, stoppedByUser: false, error: undefined };
+    record.monitored = true; // a container first run in the foreground, started again: detached now
     try {
       await this.network.setUp(record.id, opts.explain); // before the process, all or nothing
       const { pid } = await startMonitor(monitor);
@@ -403,6 +405,10 @@ export class Engine {
       }
       return record;
     }
+    if (!record.monitored) {
+      const recorded = await this.awaitForegroundExit(record);
+      if (recorded !== undefined) return recorded;
+    }
     let exitCode: number | null = null;
     let error: string | undefined;
     if (record.monitored) {
@@ -446,6 +452,22 @@ export class Engine {
     }
     this.containers.save(record);
     return record;
+  }
+
+  /**
+   * While the foreground `berth run` of a container lives, it records the exit itself: waited for
+   * (it may be finishing right now). The record as it then is, or undefined when that process is
+   * gone without doing so (killed), and the exit is to be settled here.
+   */
+  private async awaitForegroundExit(record: ContainerRecord): Promise<ContainerRecord | null | undefined> {
+    const deadline = Date.now() + EXIT_FILE_WAIT_MS;
+    for (;;) {
+      const now = this.containers.tryLoad(record.id);
+      if (!now) return null; // --rm: removed by its berth
+      if (now.state.status === 'exited') return now;
+      if (!holderAlive(now.state.foreground ?? '') || Date.now() > deadline) return undefined;
+      await sleep(10);
+    }
   }
 
   /** The monitor's exit command (`berth container cleanup ID`): the exit's bookkeeping. */
