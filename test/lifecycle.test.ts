@@ -355,3 +355,20 @@ test('run -d -p: a detached web server answers on the host; stop takes its netwo
   assert.deepEqual(traces(env, id), []);
   assert.equal(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.split('\n').length, linksBefore, 'no veth or bridge left');
 });
+
+test('stop of a container running in the foreground of its berth run: that berth records and returns 143; start runs it again, detached', { skip }, async (t) => {
+  const env = withImage(t);
+  const name = unique('fgstop');
+  const foreground = spawn(process.execPath, [BERTH, 'run', '--name', name, IMAGE, 'sh', '-c', 'trap "exit 143" TERM; echo up; while true; do sleep 0.1; done'], { env: env.env });
+  let out = '';
+  foreground.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => foreground.on('exit', resolve));
+  await waitFor('the foreground container to start', () => out.includes('up'), 30_000);
+  ok(env.berth('stop', name));
+  assert.equal(await exited, 143, 'the foreground berth returns the exit code, not an error');
+  assert.equal(inspect(env, name, '{{.State.Status}} {{.State.ExitCode}} [{{.State.Error}}]'), 'exited 143 []');
+  ok(env.berth('start', name));
+  assert.equal(inspect(env, name, '{{.State.Status}}'), 'running');
+  assert.match(readFileSync(`/proc/${conmonPidOf(env, ok(env.berth('inspect', '-f', '{{.Id}}', name)).trim())}/cmdline`, 'utf8'), /conmon/, 'now under a monitor');
+  ok(env.berth('rm', '-f', name));
+});
