@@ -3,7 +3,7 @@
 // entry, no process, no mount on the host.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bindMount, editConfig, makeBundle, type Bundle, type BundleOptions } from './helpers/bundle.js';
 import { isAlivePid, leftovers, runtime, runtimeOk, runtimeWith, show, tempRoot, unique, type Result } from './helpers/run.js';
@@ -200,4 +200,15 @@ test('the leak check itself sees a container: its state entry, its process (by c
   assert.ok(found.includes(`process ${pid} rooted in ${bundle.rootfs}`), found.join('\n'));
   runtimeOk(root, 'delete', '--force', id);
   assert.deepEqual(leftovers(root, [id], bundle.rootfs), []);
+});
+
+test('a create killed before its first save leaves a claimed dir with a temp file only: delete says it does not exist; delete --force removes it', (t) => {
+  const root = tempRoot(t);
+  const id = unique('unsaved');
+  mkdirSync(join(root, id), { recursive: true });
+  writeFileSync(join(root, id, '.state.json.1234-abcd'), '{"id":');
+  assertOneLineError(runtime(root, 'delete', id), new RegExp(`^berth-runtime: container ${id} does not exist$`));
+  assert.ok(existsSync(join(root, id)), 'without --force nothing is removed');
+  runtimeOk(root, 'delete', '--force', id);
+  assert.equal(existsSync(join(root, id)), false);
 });

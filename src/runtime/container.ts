@@ -310,6 +310,7 @@ export class Runtime {
    * left in it, and reading whether the OOM killer struck), its state. Then the poststop hooks.
    */
   async delete(id: string, force = false): Promise<{ oomKilled: boolean }> {
+    if (force && this.states.removeUnsaved(id)) return { oomKilled: false };
     const record = this.states.load(id);
     const status = this.status(record);
     const cgroup = cgroupOf(record.cgroupPath);

@@ -1,6 +1,6 @@
 // The runtime's state dir: one directory per container under the root (/run/berth-runtime by
 // default), holding state.json (written atomically) and, until start, the exec FIFO.
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { join } from 'node:path';
 import type { Spec } from './spec.js';
@@ -86,6 +86,17 @@ export class StateDir {
       throw err;
     }
     return JSON.parse(text) as ContainerRecord;
+  }
+
+  /**
+   * A claimed directory with no state.json: a create killed before its first save (at most the
+   * temp file of that save is in it; nothing else exists yet). Removed; false when there is none.
+   */
+  removeUnsaved(id: string): boolean {
+    const dir = this.dir(id);
+    if (!existsSync(dir) || existsSync(join(dir, 'state.json'))) return false;
+    rmSync(dir, { recursive: true, force: true });
+    return true;
   }
 
   remove(id: string): void {
