@@ -69,19 +69,22 @@ export async function readHead(input: AsyncIterator<Buffer>): Promise<{ head: Bu
   return { head: Buffer.concat(first), eof: false };
 }
 
+/** The whole input again after readHead took its head: the head, then what the iterator has left. */
+export async function* chunksFrom(head: Buffer, eof: boolean, input: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  if (head.length > 0) yield head;
+  while (!eof) {
+    const r = await input.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
 /** Like decompressedStream, as an async generator of chunks (one stream fewer on the way). */
 export async function* decompressedChunks(source: ByteSource): AsyncGenerator<Buffer> {
   const input = byteIterator(source);
   const { head, eof } = await readHead(input);
   const kind = detectCompression(head);
-  async function* rest(): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    while (!eof) {
-      const r = await input.next();
-      if (r.done) return;
-      yield r.value;
-    }
-  }
+  const rest = () => chunksFrom(head, eof, input);
   if (kind === 'none') {
     try {
       yield* rest();

@@ -10,7 +10,7 @@
 // BERTH_INFLATE_WORKER=0 turns it off (everything then happens in the main thread).
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { byteIterator, createDecompressor, decompressedChunks, detectCompression, readHead, type ByteSource, type Compression } from './compression.js';
+import { byteIterator, chunksFrom, createDecompressor, decompressedChunks, detectCompression, readHead, type ByteSource, type Compression } from './compression.js';
 
 /** The uncompressed chunks of a (possibly compressed) archive and, once they have ended, their sha256. */
 export interface Uncompressed {
@@ -233,16 +233,8 @@ export function uncompressedWithDigest(source: ByteSource): Uncompressed {
       yield* inWorker(kind, input, head);
       return;
     }
-    async function* rest(): AsyncGenerator<Buffer> {
-      if (head.length > 0) yield head;
-      while (!eof) {
-        const r = await input.next();
-        if (r.done) return;
-        yield r.value;
-      }
-    }
     try {
-      yield* inThread(rest());
+      yield* inThread(chunksFrom(head, eof, input));
     } finally {
       await input.return?.();
     }
