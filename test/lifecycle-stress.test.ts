@@ -20,7 +20,7 @@ import { ImageStore } from '../src/image/index.js';
 import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { waitFor } from './helpers/run.js';
 import { saveHostNetwork } from './helpers/host-network.js';
-import { launcherEnv } from './helpers/berth-cli.js';
+import { launcherEnv, type Result } from './helpers/berth-cli.js';
 
 const BERTH = fileURLToPath(new URL('../bin/berth.mjs', import.meta.url));
 const RUNTIME = fileURLToPath(new URL('../bin/berth-runtime.mjs', import.meta.url));
@@ -36,12 +36,6 @@ after(saveHostNetwork());
 /** Every cgroup hierarchy of this host: each v1 hierarchy and the cgroup2 mount beside them. */
 const layout = detectCgroupLayout();
 const CGROUP_MOUNTS = [...layout.v1.map((h) => h.mountpoint), ...(layout.v2 ? [layout.v2] : [])];
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface Root {
   root: string;

@@ -206,11 +206,10 @@ export const lifecycleCommands: Record<string, Command> = {
   async stats({ engine }, argv) {
     const p = parseArgs(argv, [{ name: 'no-stream', boolean: true }, { name: 'all', short: 'a', boolean: true }, { name: 'format' }]);
     const stream = !bool(p, 'no-stream');
-    const pick = async () => {
-      const all = await engine.list();
-      const records = p.positionals.length ? await Promise.all(p.positionals.map((r) => engine.inspect(r))) : all.filter((r) => bool(p, 'all') || r.state.status === 'running' || r.state.status === 'paused');
-      return records;
-    };
+    const pick = async () =>
+      p.positionals.length
+        ? Promise.all(p.positionals.map((r) => engine.inspect(r)))
+        : (await engine.list()).filter((r) => bool(p, 'all') || r.state.status === 'running' || r.state.status === 'paused');
     for (;;) {
       const records = await pick();
       const rows = await containerStats(engine, records);
