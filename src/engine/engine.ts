@@ -478,10 +478,7 @@ export class Engine {
 
   /** A container's record, with its exit settled if its process is gone. */
   async inspect(ref: string): Promise<ContainerRecord> {
-    const { id } = this.containers.find(ref);
-    const record = await this.containers.locked(id, (r) => this.settle(r));
-    if (!record) throw new ContainerStoreError(`No such container: ${ref}`);
-    return record;
+    return this.settled(ref, this.containers.find(ref).id);
   }
 
   /** Every container, each settled. */
@@ -508,7 +505,7 @@ export class Engine {
       this.containers.save(settled);
       return settled;
     });
-    if (!record) return this.inspectOrGone(ref, id);
+    if (!record) return this.settled(ref, id);
     const signal = parseSignal(record.stopSignal ?? 'SIGTERM');
     try {
       await this.runtime.kill(id, signal);
@@ -524,11 +521,11 @@ export class Engine {
       }
       await this.waitProcessGone(id, 10_000);
     }
-    return this.inspectOrGone(ref, id);
+    return this.settled(ref, id);
   }
 
-  /** After a stop or a kill: the settled record; a --rm container is gone by then, as docker's. */
-  private async inspectOrGone(ref: string, id: string): Promise<ContainerRecord> {
+  /** The container's record once settled; an error naming `ref` when it is gone (a --rm container after its exit, as docker's). */
+  private async settled(ref: string, id: string): Promise<ContainerRecord> {
     const record = await this.containers.locked(id, (r) => this.settle(r));
     if (record) return record;
     throw new ContainerStoreError(`No such container: ${ref}`);
