@@ -2,9 +2,17 @@
   "targets": [
     {
       "target_name": "berth_native",
-      "sources": ["native/addon.c", "native/plan.c", "native/child.c", "native/syscalls.c", "native/bpf.c"],
+      "sources": ["native/addon.c", "native/plan.c", "native/syscalls.c", "native/bpf.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-fno-strict-aliasing"],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"]
+    },
+    {
+      "target_name": "berth-init",
+      "type": "executable",
+      "sources": ["native/init.c", "native/plan.c", "native/child.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-fno-strict-aliasing"],
+      "ldflags": ["-static", "-s"],
+      "defines": ["_GNU_SOURCE"]
     }
   ]
 }

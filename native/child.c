@@ -1,7 +1,8 @@
-/* The plan executor: runs in the child after clone, in the copy of a multithreaded Node process.
- * Rules that keep it safe there: no malloc, no stdio, no locks, no libc wrappers that talk to other
- * threads (setuid and friends broadcast to threads that do not exist here: use raw syscalls).
- * Every failure is reported as {step, errno} on the status pipe, then the child _exits. */
+/* The plan executor: runs in berth-init (native/init.c), the program the runtime's child execs right
+ * after clone. It allocates nothing once the plan is parsed, uses no stdio and no libc wrapper that
+ * talks to other threads (setuid and friends: raw syscalls), so that it stays safe to run in a copy
+ * of a multithreaded process as well. Every failure is reported as {step, errno} on the status
+ * pipe, then the process _exits. */
 #include "plan.h"
 
 #include <errno.h>

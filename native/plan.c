@@ -1,5 +1,5 @@
-/* Parsing the encoded plan, in the parent, before clone: every allocation the child will need
- * happens here, so that the child after clone only makes syscalls. */
+/* Parsing the encoded plan: in the addon, to refuse a malformed plan before anything is cloned, and
+ * in berth-init, before its first step, so that every allocation the executor needs happens here. */
 #include "plan.h"
 
 #include <stdlib.h>

@@ -85,7 +85,7 @@ struct child_msg {
 const char *plan_parse(const void *data, size_t len, struct plan *out);
 void plan_free(struct plan *p);
 
-/* The child side: runs the steps and execs, or reports and _exits. Never returns. */
+/* berth-init's side (native/child.c): runs the steps and execs, or reports and _exits. Never returns. */
 void child_run(const struct plan *p, int status_fd, int sync_fd) __attribute__((noreturn));
 
 #endif

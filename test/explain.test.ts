@@ -7,14 +7,15 @@ const ROOTFS = '/var/lib/berth/c1/rootfs';
 const S_IFCHR = 0o020000;
 const CAP_KILL = 5n;
 const CAP_NET_BIND_SERVICE = 10n;
+const BERTH_INIT = "# exec berth-init from a sealed memfd, not dumpable: the process never shows the host's node as /proc/PID/exe (CVE-2019-5736)";
 
 function planOf(steps: Step[], cloneFlags = 0): Plan {
   return { cloneFlags, stdio: [0, 1, 2], keepFds: [], steps };
 }
 
-/** Every step but the clone line. */
+/** The lines of the steps alone: not the clone line and the berth-init comment that open every plan. */
 function render(...steps: Step[]): string[] {
-  return renderPlan(planOf(steps), { rootfs: ROOTFS }).slice(1);
+  return renderPlan(planOf(steps), { rootfs: ROOTFS }).slice(2);
 }
 
 test('a typical container: in-root paths under the rootfs until pivot_root, plain after', () => {
@@ -89,6 +90,7 @@ test('a typical container: in-root paths under the rootfs until pivot_root, plai
 
   assert.deepEqual(renderPlan(plan, { rootfs: ROOTFS }), [
     'unshare --mount --uts --ipc --net --pid --propagation unchanged --fork',
+    BERTH_INIT,
     '# wait: the parent writes uid/gid maps and joins the cgroup',
     'mount --make-rslave /',
     `# root: ${ROOTFS}`,
@@ -120,9 +122,10 @@ test('a typical container: in-root paths under the rootfs until pivot_root, plai
 });
 
 test('no new namespaces, and the fork needed only with a PID namespace', () => {
-  assert.deepEqual(renderPlan(planOf([]), { rootfs: ROOTFS }), ['# no new namespaces']);
+  assert.deepEqual(renderPlan(planOf([]), { rootfs: ROOTFS }), ['# no new namespaces', BERTH_INIT]);
   assert.deepEqual(renderPlan(planOf([], NS_FLAGS.user | NS_FLAGS.network | NS_FLAGS.cgroup | NS_FLAGS.time), { rootfs: ROOTFS }), [
     'unshare --net --cgroup --user --time',
+    BERTH_INIT,
   ]);
 });
 
@@ -182,7 +185,7 @@ test('the root as an in-root path, and moveRoot and chroot also change the view'
     create: 'none',
   };
   const mask: Step = { op: 'mask', path: { inRoot: 'proc/acpi' } };
-  assert.deepEqual(renderPlan(planOf([bindRoot]), { rootfs: `${ROOTFS}/` }).slice(1), [`mount --bind ${ROOTFS} ${ROOTFS}`]);
+  assert.deepEqual(renderPlan(planOf([bindRoot]), { rootfs: `${ROOTFS}/` }).slice(2), [`mount --bind ${ROOTFS} ${ROOTFS}`]);
   assert.deepEqual(render({ op: 'moveRoot' }, mask), [
     `cd ${ROOTFS} && mount --move . / && chroot .`,
     'mount --bind /dev/null /proc/acpi   # or: mount -t tmpfs -o ro tmpfs /proc/acpi, when /proc/acpi is a directory',
@@ -204,7 +207,7 @@ test('arguments with spaces and quotes are single-quoted', () => {
         { op: 'exec', argv: ['sh', '-c', "echo 'hi' $HOME"], env: ['GREETING=hello world'], searchPath: '/bin' },
       ]),
       { rootfs },
-    ).slice(1),
+    ).slice(2),
     [
       `mknod -m 0620 '/srv/my root'\\''s/dev/tty' c 5 0 && chown 0:5 '/srv/my root'\\''s/dev/tty'`,
       `ln -s 'the target' '/srv/my root'\\''s/a link'`,

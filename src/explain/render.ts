@@ -72,6 +72,9 @@ const SYNC_COMMENTS: Record<SyncTag, string> = {
   [SyncTag.BeforePivot]: '# wait: the parent runs createRuntime/createContainer hooks',
 };
 
+/** The child's first act (native/addon.c, native/init.c): no tool does it, so it is a comment. */
+const BERTH_INIT_COMMENT = '# exec berth-init from a sealed memfd, not dumpable: the process never shows the host\'s node as /proc/PID/exe (CVE-2019-5736)';
+
 const SAFE_WORD = /^[A-Za-z0-9_./:=,@%+-]+$/;
 
 /** One shell word: bare when it holds nothing the shell would interpret, else single-quoted. */
@@ -91,7 +94,7 @@ export function renderMkdir(path: string): string {
 
 /** The plan as shell lines, in order: first the clone, then one line per step (setns runs share one). */
 export function renderPlan(plan: Plan, ctx: { rootfs: string }): string[] {
-  const lines = [renderClone(plan.cloneFlags)];
+  const lines = [renderClone(plan.cloneFlags), BERTH_INIT_COMMENT];
   let view: View = { rootfs: ctx.rootfs, insideRoot: false };
   for (const item of groupJoins(plan.steps)) {
     if (Array.isArray(item)) {

@@ -19,7 +19,10 @@ export interface ExitStatus {
 }
 
 export interface NativeAddon {
-  spawn(plan: Buffer): SpawnResult;
+  /** A sealed memfd copy of the berth-init executable (close-on-exec): what every child execs first. */
+  sealInit(path: string): number;
+  /** Clones a child that execs berth-init (`initFd`, from sealInit), which runs the plan. */
+  spawn(plan: Buffer, initFd: number): SpawnResult;
   /** Calls back once when the process behind the pidfd has exited; null when it was not our child. */
   watchExit(pidfd: number, callback: (status: ExitStatus | null) => void): void;
   reap(pidfd: number): ExitStatus;
@@ -70,11 +73,23 @@ export const RESOLVE = {
 /** Open flags Node's fs.constants lacks. */
 export const O_PATH = 0o10000000;
 
-/** The addon built by node-gyp at install: build/Release/ of the package, found from this file up. */
-function addonPath(): string {
-  const path = findUp(import.meta.url, join('build', 'Release', 'berth_native.node'));
-  if (!path) throw new Error('berth: the native addon is not built (run npm install in the berth package)');
+/** What node-gyp built at install (the addon, berth-init): build/Release/ of the package, found from this file up. */
+function builtFile(name: string): string {
+  const path = findUp(import.meta.url, join('build', 'Release', name));
+  if (!path) throw new Error(`berth: build/Release/${name} is not built (run npm install in the berth package)`);
   return path;
 }
 
-export const native: NativeAddon = createRequire(import.meta.url)(addonPath());
+export const native: NativeAddon = createRequire(import.meta.url)(builtFile('berth_native.node'));
+
+let initFd: number | undefined;
+
+/**
+ * The fd of the sealed copy of berth-init (native/init.c), made at the first spawn and kept for the
+ * process's life: a child of this process that enters a container runs from it, never from the
+ * host's node binary (CVE-2019-5736).
+ */
+export function sealedInit(): number {
+  initFd ??= native.sealInit(builtFile('berth-init'));
+  return initFd;
+}

@@ -1,7 +1,7 @@
 // Running a plan: clone a child that executes it, answer its pauses, learn whether it reached exec.
 import { closeSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { native, type ExitStatus } from './native.js';
+import { native, sealedInit, type ExitStatus } from './native.js';
 import { StepError, fromNative } from './errors.js';
 import { encodePlan, type Plan, type Step, type SyncTag } from './plan.js';
 import { describeStep } from './describe.js';
@@ -81,7 +81,7 @@ export async function spawnPlan(
 ): Promise<{ process: PlanProcess; reached: Reached }> {
   let started;
   try {
-    started = native.spawn(encodePlan(plan));
+    started = native.spawn(encodePlan(plan), sealedInit());
   } catch (err) {
     throw fromNative(err, 'clone');
   }
@@ -93,7 +93,9 @@ export async function spawnPlan(
   try {
     for await (const msg of messages(status)) {
       if (msg.type === MSG_ERROR) {
-        failure = new StepError(describeStep(plan.steps[msg.step]), msg.err, msg.step);
+        // Step -1: the child could not exec berth-init, before the plan's first step.
+        const action = msg.step === -1 ? 'exec berth-init (the executor of the plan)' : describeStep(plan.steps[msg.step]);
+        failure = new StepError(action, msg.err, msg.step);
         break;
       } else if (msg.type === MSG_SYNC) {
         try {

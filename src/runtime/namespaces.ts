@@ -37,12 +37,16 @@ export function planNamespaces(spec: Spec, pauseAfterCreate: boolean): Namespace
   const steps: Step[] = [];
   let cloneFlags: number;
 
-  if (joins.size === 0) {
+  // A new user namespace is made by berth-init itself, with the others after it (so that they are
+  // owned by it): made by the clone, it would leave the child's ids unmapped through berth-init's
+  // execve, and a process exec'd without a mapped uid loses every capability in the namespace.
+  if (joins.size === 0 && !creates.has('user')) {
     // Fast path: one clone creates everything but the late ones.
     cloneFlags = flagsOf([...creates].filter((k) => !late.has(k)));
   } else {
-    // Joining: setns first (user first), then unshare what is new, so that new namespaces are
-    // owned by a joined user namespace; PID and time namespaces only take children, hence the fork.
+    // Joining, or a new user namespace: setns first (user first), then unshare what is new, so that
+    // new namespaces are owned by the (joined or new) user namespace; PID and time namespaces only
+    // take children, hence the fork.
     cloneFlags = 0;
     for (const kind of JOIN_ORDER) {
       const path = joins.get(kind);

@@ -7,6 +7,12 @@
  *   probe read PATH                       "BYTES n" with the number of bytes read, or "ERROR errno-name"
  *   probe write PATH TEXT                 "OK", or "ERROR errno-name"
  *   probe udp-echo PORT                   answers each UDP datagram on PORT with "echo:" and the datagram
+ *   probe exe-watch OUT STOP              CVE-2019-5736's watcher: until STOP exists, opens /proc/PID/exe of
+ *                                         every other process; then writes to OUT one "EXE dev:ino WRITE
+ *                                         result link" line per executable it could open (a memfd one is
+ *                                         kept open and, once STOP exists, reopened for writing, as the
+ *                                         attack does once the runtime has exited; nothing else is), and
+ *                                         "DENIED n" for the processes whose exe it was refused
  * Built by the test helper with `gcc -static -O2`. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -31,6 +37,7 @@ static const char *errname(int e) {
     case EIO: return "EIO";
     case ENOTDIR: return "ENOTDIR";
     case EISDIR: return "EISDIR";
+    case ETXTBSY: return "ETXTBSY";
     default: return "EOTHER";
   }
 }
@@ -156,6 +163,77 @@ static int udp_echo(int port) {
   }
 }
 
+struct seen_exe {
+  int fd; /* kept open for the write attempt at the end: memfds only, else -1 */
+  dev_t dev;
+  ino_t ino;
+  char link[256];
+  char write[32];
+};
+
+/* Tries the attack's second half on a memfd executable: reopen it for writing and write a byte. */
+static void try_write(int fd, char *result, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int w = open(path, O_WRONLY);
+  if (w < 0) {
+    snprintf(result, size, "open-%s", errname(errno));
+    return;
+  }
+  ssize_t n = pwrite(w, "x", 1, 0);
+  snprintf(result, size, n == 1 ? "WROTE" : "write-%s", errname(errno));
+  close(w);
+}
+
+static int exe_watch(const char *out, const char *stop) {
+  static struct seen_exe seen[64];
+  int nseen = 0;
+  long denied = 0;
+  pid_t self = getpid();
+  while (access(stop, F_OK) < 0) {
+    DIR *d = opendir("/proc");
+    if (!d) return 2;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      pid_t pid = (pid_t)atoi(e->d_name);
+      if (pid <= 0 || pid == self) continue;
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/exe", pid);
+      int fd = open(path, O_PATH | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EACCES || errno == EPERM) denied++;
+        continue;
+      }
+      struct stat st;
+      if (fstat(fd, &st) == 0) {
+        int known = 0;
+        for (int k = 0; k < nseen; k++) known |= seen[k].dev == st.st_dev && seen[k].ino == st.st_ino;
+        if (!known && nseen < 64) {
+          struct seen_exe *s = &seen[nseen++];
+          s->dev = st.st_dev;
+          s->ino = st.st_ino;
+          ssize_t n = readlink(path, s->link, sizeof s->link - 1);
+          s->link[n > 0 ? n : 0] = 0;
+          s->fd = strncmp(s->link, "/memfd:", 7) == 0 ? fd : -1;
+          snprintf(s->write, sizeof s->write, "not-tried");
+          if (s->fd == fd) continue;
+        }
+      }
+      close(fd);
+    }
+    closedir(d);
+  }
+  for (int k = 0; k < nseen; k++)
+    if (seen[k].fd >= 0) try_write(seen[k].fd, seen[k].write, sizeof seen[k].write);
+  FILE *f = fopen(out, "w");
+  if (!f) return 2;
+  for (int k = 0; k < nseen; k++)
+    fprintf(f, "EXE %lu:%lu %s %s\n", (unsigned long)seen[k].dev, (unsigned long)seen[k].ino, seen[k].write, seen[k].link);
+  fprintf(f, "DENIED %ld\n", denied);
+  fclose(f);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -166,6 +244,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "read") && argc == 3) return read_path(argv[2]);
   if (!strcmp(cmd, "write") && argc == 4) return write_path(argv[2], argv[3]);
   if (!strcmp(cmd, "udp-echo") && argc == 3) return udp_echo(atoi(argv[2]));
-  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT\n");
+  if (!strcmp(cmd, "exe-watch") && argc == 4) return exe_watch(argv[2], argv[3]);
+  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT | exe-watch OUT STOP\n");
   return 64;
 }
