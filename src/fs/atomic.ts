@@ -2,7 +2,7 @@
 // beside them (on the same filesystem), fsynced, then renamed over. A crash at any point leaves
 // one or the other, never half; a failed write leaves no temp behind.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
@@ -22,4 +22,28 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
     rmSync(temp, { force: true });
     throw err;
   }
+}
+
+/** A temp file of writeFileAtomic: `.NAME.PID-HEX`. */
+const TEMP_NAME = /^\..+\.(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temp files that writers killed between their open and their rename left in `dir`
+ * (their process is gone); a live writer's stay. Returns the names removed.
+ */
+export function removeOrphanedTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return []; // no directory, nothing left in it
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const writer = TEMP_NAME.exec(name)?.[1];
+    if (writer === undefined || existsSync(`/proc/${writer}`)) continue;
+    rmSync(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }

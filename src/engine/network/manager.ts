@@ -14,7 +14,7 @@
 // host's, shared by every berth root.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../fs/atomic.js';
+import { removeOrphanedTemps, writeFileAtomic } from '../../fs/atomic.js';
 import { acquireLock } from '../../image/lock.js';
 import { attachRuleset, detachRuleset, LIST_TABLE, parseTable, type TableState } from './firewall.js';
 import { HostCommandError, runHostCommand, writeSysctl, type Explain } from './host-commands.js';
@@ -416,10 +416,12 @@ export class NetworkManager {
 
   /**
    * The network records of containers the engine no longer has (a `berth` killed while creating
-   * one, a container directory removed by hand): whatever they still name is torn down, then they go.
+   * one, a container directory removed by hand): whatever they still name is torn down, then they go;
+   * so do the temp files of a record's writer killed before its rename.
    */
   async collectGarbage(): Promise<void> {
     for (const rec of this.records()) if (!this.engine.containerExists(rec.id)) await this.release(rec.id);
+    removeOrphanedTemps(this.dir);
   }
 
   /** `network connect`: on the network from the next start; at once when it runs. */
