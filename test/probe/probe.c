@@ -7,6 +7,7 @@
  *   probe read PATH                       "BYTES n" with the number of bytes read, or "ERROR errno-name"
  *   probe write PATH TEXT                 "OK", or "ERROR errno-name"
  *   probe udp-echo PORT                   answers each UDP datagram on PORT with "echo:" and the datagram
+ *   probe syscall NR [ARG...]             syscall(NR, ARG...) (numbers, 0x for hex): "RET n" or "ERRNO n"
  * Built by the test helper with `gcc -static -O2`. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -156,6 +157,18 @@ static int udp_echo(int port) {
   }
 }
 
+/* A raw syscall with up to six numeric arguments: what a seccomp filter answers, unfiltered by libc. */
+static int raw_syscall(int argc, char **argv) {
+  long nr = strtol(argv[0], NULL, 0);
+  unsigned long a[6] = {0};
+  for (int k = 1; k < argc && k <= 6; k++) a[k - 1] = strtoul(argv[k], NULL, 0);
+  errno = 0;
+  long rc = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (rc < 0) printf("ERRNO %d\n", errno);
+  else printf("RET %ld\n", rc);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -166,6 +179,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "read") && argc == 3) return read_path(argv[2]);
   if (!strcmp(cmd, "write") && argc == 4) return write_path(argv[2], argv[3]);
   if (!strcmp(cmd, "udp-echo") && argc == 3) return udp_echo(atoi(argv[2]));
-  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT\n");
+  if (!strcmp(cmd, "syscall") && argc >= 3 && argc <= 9) return raw_syscall(argc - 2, argv + 2);
+  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT | syscall NR [ARG...]\n");
   return 64;
 }
