@@ -283,7 +283,8 @@ static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
 
 /* sendFd(sock, fd, data): sends `data` with `fd` attached (SCM_RIGHTS) on the first sendmsg, the
    rest of a long payload after it (a seccomp agent's container process state, as the runtime-spec
-   allows: fds only in the first call). */
+   allows: fds only in the first call). native/child.c has a send_fd of its own: it runs in the cloned
+   child (and in berth-init), without the addon. */
 static napi_value js_send_fd(napi_env env, napi_callback_info info) {
   ARGS(3);
   int64_t sock, fd;

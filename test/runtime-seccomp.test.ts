@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Step } from '../src/kernel/plan.js';
 import { syscallNumbers } from '../src/kernel/seccomp.js';
+import { placeSeccomp, privilegeSteps } from '../src/runtime/privileges.js';
+import type { SeccompFilter } from '../src/runtime/seccomp.js';
 import type { Seccomp, Spec } from '../src/runtime/spec.js';
 import { bindMount, makeBundle, type Bundle } from './helpers/bundle.js';
 import { schemasAvailable, SCHEMAS_MISSING_REASON, validateAgainstRuntimeSchema } from './helpers/oci-schema.js';
@@ -272,6 +275,34 @@ describe('where the filter is loaded', () => {
     // no_new_privs (the default spec's): the last step before exec, after the wait for start.
     assert.ok(at > lines.findIndex((l) => l.startsWith('# wait for start')), out);
     assert.match(lines[at + 1], /^exec /);
+  });
+});
+
+describe('the seccomp step\'s place in the plan', () => {
+  const filter: SeccompFilter = { program: Buffer.alloc(8), flags: 0, listener: null, summary: 'default ALLOW', skipped: [] };
+  const tail = (proc: Spec['process']): Step[] => [...privilegeSteps(proc), { op: 'chdir', path: '/' }, { op: 'execFifo', fd: 9 }];
+  const ops = (steps: Step[]) => steps.map((s) => (s.op === 'sync' ? `sync:${s.tag}` : s.op));
+  const base: Spec['process'] = { args: ['true'], cwd: '/', user: { uid: 1000, gid: 1000 }, capabilities: { effective: ['CAP_KILL'], permitted: ['CAP_KILL'] } };
+
+  test('with no_new_privs: the last step before exec, after the wait for start', () => {
+    const proc = { ...base, noNewPrivileges: true };
+    assert.deepEqual(ops(placeSeccomp(tail(proc), proc, { filter, listenerSocketFd: null })).slice(-3), ['chdir', 'execFifo', 'seccomp']);
+  });
+
+  test('with a notify listener: before the wait for start, followed by the pause that hands it over', () => {
+    const proc = { ...base, noNewPrivileges: true };
+    assert.deepEqual(ops(placeSeccomp(tail(proc), proc, { filter, listenerSocketFd: 8 })).slice(-4), ['chdir', 'seccomp', 'sync:3', 'execFifo']);
+  });
+
+  test('without no_new_privs: after setuid, between a capset that keeps CAP_SYS_ADMIN and the spec\'s own', () => {
+    const steps = placeSeccomp(tail(base), base, { filter, listenerSocketFd: null });
+    const at = steps.findIndex((s) => s.op === 'seccomp');
+    assert.deepEqual(ops(steps.slice(at - 2, at + 2)), ['setuid', 'capset', 'seccomp', 'capset']);
+    const [held, final] = [steps[at - 1], steps[at + 1]];
+    assert.ok(held.op === 'capset' && final.op === 'capset');
+    assert.equal(held.effective, (1n << 5n) | (1n << 21n));
+    assert.equal(final.effective, 1n << 5n);
+    assert.equal(final.permitted, 1n << 5n);
   });
 });
 
