@@ -284,6 +284,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_syscalls(env, exports);
   register_bpf(env, exports);
+  register_seccomp(env, exports);
   return exports;
 }
 

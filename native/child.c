@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -399,6 +401,19 @@ static void do_ambient(const struct plan_step *st) {
     if (caps & (1ULL << cap)) check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
 }
 
+/* Loads the BPF program compiled in the parent (libseccomp, src/runtime/seccomp.ts): from here on
+ * every syscall of this process and of what it execs goes through it. With a notify listener
+ * (SECCOMP_FILTER_FLAG_NEW_LISTENER) its fd goes to the parent, which hands it to the seccomp agent
+ * during the pause that follows; the fd is close-on-exec, so it is not closed here (a close could
+ * itself be a notified syscall, waiting for an agent that does not have the fd yet). */
+static void do_seccomp(const struct plan_step *st) {
+  struct sock_fprog prog = {.len = (unsigned short)(st->blob_len / sizeof(struct sock_filter)),
+                            .filter = (struct sock_filter *)st->blob};
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)st->i[SECCOMP_FLAGS], &prog);
+  if (fd < 0) fail(errno);
+  if (st->i[SECCOMP_FLAGS] & SECCOMP_FILTER_FLAG_NEW_LISTENER) send_fd((int)st->i[SECCOMP_LISTENER_SOCKET], (int)fd);
+}
+
 static void do_chdir(const struct plan_step *st) {
   check(chdir(st->s[0]));
   /* The kernel prefixes a cwd outside our root with "(unreachable)": refuse it. */
@@ -583,6 +598,7 @@ void child_run(const struct plan *p, int status, int sync) {
       case OP_NO_NEW_PRIVS: check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); break;
       case OP_UMASK: umask((mode_t)st->i[0]); break;
       case OP_CHDIR: do_chdir(st); break;
+      case OP_SECCOMP: do_seccomp(st); break;
       case OP_EXEC:
         find_and_exec(st, 0);
         fail(EINVAL); /* find_and_exec returns only when probing */

@@ -27,6 +27,18 @@ static const char *string_at(const char *buf, size_t len, int32_t off, const cha
   return buf + off;
 }
 
+/* A binary slot: `len` bytes at `off`, wholly inside the buffer and 8-byte aligned (a BPF program
+ * is read in place as an array of struct sock_filter). */
+static const void *blob_at(const char *buf, size_t len, int64_t off, int64_t size, const char **err) {
+  if (off < 0 || size < 0 || (size_t)off > len || (size_t)size > len - (size_t)off || off % 8 != 0) {
+    *err = "plan: binary slot out of range";
+    return NULL;
+  }
+  return buf + off;
+}
+
+static int op_has_blob(int64_t op) { return op == OP_SECCOMP; }
+
 /* Splits a NUL-joined list of `count` items into a NULL-terminated array. */
 static char **split_list(const char *s, int64_t count, const char *end, const char **err) {
   if (count < 0 || count > PLAN_MAX_LIST) {
@@ -90,6 +102,15 @@ const char *plan_parse(const void *data, size_t len, struct plan *out) {
     for (int k = 0; k < 4; k++) {
       st->s[k] = string_at(buf, len, read_i32(at + 64 + 4 * k), &err);
       if (err) return err;
+    }
+    if (op_has_blob(st->op)) {
+      st->blob = blob_at(buf, len, st->i[BLOB_OFFSET], st->i[BLOB_LENGTH], &err);
+      if (err) return err;
+      st->blob_len = (size_t)st->i[BLOB_LENGTH];
+    }
+    if (st->op == OP_SECCOMP) {
+      if (st->blob_len == 0 || st->blob_len % 8 != 0 || st->blob_len / 8 > PLAN_MAX_BPF_INSNS)
+        return "plan: a seccomp program must be 1 to 4096 instructions of 8 bytes";
     }
     if (st->op == OP_EXEC) {
       if (!st->s[0] || st->i[0] < 1) return "plan: exec without argv";

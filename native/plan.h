@@ -46,7 +46,17 @@ enum plan_op {
   OP_EXEC = 29,
   OP_UNSHARE = 30,
   OP_LOOPBACK_UP = 31,
+  OP_SECCOMP = 32,
 };
+
+/* A step's binary slot (bytes that may hold NULs, e.g. a BPF program): its offset and length in
+ * the step's last two int slots. Only ops that have one use them (plan_parse: op_has_blob). */
+enum { BLOB_OFFSET = 5, BLOB_LENGTH = 6 };
+
+/* seccomp step int slots: the seccomp(2) flags, and the socket the notify listener fd is sent on
+ * (-1: no listener). The BPF program is the step's binary slot. */
+enum { SECCOMP_FLAGS = 0, SECCOMP_LISTENER_SOCKET = 1 };
+#define PLAN_MAX_BPF_INSNS 4096 /* BPF_MAXINSNS: the kernel's limit for one filter */
 
 /* mount step int slots */
 enum { MOUNT_FLAGS = 0, MOUNT_CREATE = 1, MOUNT_SOURCE_IN_ROOT = 2, MOUNT_TARGET_IN_ROOT = 3,
@@ -60,6 +70,8 @@ struct plan_step {
   char **list0;       /* OP_EXEC argv, OP_SETGROUPS: unused (gids below) */
   char **list1;       /* OP_EXEC envp */
   gid_t *gids;        /* OP_SETGROUPS */
+  const void *blob;   /* the binary slot, inside the plan's buffer; NULL when absent */
+  size_t blob_len;
 };
 
 struct plan {

@@ -281,6 +281,48 @@ static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
   return make_int(env, fd);
 }
 
+/* sendFd(sock, fd, data): sends `data` with `fd` attached (SCM_RIGHTS) on the first sendmsg, the
+   rest of a long payload after it (a seccomp agent's container process state, as the runtime-spec
+   allows: fds only in the first call). native/child.c has a send_fd of its own: it runs in the cloned
+   child (and in berth-init), without the addon. */
+static napi_value js_send_fd(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int64_t sock, fd;
+  void *data;
+  size_t len;
+  if (!arg_int(env, argv[0], &sock) || !arg_int(env, argv[1], &fd) ||
+      napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok || len == 0) {
+    napi_throw_type_error(env, NULL, "sendFd(sock, fd, data: a non-empty Buffer)");
+    return NULL;
+  }
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  size_t sent = 0;
+  while (sent < len) {
+    struct iovec iov = {.iov_base = (char *)data + sent, .iov_len = len - sent};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (sent == 0) {
+      int one = (int)fd;
+      msg.msg_control = control.buf;
+      msg.msg_controllen = sizeof control.buf;
+      struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &one, sizeof one);
+    }
+    ssize_t n;
+    do n = sendmsg((int)sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return throw_errno(env, errno, "sendmsg", NULL);
+    sent += (size_t)n;
+  }
+  return NULL;
+}
+
 /* setWinsize(fd, rows, cols): TIOCSWINSZ on a pty. */
 static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   ARGS(3);
@@ -397,6 +439,7 @@ void register_syscalls(napi_env env, napi_value exports) {
       {"unixListen", NULL, js_unix_listen, NULL, NULL, NULL, napi_default, NULL},
       {"accept", NULL, js_accept, NULL, NULL, NULL, napi_default, NULL},
       {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"sendFd", NULL, js_send_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_default, NULL},
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},

@@ -16,5 +16,6 @@ napi_value make_int(napi_env env, int64_t v);
 napi_value exit_status_object(napi_env env, const siginfo_t *si);
 void register_syscalls(napi_env env, napi_value exports);
 void register_bpf(napi_env env, napi_value exports);
+void register_seccomp(napi_env env, napi_value exports);
 
 #endif

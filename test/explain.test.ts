@@ -285,6 +285,19 @@ test('session, console, exec FIFO, domain name', () => {
   );
 });
 
+test('seccomp: the filter in words, with its size and flags; the pause that hands its listener over', () => {
+  assert.deepEqual(
+    render(
+      { op: 'seccomp', program: Buffer.alloc(8 * 12), flags: 2 | 8, listenerSocketFd: 7, summary: 'default ERRNO(EPERM), 3 syscalls allowed' },
+      { op: 'sync', tag: SyncTag.SeccompListener },
+    ),
+    [
+      '# seccomp: default ERRNO(EPERM), 3 syscalls allowed (seccomp(SECCOMP_SET_MODE_FILTER): 12 BPF instructions, flags LOG|NEW_LISTENER)',
+      '# wait: the parent sends the seccomp listener fd and the container state to linux.seccomp.listenerPath',
+    ],
+  );
+});
+
 test('cgroup helpers', () => {
   assert.equal(renderCgroupWrite('/sys/fs/cgroup/berth/c1/cgroup.subtree_control', '+cpu +memory'),
     'echo "+cpu +memory" > /sys/fs/cgroup/berth/c1/cgroup.subtree_control');

@@ -271,14 +271,14 @@ const COMMANDS: Record<string, (g: Globals, argv: string[]) => Promise<number>> 
   },
 };
 
-/** Errors as runc writes them: to stderr, and to --log in the chosen format (podman shows these). */
-function report(g: Partial<Globals>, message: string): void {
-  process.stderr.write(`berth-runtime: ${message}\n`);
+/** Errors and warnings as runc writes them: to stderr, and to --log in the chosen format (podman shows these). */
+function report(g: Partial<Globals>, message: string, level: 'error' | 'warning' = 'error'): void {
+  process.stderr.write(`berth-runtime: ${level === 'warning' ? 'warning: ' : ''}${message}\n`);
   if (!g.log) return;
   const line =
     g.logFormat === 'json'
-      ? JSON.stringify({ level: 'error', msg: message, time: new Date().toISOString() })
-      : `time="${new Date().toISOString()}" level=error msg=${JSON.stringify(message)}`;
+      ? JSON.stringify({ level, msg: message, time: new Date().toISOString() })
+      : `time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(message)}`;
   try {
     appendFileSync(g.log, line + '\n');
   } catch {
@@ -306,7 +306,7 @@ async function main(argv: string[]): Promise<number> {
     if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)} (see berth-runtime --help)`);
     const root = str(top, 'root') ?? DEFAULT_ROOT;
     if (command !== 'spec' && command !== 'features') mkdirSync(root, { recursive: true, mode: 0o711 });
-    g.runtime = new Runtime(root);
+    g.runtime = new Runtime(root, (message) => report(g, message, 'warning'));
     return await run(g as Globals, rest);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -3,7 +3,7 @@
 // tool a reader can look up in its man page, and steps no tool does alone become comments.
 
 import { posix } from 'node:path';
-import { MS, NS_FLAGS, SyncTag, type NamespaceKind, type PathRef, type Plan, type Step } from '../kernel/plan.js';
+import { MS, NS_FLAGS, SECCOMP_FILTER_FLAG, SyncTag, type NamespaceKind, type PathRef, type Plan, type Step } from '../kernel/plan.js';
 import { CAPABILITIES } from '../runtime/capabilities.js';
 
 /** Where in-root paths are: under the rootfs on the host until the root changes, at `/` after. */
@@ -70,6 +70,7 @@ const MKNOD_TYPES: Record<number, string> = { 0o020000: 'c', 0o060000: 'b', 0o01
 const SYNC_COMMENTS: Record<SyncTag, string> = {
   [SyncTag.Created]: '# wait: the parent writes uid/gid maps and joins the cgroup',
   [SyncTag.BeforePivot]: '# wait: the parent runs createRuntime/createContainer hooks',
+  [SyncTag.SeccompListener]: '# wait: the parent sends the seccomp listener fd and the container state to linux.seccomp.listenerPath',
 };
 
 /** The child's first act (native/addon.c, native/init.c): no tool does it, so it is a comment. */
@@ -179,6 +180,7 @@ const STEP_RENDERERS: { [Op in SingleStep['op']]: StepRenderer<Op> } = {
   capset: renderCapset,
   ambient: (step) => `setpriv --ambient-caps ${capabilityList(step.caps)}`,
   noNewPrivs: () => 'setpriv --no-new-privs',
+  seccomp: renderSeccomp,
   umask: (step) => `umask ${octal(step.mask)}`,
   chdir: (step) => `cd ${shellQuote(step.path)}`,
   exec: (step) => `exec env -i ${[...step.env, ...step.argv].map(shellQuote).join(' ')}`,
@@ -292,6 +294,13 @@ function capabilityName(cap: number): string {
   const name = CAPABILITIES[cap];
   // setpriv (libcap-ng) spells a capability newer than the table `cap_N`.
   return name === undefined ? `cap_${cap}` : name.replace(/^CAP_/, '').toLowerCase();
+}
+
+/** No tool loads a BPF filter by itself: a comment, with the profile in words. */
+function renderSeccomp(step: StepOf<'seccomp'>): string {
+  const flags = Object.entries(SECCOMP_FILTER_FLAG).filter(([, bit]) => step.flags & bit).map(([name]) => name);
+  const how = [`${step.program.length / 8} BPF instructions`, ...(flags.length ? [`flags ${flags.join('|')}`] : [])].join(', ');
+  return `# seccomp: ${step.summary} (seccomp(SECCOMP_SET_MODE_FILTER): ${how})`;
 }
 
 function octal(mode: number): string {

@@ -71,6 +71,8 @@ export function describeStep(step: Step | undefined): string {
       return 'raise ambient capabilities';
     case 'noNewPrivs':
       return 'set no_new_privs';
+    case 'seccomp':
+      return 'load the seccomp filter';
     case 'umask':
       return 'umask';
     case 'chdir':

@@ -47,6 +47,8 @@ export interface NativeAddon {
   unixListen(path: string): number;
   accept(socket: number): number;
   recvFd(socket: number): number;
+  /** Sends `data` with `fd` attached (SCM_RIGHTS) on the first sendmsg; the rest of a long payload follows. */
+  sendFd(socket: number, fd: number, data: Buffer): void;
   setWinsize(fd: number, rows: number, cols: number): void;
   /** mknod(2); `mode` includes the file type (S_IFCHR 0o020000, S_IFBLK 0o060000). */
   mknod(path: string, mode: number, major: number, minor: number): void;
@@ -59,6 +61,16 @@ export interface NativeAddon {
   /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program; returns its fd. */
   bpfLoadDeviceFilter(instructions: Buffer): number;
   bpfAttachDeviceFilter(programFd: number, cgroupDir: string): void;
+  /** libseccomp: the encoded request (src/kernel/seccomp.ts) compiled to a BPF program. A failing rule throws with `rule`. */
+  seccompCompile(request: Buffer): Buffer;
+  /** libseccomp's numbers for syscall names on this architecture; null for a name it does not know. */
+  seccompSyscalls(names: string[]): (number | null)[];
+  /** libseccomp's token for an architecture name ("x86_64"), 0 if unknown; without a name, the native one's. */
+  seccompArch(name?: string): number;
+  /** The libseccomp version in use, "2.5.4". */
+  seccompVersion(): string;
+  /** Whether this kernel accepts these SECCOMP_SET_MODE_FILTER flags (nothing is loaded). */
+  seccompFlagsSupported(flags: number): boolean;
 }
 
 /** openat2's RESOLVE_* flags (<linux/openat2.h>). */

@@ -43,6 +43,16 @@ export const MS = {
   LAZYTIME: 0x2000000,
 } as const;
 
+/** seccomp(2)'s SECCOMP_SET_MODE_FILTER flags (<linux/seccomp.h>), for the `seccomp` step. */
+export const SECCOMP_FILTER_FLAG = {
+  TSYNC: 1,
+  LOG: 2,
+  SPEC_ALLOW: 4,
+  NEW_LISTENER: 8,
+  TSYNC_ESRCH: 16,
+  WAIT_KILLABLE_RECV: 32,
+} as const;
+
 /** How a mount target (or other path) is found: on the host as given, or inside the container's root. */
 export interface InRootPath {
   /** Path resolved inside the root opened by `openRoot`: symlinks and `..` can never leave it. */
@@ -120,6 +130,13 @@ export type Step =
   | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint }
   | { op: 'ambient'; caps: bigint }
   | { op: 'noNewPrivs' }
+  /**
+   * Load a seccomp filter: `program` is the BPF compiled in the parent (libseccomp), `flags`
+   * seccomp(2)'s. With SECCOMP_FILTER_FLAG_NEW_LISTENER the listener fd is sent on
+   * `listenerSocketFd` (a `sync` step follows, while the parent hands it to the agent).
+   * `summary` says in words what the filter does, for `--explain`.
+   */
+  | { op: 'seccomp'; program: Buffer; flags: number; listenerSocketFd: number | null; summary: string }
   | { op: 'umask'; mask: number }
   /** chdir, then check that the new cwd is reachable from `/` (CVE-2024-21626: no cwd through a leaked fd). */
   | { op: 'chdir'; path: string }
@@ -132,6 +149,8 @@ export enum SyncTag {
   Created = 1,
   /** Mounts are done, root not yet pivoted: createRuntime / createContainer hooks. */
   BeforePivot = 2,
+  /** The seccomp filter is loaded and its notify listener fd sent: hand it to the seccomp agent. */
+  SeccompListener = 3,
 }
 
 export interface Plan {
@@ -148,6 +167,8 @@ export interface Plan {
 // header: 8 × i64   [magic, version, nsteps, cloneFlags, stdin, stdout, stderr, offset of the kept fds as "5,7"]
 // step:   8 × i64   [op, a, b, c, d, e, f, g]  then 4 × i32 string offsets (-1 = none)
 // strings follow the steps, NUL-terminated; a list is its items joined by NULs, its count in an int slot.
+// A binary slot (bytes that may hold NULs: a BPF program) is placed among the strings at an 8-byte
+// aligned offset; its offset and length are the step's last two ints (f, g).
 // native/plan.h mirrors these numbers.
 
 export const PLAN_MAGIC = 0x42525448; // "BRTH"
@@ -187,13 +208,19 @@ export const OP_CODES: Record<Step['op'], number> = {
   exec: 29,
   unshare: 30,
   loopbackUp: 31,
+  seccomp: 32,
 };
+
+/** The int slots of a step's binary slot (native/plan.h BLOB_OFFSET, BLOB_LENGTH). */
+const BLOB_OFFSET_SLOT = 5;
+const BLOB_LENGTH_SLOT = 6;
 
 const CREATE_CODES: Record<CreateKind, number> = { none: 0, dir: 1, file: 2 };
 
 interface EncodedStep {
   ints: (number | bigint)[];
   strs: (string | null)[];
+  blob?: Buffer;
 }
 
 /** The ints and strings of one step, in the slots native/child.c reads. */
@@ -259,6 +286,8 @@ function encodeStep(step: Step): EncodedStep {
         ints: [step.argv.length, step.env.length],
         strs: [list(step.argv), list(step.env), step.searchPath],
       };
+    case 'seccomp':
+      return { ints: [step.flags, step.listenerSocketFd ?? -1], strs: [], blob: step.program };
     case 'loopbackUp':
     case 'forkIntoPidns':
     case 'pivotRoot':
@@ -289,13 +318,17 @@ export function encodePlan(plan: Plan): Buffer {
   const strings: Buffer[] = [];
   let stringsBytes = 0;
   const stringBase = HEADER_BYTES + STEP_BYTES * plan.steps.length;
-  const addString = (s: string | null): number => {
-    if (s === null) return -1;
+  const addBytes = (bytes: Buffer): number => {
     const offset = stringBase + stringsBytes;
-    const bytes = Buffer.from(s + '\0', 'utf8');
     strings.push(bytes);
     stringsBytes += bytes.length;
     return offset;
+  };
+  const addString = (s: string | null): number => (s === null ? -1 : addBytes(Buffer.from(s + '\0', 'utf8')));
+  const addBlob = (blob: Buffer): number => {
+    const misaligned = (stringBase + stringsBytes) % 8;
+    if (misaligned) addBytes(Buffer.alloc(8 - misaligned));
+    return addBytes(blob);
   };
 
   const head = Buffer.alloc(HEADER_BYTES);
@@ -315,7 +348,12 @@ export function encodePlan(plan: Plan): Buffer {
   encoded.forEach((e, i) => {
     const at = i * STEP_BYTES;
     body.writeBigInt64LE(BigInt(OP_CODES[plan.steps[i].op]), at);
-    for (let k = 0; k < 7; k++) body.writeBigInt64LE(BigInt(e.ints[k] ?? 0), at + 8 + k * 8);
+    const ints = [...e.ints];
+    if (e.blob) {
+      ints[BLOB_OFFSET_SLOT] = addBlob(e.blob);
+      ints[BLOB_LENGTH_SLOT] = e.blob.length;
+    }
+    for (let k = 0; k < 7; k++) body.writeBigInt64LE(BigInt(ints[k] ?? 0), at + 8 + k * 8);
     for (let k = 0; k < 4; k++) body.writeInt32LE(addString(e.strs[k] ?? null), at + 64 + k * 4);
   });
   return Buffer.concat([head, body, ...strings]);

@@ -5,7 +5,7 @@ import { SyncTag, type Plan, type Step } from '../kernel/plan.js';
 import { deviceSteps, devSymlinkSteps } from './devices.js';
 import { finalMountSteps, mountsDevpts, rootfsSteps, specMountSteps } from './mounts.js';
 import { becomeNamespaceRoot, hasNamespace, planNamespaces } from './namespaces.js';
-import { privilegeSteps } from './privileges.js';
+import { placeSeccomp, privilegeSteps, type SeccompLoad } from './privileges.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
 import { SpecError, type Spec } from './spec.js';
 import { ROOTFS_OVERLAY_ANNOTATION, rootfsOverlayOf } from './rootfs-mount.js';
@@ -29,6 +29,8 @@ export interface PlanOptions {
   pauseAfterCreate?: boolean;
   /** The parent runs createRuntime/createContainer hooks before the pivot. */
   pauseBeforePivot?: boolean;
+  /** linux.seccomp, compiled (seccomp.ts). */
+  seccomp?: SeccompLoad | null;
 }
 
 export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
@@ -101,13 +103,15 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     steps.push({ op: 'setsid' });
   }
 
-  steps.push(...privilegeSteps(proc));
+  const last: Step[] = [...privilegeSteps(proc)];
   // As the container's user, so that its permissions apply; checked to be inside the root.
-  steps.push({ op: 'chdir', path: proc.cwd });
-  if (opts.execFifoFd !== undefined) steps.push({ op: 'execFifo', fd: opts.execFifoFd });
+  last.push({ op: 'chdir', path: proc.cwd });
+  if (opts.execFifoFd !== undefined) last.push({ op: 'execFifo', fd: opts.execFifoFd });
+  steps.push(...placeSeccomp(last, proc, opts.seccomp ?? null));
   const env = processEnv(proc, opts.rootfs);
   steps.push({ op: 'exec', argv: proc.args, env, searchPath: searchPath(env) });
 
-  const keepFds = [opts.consoleSocketFd, opts.execFifoFd].filter((fd): fd is number => fd !== undefined);
+  const listenerSocketFd = opts.seccomp?.listenerSocketFd ?? undefined;
+  const keepFds = [opts.consoleSocketFd, opts.execFifoFd, listenerSocketFd].filter((fd): fd is number => fd !== undefined);
   return { cloneFlags: namespaces.cloneFlags, stdio: opts.stdio, keepFds, steps };
 }

@@ -16,6 +16,10 @@ import { proxyConsole } from './console.js';
 import { runHooks } from './hooks.js';
 import { NS_FILE, buildJoinPlan } from './join-plan.js';
 import { isAlive, signalProcess, startTimeOf, waitGone } from './processes.js';
+import type { SeccompLoad } from './privileges.js';
+import { libseccompVersion } from '../kernel/seccomp.js';
+import { seccompFilter, type SeccompFilter } from './seccomp.js';
+import { handOverListener } from './seccomp-agent.js';
 import { parseSpec, SpecError, type Hook, type Process, type Resources, type Spec } from './spec.js';
 import { StateDir, type ContainerRecord, type OciState, type Status } from './state.js';
 
@@ -85,11 +89,44 @@ function namespaceFiles(spec: Spec, pid: number): Record<string, string> {
   return files;
 }
 
+/** Where a warning goes by default: the runtime's CLI and the engine pass their own. */
+function warnOnStderr(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
+
 export class Runtime {
   readonly states: StateDir;
 
-  constructor(root?: string) {
+  constructor(
+    root?: string,
+    /** Things done differently from what was asked, but tolerated as runc tolerates them. */
+    readonly warn: (message: string) => void = warnOnStderr,
+  ) {
     this.states = new StateDir(root);
+  }
+
+  /** Compiled seccomp filters, beside the containers' state (seccomp-cache.ts). */
+  private get seccompCacheDir(): string {
+    return join(this.states.root, '.seccomp');
+  }
+
+  /** The container's linux.seccomp, compiled or from the cache; null without one. */
+  private seccompOf(spec: Spec, configFile: string): SeccompFilter | null {
+    return seccompFilter(spec, configFile, this.seccompCacheDir);
+  }
+
+  /**
+   * The filter as a plan loads it. With a notify listener, a socketpair carries it from the child:
+   * both ends go into `fds` (closed by the caller), the one we receive on is returned too.
+   * `placeholderFd` stands for the child's end in a plan that is only printed.
+   */
+  private seccompLoad(filter: SeccompFilter | null, fds: number[], placeholderFd?: number): { load: SeccompLoad | null; receiveFd: number } {
+    if (!filter) return { load: null, receiveFd: -1 };
+    if (!filter.listener) return { load: { filter, listenerSocketFd: null }, receiveFd: -1 };
+    if (placeholderFd !== undefined) return { load: { filter, listenerSocketFd: placeholderFd }, receiveFd: -1 };
+    const [receiveFd, sendFd] = native.socketpair();
+    fds.push(receiveFd, sendFd);
+    return { load: { filter, listenerSocketFd: sendFd }, receiveFd };
   }
 
   /** Status from the process itself: alive and waiting on the FIFO = created; frozen = paused; alive = running. */
@@ -133,13 +170,18 @@ export class Runtime {
   ): Promise<{ record: ContainerRecord; process: PlanProcess | null; consoleMaster?: number }> {
     this.states.dir(id); // validates the id before anything else
     const { spec, bundle, rootfs } = loadBundle(opts.bundle);
+    const configFile = join(bundle, 'config.json');
     const cgroupPath = cgroupPathOf(spec, id);
     const cgroup = cgroupOf(cgroupPath);
+    // Compiled before anything exists: a profile refused here leaves nothing behind.
+    const filter = this.seccompOf(spec, configFile);
     if (opts.dryRun) {
-      const plan = buildPlan(spec, { bundle, rootfs, stdio: [0, 1, 2], noPivot: opts.noPivot, execFifoFd: startNow ? undefined : 3, consoleSocketFd: spec.process.terminal ? 4 : undefined, pauseAfterCreate: true, pauseBeforePivot: hasCreateHooks(spec) });
+      const seccomp = this.seccompLoad(filter, [], 5).load;
+      const plan = buildPlan(spec, { bundle, rootfs, stdio: [0, 1, 2], noPivot: opts.noPivot, execFifoFd: startNow ? undefined : 3, consoleSocketFd: spec.process.terminal ? 4 : undefined, pauseAfterCreate: true, pauseBeforePivot: hasCreateHooks(spec), seccomp });
       opts.onPlan?.(plan, rootfs, cgroup.planCreate(containerResources(spec)));
       return { record: null as unknown as ContainerRecord, process: null };
     }
+    if (filter?.skipped.length) this.warn(`linux.seccomp: syscalls unknown to libseccomp ${libseccompVersion()} skipped: ${filter.skipped.join(', ')}`);
     this.states.claim(id);
     // Saved before anything else exists: a runtime killed from here on leaves a record that
     // `delete --force` can clean up after (pid 0 reads as stopped until the real pid is known).
@@ -150,6 +192,7 @@ export class Runtime {
     try {
       this.states.save(record);
       const cgroupOps = cgroup.planCreate(containerResources(spec)); // refuses bad resources before anything exists
+      const seccomp = this.seccompLoad(filter, fds);
       let execFifoFd: number | undefined;
       if (!startNow) {
         native.mkfifo(this.states.fifo(id), 0o622);
@@ -176,6 +219,7 @@ export class Runtime {
         consoleSize: consoleReceiveFd !== undefined && process.stdout.isTTY ? { rows: process.stdout.rows, cols: process.stdout.columns } : undefined,
         pauseAfterCreate: true,
         pauseBeforePivot: hasCreateHooks(spec),
+        seccomp: seccomp.load,
       });
       opts.onPlan?.(plan, rootfs, cgroupOps);
       cgroupMade = true;
@@ -197,6 +241,9 @@ export class Runtime {
             await runHooks('createRuntime', spec.hooks?.createRuntime, creating);
             record.namespaces = namespaceFiles(spec, pid);
             await this.runHooksInside('createContainer', spec.hooks?.createContainer, record, creating);
+          }
+          if (tag === SyncTag.SeccompListener) {
+            handOverListener(filter!.listener!, seccomp.receiveFd, pid, ociState(record, 'creating'));
           }
         },
       });
@@ -376,9 +423,12 @@ export class Runtime {
     const record = this.states.load(id);
     const status = this.status(record);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in container ${id}: it is ${status}`);
+    // The container's filter, as its own process has it (runc does the same for exec).
+    const filter = this.seccompOf(record.config, join(record.bundle, 'config.json'));
     if (opts.dryRun) {
       // The plan only: no console socket is connected, no process started.
-      const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd: proc.terminal ? 4 : undefined });
+      const seccomp = this.seccompLoad(filter, [], 5).load;
+      const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd: proc.terminal ? 4 : undefined, seccomp });
       opts.onPlan?.(plan, record.rootfs);
       return null;
     }
@@ -394,9 +444,15 @@ export class Runtime {
         fds.push(consoleReceiveFd, consoleSocketFd);
       }
       if (proc.terminal && consoleSocketFd === undefined) throw new RuntimeError('exec: a terminal needs --console-socket');
-      const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd });
+      const seccomp = this.seccompLoad(filter, fds);
+      const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd, seccomp: seccomp.load });
       opts.onPlan?.(plan, record.rootfs);
-      const { process: child } = await spawnPlan(plan, this.joinCgroup(record));
+      const { process: child } = await spawnPlan(plan, {
+        onSync: (tag, pid) => {
+          if (tag === SyncTag.Created) cgroupOf(record.cgroupPath).addProcess(pid);
+          if (tag === SyncTag.SeccompListener) handOverListener(filter!.listener!, seccomp.receiveFd, pid, ociState(record, 'running'));
+        },
+      });
       return { process: child, consoleMaster: consoleReceiveFd === undefined ? undefined : native.recvFd(consoleReceiveFd) };
     } catch (err) {
       throw wrapStartError(err);

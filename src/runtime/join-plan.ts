@@ -2,7 +2,7 @@
 // namespace"): setns into each of its namespaces, then the same privilege steps as its init.
 import type { NamespaceKind, Plan, Step } from '../kernel/plan.js';
 import { planNamespaces } from './namespaces.js';
-import { privilegeSteps } from './privileges.js';
+import { placeSeccomp, privilegeSteps, type SeccompLoad } from './privileges.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
 import type { Process, Spec } from './spec.js';
 import type { ContainerRecord } from './state.js';
@@ -25,6 +25,8 @@ export interface JoinOptions {
   consoleSocketFd?: number;
   /** Only the namespaces, no privilege change (hooks run as the runtime runs them). */
   asHook?: boolean;
+  /** The container's linux.seccomp, compiled: an exec'd process runs under it too, as with runc. */
+  seccomp?: SeccompLoad | null;
 }
 
 export function buildJoinPlan(record: ContainerRecord, proc: Process, opts: JoinOptions): Plan {
@@ -52,10 +54,10 @@ export function buildJoinPlan(record: ContainerRecord, proc: Process, opts: Join
     } else {
       steps.push({ op: 'setsid' });
     }
-    steps.push(...privilegeSteps(proc));
-    steps.push({ op: 'chdir', path: proc.cwd });
+    steps.push(...placeSeccomp([...privilegeSteps(proc), { op: 'chdir', path: proc.cwd }], proc, opts.seccomp ?? null));
   }
   steps.push({ op: 'exec', argv: proc.args, env, searchPath: searchPath(env) });
-  const keepFds = opts.consoleSocketFd !== undefined ? [opts.consoleSocketFd] : [];
+  const listenerSocketFd = opts.asHook ? undefined : (opts.seccomp?.listenerSocketFd ?? undefined);
+  const keepFds = [opts.consoleSocketFd, listenerSocketFd].filter((fd): fd is number => fd !== undefined);
   return { cloneFlags: 0, stdio: opts.stdio, keepFds, steps };
 }

@@ -1,7 +1,9 @@
-// Who the process is when it execs: groups, uid/gid, the five capability sets, no_new_privs, umask.
+// Who the process is when it execs: groups, uid/gid, the five capability sets, no_new_privs, umask,
+// and the seccomp filter it runs under.
 import { readFileSync } from 'node:fs';
-import type { Step } from '../kernel/plan.js';
+import { SyncTag, type Step } from '../kernel/plan.js';
 import { CAPABILITIES, capabilityMask } from './capabilities.js';
+import type { SeccompFilter } from './seccomp.js';
 import type { Process } from './spec.js';
 
 /** The highest capability this kernel knows; bits above it cannot be dropped (there is nothing there). */
@@ -40,4 +42,44 @@ export function privilegeSteps(proc: Process): Step[] {
   if (proc.noNewPrivileges) steps.push({ op: 'noNewPrivs' });
   steps.push({ op: 'umask', mask: user.umask ?? 0o022 });
   return steps;
+}
+
+/** A filter to load, and (SCMP_ACT_NOTIFY) the child's end of the socket its listener is sent on. */
+export interface SeccompLoad {
+  filter: SeccompFilter;
+  listenerSocketFd: number | null;
+}
+
+const CAP_SYS_ADMIN = capabilityMask(['CAP_SYS_ADMIN']);
+
+/**
+ * `steps`, the process's last steps before exec (privileges, chdir, the exec FIFO), with the
+ * filter loaded as late as the kernel lets it be, so that the runtime's own syscalls need not be
+ * in the profile:
+ * - With no_new_privs, or CAP_SYS_ADMIN kept, loading needs nothing more: it is the last step
+ *   before exec; with a notify listener, before the exec FIFO, while `create` is still there to
+ *   hand the listener to the agent.
+ * - Otherwise the kernel takes a filter only from a holder of CAP_SYS_ADMIN, and no_new_privs is
+ *   not ours to add (it would disarm the setuid programs of an image that docker and runc leave
+ *   working). So CAP_SYS_ADMIN stays effective until the filter is loaded, after the user
+ *   changes: the spec's capability sets plus CAP_SYS_ADMIN, load, then the spec's sets exactly.
+ *   runc loads earlier still, before its user and capability changes.
+ */
+export function placeSeccomp(steps: Step[], proc: Process, load: SeccompLoad | null): Step[] {
+  if (!load) return steps;
+  const loadSteps: Step[] = [
+    { op: 'seccomp', program: load.filter.program, flags: load.filter.flags, listenerSocketFd: load.listenerSocketFd, summary: load.filter.summary },
+  ];
+  if (load.listenerSocketFd !== null) loadSteps.push({ op: 'sync', tag: SyncTag.SeccompListener });
+  const keepsSysAdmin = (proc.capabilities?.effective ?? []).includes('CAP_SYS_ADMIN');
+  if (proc.noNewPrivileges || keepsSysAdmin) {
+    const fifo = steps.findIndex((step) => step.op === 'execFifo');
+    const at = load.listenerSocketFd !== null && fifo >= 0 ? fifo : steps.length;
+    return [...steps.slice(0, at), ...loadSteps, ...steps.slice(at)];
+  }
+  const at = steps.findIndex((step) => step.op === 'capset');
+  const capset = steps[at];
+  if (capset?.op !== 'capset') throw new Error('plan: a seccomp filter needs the capability step to be placed after');
+  const withSysAdmin: Step = { ...capset, effective: capset.effective | CAP_SYS_ADMIN, permitted: capset.permitted | CAP_SYS_ADMIN };
+  return [...steps.slice(0, at), withSysAdmin, ...loadSteps, ...steps.slice(at)];
 }

@@ -13,6 +13,7 @@
  *                                         kept open and, once STOP exists, reopened for writing, as the
  *                                         attack does once the runtime has exited; nothing else is), and
  *                                         "DENIED n" for the processes whose exe it was refused
+ *   probe syscall NR [ARG...]             syscall(NR, ARG...) (numbers, 0x for hex): "RET n" or "ERRNO n"
  * Built by the test helper with `gcc -static -O2`. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -234,6 +235,18 @@ static int exe_watch(const char *out, const char *stop) {
   return 0;
 }
 
+/* A raw syscall with up to six numeric arguments: what a seccomp filter answers, unfiltered by libc. */
+static int raw_syscall(int argc, char **argv) {
+  long nr = strtol(argv[0], NULL, 0);
+  unsigned long a[6] = {0};
+  for (int k = 1; k < argc && k <= 6; k++) a[k - 1] = strtoul(argv[k], NULL, 0);
+  errno = 0;
+  long rc = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (rc < 0) printf("ERRNO %d\n", errno);
+  else printf("RET %ld\n", rc);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -245,6 +258,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "write") && argc == 4) return write_path(argv[2], argv[3]);
   if (!strcmp(cmd, "udp-echo") && argc == 3) return udp_echo(atoi(argv[2]));
   if (!strcmp(cmd, "exe-watch") && argc == 4) return exe_watch(argv[2], argv[3]);
-  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT | exe-watch OUT STOP\n");
+  if (!strcmp(cmd, "syscall") && argc >= 3 && argc <= 9) return raw_syscall(argc - 2, argv + 2);
+  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT | exe-watch OUT STOP | syscall NR [ARG...]\n");
   return 64;
 }
