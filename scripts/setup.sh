@@ -3,7 +3,7 @@
 # Debian packages (apt-get), npm packages (npm ci: also builds the native addon and the TypeScript).
 set -eu
 cd "$(dirname "$0")/.."
-packages="build-essential python3 busybox-static util-linux procps skopeo attr docker-registry openssl conmon tini iproute2 nftables"
+packages="build-essential python3 busybox-static util-linux procps skopeo attr docker-registry openssl conmon tini iproute2 nftables podman containerd"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
