@@ -66,7 +66,8 @@ export async function busyboxLayers(): Promise<FixtureLayer[]> {
     [{ name: 'bin', type: 'dir' }],
     [{ name: 'bin/busybox', type: 'file', mode: 0o755 }, busybox],
     ...APPLETS.map((a): [TarEntryInput] => [{ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' }]),
-    [{ name: 'bin/busybox-hardlink', type: 'hardlink', linkname: 'bin/busybox' }],
+    // The link's header carries the file's mode, as GNU tar and docker write it: containerd applies it to the inode.
+    [{ name: 'bin/busybox-hardlink', type: 'hardlink', linkname: 'bin/busybox', mode: 0o755 }],
     [{ name: 'etc', type: 'dir' }],
     [{ name: 'etc/passwd', type: 'file' }, 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'],
     [{ name: 'etc/group', type: 'file' }, 'root:x:0:\nnogroup:x:65534:\n'],

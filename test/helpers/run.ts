@@ -1,10 +1,11 @@
 // Running berth-runtime as engines do, a child process per command, and checking what a command
 // left behind on the host: state entries, processes, mounts.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { detectCgroupLayout } from '../../src/cgroups/detect.js';
 
 /**
  * The CLI as built (this file runs from dist/test/helpers/): the installed executable, the esbuild
@@ -220,6 +221,22 @@ export function hostMountsUnder(path: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((line) => line.includes(path));
+}
+
+/**
+ * Every cgroup hierarchy mounted on this host: each v1 hierarchy and the cgroup2 mount (on a hybrid
+ * host the runtime places a container in both; on a pure v2 host cgroup2 is the only one).
+ */
+export function cgroupMounts(): string[] {
+  const layout = detectCgroupLayout();
+  return [...layout.v1.map((h) => h.mountpoint), ...(layout.v2 ? [layout.v2] : [])];
+}
+
+/** The directories of cgroup `path` (`/berth/ID`) in every hierarchy that has it. */
+export function cgroupDirsOf(path: string): string[] {
+  return cgroupMounts()
+    .map((mount) => join(mount, path))
+    .filter((dir) => existsSync(dir));
 }
 
 /**
