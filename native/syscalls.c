@@ -365,7 +365,8 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* lgetxattr(path, name) -> Buffer, or null when the attribute is not there. */
+/* lgetxattr(path, name) -> Buffer, or null when the attribute is not there, or the filesystem
+ * holds none of its kind (ENOTSUP: a tmpfs of an older kernel has no user.* attributes). */
 static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   ARGS(2);
   char path[4096], name[256];
@@ -373,7 +374,7 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   char value[65536];
   ssize_t len = lgetxattr(p, n, value, sizeof value);
   if (len < 0) {
-    if (errno == ENODATA) {
+    if (errno == ENODATA || errno == ENOTSUP) {
       napi_value nul;
       napi_get_null(env, &nul);
       return nul;
@@ -385,13 +386,15 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* llistxattr(path) -> the attribute names, as one NUL-separated Buffer (split in TypeScript). */
+/* llistxattr(path) -> the attribute names, as one NUL-separated Buffer (split in TypeScript); empty
+ * where the filesystem has no xattrs at all. */
 static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   ARGS(1);
   char path[4096];
   const char *p = arg_str(env, argv[0], path, sizeof path);
   char names[65536];
   ssize_t len = llistxattr(p, names, sizeof names);
+  if (len < 0 && errno == ENOTSUP) len = 0; /* a filesystem without xattrs: none to list */
   if (len < 0) return throw_errno(env, errno, "llistxattr", p);
   napi_value out;
   napi_create_buffer_copy(env, (size_t)len, names, NULL, &out);

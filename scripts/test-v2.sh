@@ -56,6 +56,7 @@ if [ ${#files[@]} -eq 0 ]; then
     dist/test/runtime-hooks.test.js
     dist/test/runtime-inside.test.js
     dist/test/runtime-isolation.test.js
+    dist/test/storage-xattr.test.js
     dist/test/lifecycle.test.js
   )
 fi
