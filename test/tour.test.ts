@@ -192,7 +192,7 @@ const INTERRUPTIONS: { what: string; chapter: string; pattern: RegExp; delayMs: 
 ];
 
 for (const point of INTERRUPTIONS) {
-  test(`berth tour ${point.chapter}, interrupted (SIGINT) ${point.what}: exit 130, nothing left`, { skip: notRoot }, async (t) => {
+  test(`berth tour${point.chapter ? ` ${point.chapter}` : ''}, interrupted (SIGINT) ${point.what}: exit 130, nothing left`, { skip: notRoot }, async (t) => {
     const { root, env } = berthRoot(t, 'tour-int');
     const before = snapshot();
     const r = await tour(env, point.chapter ? [point.chapter] : [], { pattern: point.pattern, delayMs: point.delayMs });
