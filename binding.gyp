@@ -14,6 +14,13 @@
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-fno-strict-aliasing"],
       "ldflags": ["-static", "-s"],
       "defines": ["_GNU_SOURCE"]
+    },
+    {
+      "target_name": "berth-chroot-escape",
+      "type": "executable",
+      "sources": ["native/chroot-escape.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static", "-s"]
     }
   ]
 }

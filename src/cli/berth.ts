@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { volumeCommands } from './berth-volumes.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import { networkCommands, RUN_NETWORK_FLAGS, runNetworkRequest } from './berth-network.js';
+import { tourCommands } from './berth-tour.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
@@ -54,6 +55,7 @@ registries:
   login [-u USER] [-p PASS | --password-stdin] REGISTRY     logout REGISTRY
 system:
   info   version   system df
+  tour [CHAPTER] [--step]   how a container is built, shown on real ones, step by step
 networks:
   network create [--subnet CIDR] [--gateway IP] NAME   network ls [-q]   network inspect NAME...
   network rm NAME...   network prune   network connect NET CONTAINER   network disconnect NET CONTAINER
@@ -209,6 +211,7 @@ const COMMANDS: Record<string, Command> = {
   ...registryCommands,
   ...volumeCommands,
   ...networkCommands,
+  ...tourCommands,
 };
 
 const GROUPS = new Set(['image', 'system', 'container', 'volume', 'network']);

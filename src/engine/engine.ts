@@ -208,9 +208,10 @@ export class Engine {
 
   /**
    * Runs a created container in the foreground of this process: its exit code (docker's: 126/127
-   * for a program that cannot be run), recorded; with --rm the container is removed after.
+   * for a program that cannot be run), recorded; with --rm the container is removed after. `io`
+   * gives it another stdin than ours and sends its output elsewhere than ours (to its log too).
    */
-  async runForeground(record: ContainerRecord, explain?: (lines: string[]) => void): Promise<number> {
+  async runForeground(record: ContainerRecord, explain?: (lines: string[]) => void, io?: ForegroundIO): Promise<number> {
     const dir = this.containers.containerDir(record.id);
     const paths = containerPaths(dir);
     // chroot isolation has no mount namespace to mount the overlay in: the engine mounts it on the
@@ -221,14 +222,14 @@ export class Engine {
       hostMount = mountOverlay(this.overlayOptions(record));
     }
     const log = new LogWriter(this.monitorPaths(record.id).log);
-    const output = record.tty ? null : teeOutput(log);
+    const output = record.tty ? null : teeOutput(log, io);
     try {
       await this.network.setUp(record.id, explain); // before the process, all or nothing
       const onPlan = explain && ((plan: Plan, rootfs: string, cgroupOps: CgroupOp[]) => explain(renderRunPlan(plan, rootfs, cgroupOps)));
       const result = await this.runtime.run(record.id, {
         bundle: paths.bundle,
         onPlan,
-        stdio: output ? [0, output.stdoutFd, output.stderrFd] : undefined,
+        stdio: output ? [io?.stdin ?? 0, output.stdoutFd, output.stderrFd] : undefined,
         onConsoleOutput: (chunk) => log.write('stdout', chunk),
         onStarted: (pid) => {
           output?.closeContainerEnds();
@@ -793,14 +794,21 @@ export class Engine {
   }
 }
 
+/** A foreground container's stdin (an fd), and where its output goes besides its log. */
+export interface ForegroundIO {
+  stdin?: number;
+  stdout: Writable;
+  stderr: Writable;
+}
+
 /**
  * A foreground container's stdout and stderr as pipes (not sockets: open("/dev/stdout") fails on
- * a socket), copied to ours and to its log, as conmon does for a detached one.
+ * a socket), copied to ours (or `io`'s) and to its log, as conmon does for a detached one.
  */
-function teeOutput(log: LogWriter) {
+function teeOutput(log: LogWriter, io?: ForegroundIO) {
   const [stdoutRead, stdoutFd] = native.pipe();
   const [stderrRead, stderrFd] = native.pipe();
-  const copy = (fd: number, stream: 'stdout' | 'stderr', to: NodeJS.WriteStream) => {
+  const copy = (fd: number, stream: 'stdout' | 'stderr', to: Writable) => {
     const from = new Socket({ fd, readable: true, writable: false });
     from.on('data', (chunk: Buffer) => {
       to.write(chunk);
@@ -808,7 +816,7 @@ function teeOutput(log: LogWriter) {
     });
     return new Promise<void>((resolve) => from.once('close', () => resolve()));
   };
-  const done = Promise.all([copy(stdoutRead, 'stdout', process.stdout), copy(stderrRead, 'stderr', process.stderr)]);
+  const done = Promise.all([copy(stdoutRead, 'stdout', io?.stdout ?? process.stdout), copy(stderrRead, 'stderr', io?.stderr ?? process.stderr)]);
   let open = true;
   return {
     stdoutFd,

@@ -86,7 +86,7 @@ export const RESOLVE = {
 export const O_PATH = 0o10000000;
 
 /** What node-gyp built at install (the addon, berth-init): build/Release/ of the package, found from this file up. */
-function builtFile(name: string): string {
+export function builtFile(name: string): string {
   const path = findUp(import.meta.url, join('build', 'Release', name));
   if (!path) throw new Error(`berth: build/Release/${name} is not built (run npm install in the berth package)`);
   return path;
