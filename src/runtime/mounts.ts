@@ -38,6 +38,12 @@ export function rootfsSteps(spec: Spec, ctx: MountContext): Step[] {
   return steps;
 }
 
+/** The filesystems that show the kernel itself, where masked and read-only paths live. */
+const KERNEL_VIEWS = new Set(['proc', 'sysfs']);
+
+/** The flags of one mount (not of the operation): what a bind sets on its new mount. */
+const PER_MOUNT_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.NOSYMFOLLOW;
+
 /** A bind source: absolute, or relative to the bundle (spec: "relative to the bundle"). */
 function bindSource(source: string, bundle: string): string {
   return isAbsolute(source) ? source : resolve(bundle, source);
@@ -52,36 +58,25 @@ function bindTargetKind(source: string): CreateKind {
   }
 }
 
+/**
+ * A bind takes no flags of its own with mount(2): ro, nosuid... are set on the new mount before it
+ * is attached (the executor's open_tree, mount_setattr, move_mount), never by a remount that would
+ * find the target by path a second time.
+ */
 function bindSteps(m: Mount, ctx: MountContext): Step[] {
   const opts = parseMountOptions(m.options);
   const source = bindSource(m.source ?? '', ctx.bundle);
-  const target = { inRoot: m.destination };
-  const steps: Step[] = [
+  return [
     {
       op: 'mount',
       source: { path: source },
-      target,
+      target: { inRoot: m.destination },
       fstype: 'bind',
-      flags: MS.BIND | (opts.recursive ? MS.REC : 0),
+      flags: MS.BIND | (opts.recursive ? MS.REC : 0) | (opts.flags & PER_MOUNT_FLAGS),
       data: null,
       create: bindTargetKind(source),
     },
   ];
-  // A bind takes no flags of its own: ro, nosuid... need a remount of the new mount.
-  const remountFlags = opts.flags & ~(MS.REMOUNT | MS.BIND | MS.REC);
-  if (remountFlags) {
-    steps.push({
-      op: 'mount',
-      source: null,
-      target,
-      fstype: null,
-      flags: MS.REMOUNT | MS.BIND | remountFlags,
-      data: null,
-      create: 'none',
-      keepFlags: ctx.inUserNs,
-    });
-  }
-  return steps;
 }
 
 /**
@@ -137,6 +132,9 @@ function mountSteps(m: Mount, ctx: MountContext): Step[] {
         flags: opts.flags,
         data: opts.data || null,
         create: 'dir',
+        // As runc: procfs and sysfs go on an ordinary directory, never through a symlink, so that
+        // the masked and read-only paths made on them later (also through none) are theirs.
+        ...(KERNEL_VIEWS.has(fstype) ? { noSymlinks: true } : {}),
       },
     ];
   }
@@ -155,15 +153,15 @@ export function mountsDevpts(spec: Spec): boolean {
   return (spec.mounts ?? []).some((m) => m.type === 'devpts' && m.destination.replace(/\/+$/, '') === '/dev/pts');
 }
 
-/** After the pivot: masked paths hidden, read-only paths bound read-only, the root itself read-only. */
+/**
+ * After the pivot: read-only paths bound onto themselves read-only (resolved once, the flag set
+ * before the bind is attached), masked paths hidden, the root itself read-only.
+ */
 export function finalMountSteps(spec: Spec, ctx: MountContext): Step[] {
   const steps: Step[] = [];
   for (const path of spec.linux?.readonlyPaths ?? []) {
     const target = { inRoot: path };
-    steps.push(
-      { op: 'mount', source: target, target, fstype: null, flags: MS.BIND | MS.REC, data: null, create: 'none', optional: true },
-      { op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC, data: null, create: 'none', keepFlags: true, optional: true },
-    );
+    steps.push({ op: 'mount', source: target, target, fstype: null, flags: MS.BIND | MS.REC | MS.RDONLY, data: null, create: 'none', optional: true, noSymlinks: true });
   }
   for (const path of spec.linux?.maskedPaths ?? []) steps.push({ op: 'mask', path: { inRoot: path } });
   if (spec.root.readonly) {
