@@ -31,6 +31,11 @@ export interface PlanOptions {
   pauseBeforePivot?: boolean;
   /** linux.seccomp, compiled (seccomp.ts). */
   seccomp?: SeccompLoad | null;
+  /**
+   * The container's cgroup, cgroupfs-relative (`/berth/<id>`): without a cgroup namespace, its
+   * directories are what a `cgroup` mount shows, as runc binds them.
+   */
+  cgroupPath: string;
 }
 
 export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
@@ -38,7 +43,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const namespaces = planNamespaces(spec, opts.pauseAfterCreate ?? false);
   const hasMountNs = hasNamespace(spec, 'mount');
   const inUserNs = hasNamespace(spec, 'user');
-  const ctx = { bundle: opts.bundle, rootfs: opts.rootfs, inUserNs };
+  const ctx = { bundle: opts.bundle, rootfs: opts.rootfs, inUserNs, cgroupPath: opts.cgroupPath };
   if (!hasMountNs && rootfsOverlayOf(spec)) {
     throw new SpecError('config.json', `annotations.${ROOTFS_OVERLAY_ANNOTATION}`, 'an overlay rootfs needs a mount namespace: the engine mounts it itself for chroot isolation');
   }
