@@ -26,7 +26,7 @@ enum plan_op {
   OP_PIVOT_ROOT = 9,
   OP_MOVE_ROOT = 10,
   OP_CHROOT = 11,
-  OP_WRITE_FILE = 12,
+  OP_WRITE_PROC = 12,
   OP_SETHOSTNAME = 13,
   OP_SETDOMAINNAME = 14,
   OP_RLIMIT = 15,
@@ -60,7 +60,7 @@ enum { SECCOMP_FLAGS = 0, SECCOMP_LISTENER_SOCKET = 1 };
 
 /* mount step int slots */
 enum { MOUNT_FLAGS = 0, MOUNT_CREATE = 1, MOUNT_SOURCE_IN_ROOT = 2, MOUNT_TARGET_IN_ROOT = 3,
-       MOUNT_KEEP_FLAGS = 4, MOUNT_OPTIONAL = 5 };
+       MOUNT_KEEP_FLAGS = 4, MOUNT_OPTIONAL = 5, MOUNT_NO_SYMLINKS = 6 };
 enum { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
 
 struct plan_step {
@@ -84,13 +84,17 @@ struct plan {
   char *buffer; /* a private copy of the encoded plan: strings point into it */
 };
 
+/* Which part of a step failed, for the steps that do more than their one syscall: an error's
+ * value (src/kernel/describe.ts names it). */
+enum step_part { PART_STEP = 0, PART_PROCFS = 1, PART_DEV_NULL = 2, PART_DEV_CONSOLE = 3, PART_NO_SYMLINKS = 4 };
+
 /* Messages the child writes to the status pipe. Success is the pipe closing at execve. */
 enum child_msg_type { MSG_ERROR = 1, MSG_SYNC = 2, MSG_PID = 3, MSG_READY = 4 };
 struct child_msg {
   int32_t type;
   int32_t step;  /* index of the step, -1 before the first */
   int32_t err;   /* errno for MSG_ERROR */
-  int32_t value; /* sync tag, pid */
+  int32_t value; /* sync tag, pid; for an error, the step_part that failed */
 };
 
 /* Parses `len` bytes at `data` into `out`. Returns NULL or a static message naming what is wrong. */

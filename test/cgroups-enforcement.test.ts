@@ -450,6 +450,33 @@ describe(`cgroup limits enforced on real containers (${layout.mode} host: the ${
     assertNoCgroup(c.cgroupPath, 'after run');
   });
 
+  test('no cgroup namespace: /sys/fs/cgroup is the container’s own cgroup, bound as runc does (its limits, no other cgroup), read-only', async (t) => {
+    const script = [
+      // Every directory below /sys/fs/cgroup: the hierarchies (v1) and nothing under them (v1, v2).
+      'find /sys/fs/cgroup -mindepth 1 -type d | sort',
+      'echo ---',
+      'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null',
+      'echo ---',
+      'mkdir /sys/fs/cgroup/x 2>/dev/null && echo made-top; for d in /sys/fs/cgroup/*/; do mkdir $d/x 2>/dev/null && echo made-$d; done',
+      'echo end',
+    ].join('; ');
+    const c = await container(t, 'nocgns', {
+      args: ['sh', '-c', script],
+      resources: { memory: { limit: 48 * MiB }, pids: { limit: 37 } },
+      edit: (s) => {
+        const linux = s.linux as NonNullable<Spec['linux']>;
+        linux.namespaces = linux.namespaces?.filter((n) => n.type !== 'cgroup');
+      },
+    });
+    const r = cli(c.root, 'run', '--bundle', c.bundle.dir, c.id);
+    assert.equal(r.status, 0, show(r));
+    const [dirs, limits, writes] = r.stdout.split('---\n');
+    for (const dir of dirs.trim().split('\n').filter(Boolean)) assert.match(dir, /^\/sys\/fs\/cgroup\/[^/]+$/, `a cgroup other than the container's own:\n${dirs}`);
+    assert.deepEqual(limits.trim().split('\n'), [String(48 * MiB), '37'], `not the container's own limits:\n${r.stdout}`);
+    assert.equal(writes, 'end\n', 'a write to /sys/fs/cgroup succeeded');
+    assertNoCgroup(c.cgroupPath, 'after run');
+  });
+
   test('devices: with CAP_MKNOD the host disk’s block device can be made but not read', async (t) => {
     // The host's first disk from /proc/partitions (global, seen from inside too); a machine
     // without one (the v2 guest boots from 9p) tries 8:0, whose open the cgroup refuses all the same.

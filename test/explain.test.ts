@@ -70,7 +70,7 @@ test('a typical container: in-root paths under the rootfs until pivot_root, plai
         keepFlags: true,
         optional: true,
       },
-      { op: 'writeFile', path: '/proc/sys/net/ipv4/ip_forward', content: '1' },
+      { op: 'writeProc', path: 'sys/net/ipv4/ip_forward', content: '1' },
       { op: 'sethostname', name: 'web-1' },
       { op: 'rlimit', resource: 7, soft: 1024n, hard: 1024n },
       { op: 'bounding', keep: caps, lastCap: 40 },
@@ -101,10 +101,10 @@ test('a typical container: in-root paths under the rootfs until pivot_root, plai
     `ln -s /proc/self/fd ${ROOTFS}/dev/fd`,
     '# wait: the parent runs createRuntime/createContainer hooks',
     `cd ${ROOTFS} && pivot_root . . && umount -l . && cd /`,
-    'mount --bind /dev/null /proc/kcore   # or: mount -t tmpfs -o ro tmpfs /proc/kcore, when /proc/kcore is a directory',
+    'mount --bind /dev/null /proc/kcore   # or: mount -t tmpfs -o ro tmpfs /proc/kcore, when /proc/kcore is a directory; /dev/null checked to be the null device 1:3',
     'mount --rbind /proc/sys /proc/sys   # skipped when missing',
     'mount -o remount,bind,ro /proc/sys   # skipped when missing',
-    'sysctl -w net.ipv4.ip_forward=1',
+    "sysctl -w net.ipv4.ip_forward=1   # through the runtime's own procfs, not the container's /proc",
     'hostname web-1',
     'prlimit --pid $$ --nofile=1024:1024',
     'setpriv --bounding-set -all,+kill,+net_bind_service',
@@ -188,7 +188,7 @@ test('the root as an in-root path, and moveRoot and chroot also change the view'
   assert.deepEqual(renderPlan(planOf([bindRoot]), { rootfs: `${ROOTFS}/` }).slice(2), [`mount --bind ${ROOTFS} ${ROOTFS}`]);
   assert.deepEqual(render({ op: 'moveRoot' }, mask), [
     `cd ${ROOTFS} && mount --move . / && chroot .`,
-    'mount --bind /dev/null /proc/acpi   # or: mount -t tmpfs -o ro tmpfs /proc/acpi, when /proc/acpi is a directory',
+    'mount --bind /dev/null /proc/acpi   # or: mount -t tmpfs -o ro tmpfs /proc/acpi, when /proc/acpi is a directory; /dev/null checked to be the null device 1:3',
   ]);
   assert.deepEqual(render({ op: 'chroot' }, { op: 'chdir', path: '/' }), [`cd ${ROOTFS} && chroot .`, 'cd /']);
 });
@@ -201,8 +201,8 @@ test('arguments with spaces and quotes are single-quoted', () => {
         { op: 'mknod', path: { inRoot: '/dev/tty' }, mode: S_IFCHR | 0o620, major: 5, minor: 0, uid: 0, gid: 5 },
         { op: 'symlink', target: 'the target', path: { inRoot: '/a link' } },
         { op: 'pivotRoot' },
-        { op: 'writeFile', path: '/proc/sys/kernel/core_pattern', content: '|/bin/false %p' },
-        { op: 'writeFile', path: '/proc/self/oom_score_adj', content: '-500' },
+        { op: 'writeProc', path: 'sys/kernel/core_pattern', content: '|/bin/false %p' },
+        { op: 'writeProc', path: 'self/oom_score_adj', content: '-500' },
         { op: 'sethostname', name: 'a host' },
         { op: 'exec', argv: ['sh', '-c', "echo 'hi' $HOME"], env: ['GREETING=hello world'], searchPath: '/bin' },
       ]),
@@ -212,8 +212,8 @@ test('arguments with spaces and quotes are single-quoted', () => {
       `mknod -m 0620 '/srv/my root'\\''s/dev/tty' c 5 0 && chown 0:5 '/srv/my root'\\''s/dev/tty'`,
       `ln -s 'the target' '/srv/my root'\\''s/a link'`,
       `cd '/srv/my root'\\''s' && pivot_root . . && umount -l . && cd /`,
-      "sysctl -w 'kernel.core_pattern=|/bin/false %p'",
-      'echo -500 > /proc/self/oom_score_adj',
+      "sysctl -w 'kernel.core_pattern=|/bin/false %p'   # through the runtime's own procfs, not the container's /proc",
+      "echo -500 > /proc/self/oom_score_adj   # through the runtime's own procfs, not the container's /proc",
       "hostname 'a host'",
       `exec env -i 'GREETING=hello world' sh -c 'echo '\\''hi'\\'' $HOME'`,
     ],
@@ -245,9 +245,22 @@ test('rlimits: util-linux names, unlimited for RLIM_INFINITY', () => {
   assert.throws(() => render({ op: 'rlimit', resource: 16, soft: 0n, hard: 0n }), /unknown rlimit resource 16/);
 });
 
+test('a bind with flags is one mount(8) call: the executor sets them before the bind is attached', () => {
+  assert.deepEqual(
+    render(
+      { op: 'mount', source: { inRoot: '/proc/sys' }, target: { inRoot: '/proc/sys' }, fstype: null, flags: MS.BIND | MS.REC | MS.RDONLY, data: null, create: 'none', optional: true },
+      { op: 'mount', source: { path: '/srv/data' }, target: { inRoot: '/data' }, fstype: 'bind', flags: MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV, data: null, create: 'dir' },
+    ),
+    [
+      `mount --rbind -o ro ${ROOTFS}/proc/sys ${ROOTFS}/proc/sys   # skipped when missing`,
+      `mkdir -p ${ROOTFS}/data && mount --bind -o ro,nosuid,nodev /srv/data ${ROOTFS}/data`,
+    ],
+  );
+});
+
 test('sysctl names with a dot in a segment keep their slashes', () => {
-  assert.deepEqual(render({ op: 'writeFile', path: '/proc/sys/net/ipv4/conf/eth0.100/forwarding', content: '1' }), [
-    'sysctl -w net/ipv4/conf/eth0.100/forwarding=1',
+  assert.deepEqual(render({ op: 'writeProc', path: 'sys/net/ipv4/conf/eth0.100/forwarding', content: '1' }), [
+    "sysctl -w net/ipv4/conf/eth0.100/forwarding=1   # through the runtime's own procfs, not the container's /proc",
   ]);
 });
 
@@ -272,13 +285,15 @@ test('session, console, exec FIFO, domain name', () => {
   assert.deepEqual(
     render(
       { op: 'setsid' },
-      { op: 'console', socketFd: 5, rows: 24, cols: 80 },
+      { op: 'console', socketFd: 5, rows: 24, cols: 80, bindDevConsole: false },
+      { op: 'console', socketFd: 5, rows: 24, cols: 80, bindDevConsole: true },
       { op: 'execFifo', fd: 6 },
       { op: 'setdomainname', name: 'example.org' },
     ),
     [
       '# setsid: a new session',
       '# pty: open /dev/ptmx, send the master to the console socket (fd 5), make the slave stdin/stdout/stderr and the controlling terminal',
+      '# pty: open /dev/ptmx, send the master to the console socket (fd 5), make the slave stdin/stdout/stderr and the controlling terminal, and bind it onto /dev/console (made in /dev, never through a symlink)',
       '# wait for start: open the exec FIFO (fd 6) for writing; blocks until `berth-runtime start`',
       'domainname example.org',
     ],

@@ -111,7 +111,7 @@ test('the library: buildPlan of a bundle pivots after every spec mount and execs
   const bundle = await makeBundle({ args: ['true'] });
   t.after(bundle.cleanup);
   const { spec, rootfs } = loadBundle(bundle.dir);
-  const plan = buildPlan(spec, { bundle: bundle.dir, rootfs, stdio: [0, 1, 2] });
+  const plan = buildPlan(spec, { bundle: bundle.dir, rootfs, cgroupPath: '/berth/library', stdio: [0, 1, 2] });
   const ops = plan.steps.map((s) => s.op);
   const pivot = ops.indexOf('pivotRoot');
   assert.notEqual(pivot, -1);

@@ -2,10 +2,11 @@
 // the console socket: a terminal's pty master sent to the caller with SCM_RIGHTS, as runc does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, readFileSync, readSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { native } from '../src/kernel/native.js';
+import { readUntilHangup } from './helpers/pty.js';
 import type { Hook, Spec } from '../src/runtime/spec.js';
 import { bindMount, makeBundle } from './helpers/bundle.js';
 import { lastLine, leftovers, runtime, runtimeOk, show, tempRoot, unique, waitFor } from './helpers/run.js';
@@ -135,22 +136,8 @@ test('console socket: a terminal container sends its pty master over the socket 
   closeSync(connection);
   runtimeOk(root, 'start', id);
 
-  // Read until the pty's other side is closed (EIO on a pty master).
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(4096);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(master, buf, 0, buf.length, null);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EIO') break;
-      throw err;
-    }
-    if (n === 0) break;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
+  const output = readUntilHangup(master).toString('utf8').replace(/\r/g, '');
   closeSync(master);
-  const output = Buffer.concat(chunks).toString('utf8').replace(/\r/g, '');
   assert.match(output, /^\/dev\/pts\/0$/m);
   assert.match(output, /^24 100$/m);
   assert.match(output, /^from-the-pty$/m);

@@ -147,6 +147,9 @@ export async function startMonitor(opts: MonitorOptions): Promise<{ pid: number;
   const child = spawn(cmd, args, {
     // conmon's fd 3 is the sync pipe; its own stdio goes to /dev/null once it has daemonised.
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    // conmon writes an "oom" file in its cwd when the container is OOM-killed (podman starts it in
+    // the container's directory too), and would keep the caller's cwd busy for the container's life.
+    cwd: opts.paths.bundle,
     env: monitorEnv(opts.berthRoot),
     detached: true,
   });

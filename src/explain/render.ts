@@ -154,7 +154,7 @@ const STEP_RENDERERS: { [Op in SingleStep['op']]: StepRenderer<Op> } = {
   mount: renderMount,
   mask: (step, view) => {
     const path = hostPath(step.path, view);
-    return `mount --bind /dev/null ${path}   # or: mount -t tmpfs -o ro tmpfs ${path}, when ${path} is a directory`;
+    return `mount --bind /dev/null ${path}   # or: mount -t tmpfs -o ro tmpfs ${path}, when ${path} is a directory; /dev/null checked to be the null device 1:3`;
   },
   mknod: renderMknod,
   symlink: (step, view) => `ln -s ${shellQuote(step.target)} ${hostPath(step.path, view)}`,
@@ -162,14 +162,15 @@ const STEP_RENDERERS: { [Op in SingleStep['op']]: StepRenderer<Op> } = {
   // chroot(1) changes directory to the new `/` itself.
   moveRoot: (_, view) => `cd ${shellQuote(view.rootfs)} && mount --move . / && chroot .`,
   chroot: (_, view) => `cd ${shellQuote(view.rootfs)} && chroot .`,
-  writeFile: renderWriteFile,
+  writeProc: renderWriteProc,
   sethostname: (step) => `hostname ${shellQuote(step.name)}`,
   setdomainname: (step) => `domainname ${shellQuote(step.name)}`,
   rlimit: renderRlimit,
   setsid: () => '# setsid: a new session',
   console: (step) =>
     `# pty: open /dev/ptmx, send the master to the console socket (fd ${step.socketFd}), ` +
-    'make the slave stdin/stdout/stderr and the controlling terminal',
+    'make the slave stdin/stdout/stderr and the controlling terminal' +
+    (step.bindDevConsole ? ', and bind it onto /dev/console (made in /dev, never through a symlink)' : ''),
   execFifo: (step) =>
     `# wait for start: open the exec FIFO (fd ${step.fd}) for writing; blocks until \`berth-runtime start\``,
   bounding: (step) => `setpriv --bounding-set ${capabilityList(step.keep)}`,
@@ -223,8 +224,11 @@ function mountCommand(step: StepOf<'mount'>, source: string, target: string): st
     const options = ['remount', ...(flags & MS.BIND ? ['bind'] : []), ...flagOptions(flags, step.data)];
     return `mount -o ${shellQuote(options.join(','))} ${target}`;
   }
-  // A bind mount takes no other flags at first; read-only and the like need a remount after it.
-  if (flags & MS.BIND) return `mount --${flags & MS.REC ? 'rbind' : 'bind'} ${source} ${target}`;
+  // mount(8) makes a bind's options (ro, nosuid...) part of the bind, as berth's executor does.
+  if (flags & MS.BIND) {
+    const options = flagOptions(flags, null);
+    return `mount --${flags & MS.REC ? 'rbind' : 'bind'} ${options.length ? `-o ${shellQuote(options.join(','))} ` : ''}${source} ${target}`;
+  }
   const options = flagOptions(flags, step.data);
   const type = step.fstype === null ? '' : `-t ${shellQuote(step.fstype)} `;
   const optionWords = options.length ? `-o ${shellQuote(options.join(','))} ` : '';
@@ -244,16 +248,20 @@ function renderMknod(step: StepOf<'mknod'>, view: View): string {
   return `mknod -m ${octal(step.mode & 0o7777)} ${path} ${type}${numbers}${chown}`;
 }
 
-/** A file under /proc/sys is a sysctl: name it the way sysctl(8) does. */
-function renderWriteFile(step: StepOf<'writeFile'>): string {
-  const sysctlPrefix = '/proc/sys/';
-  if (step.path.startsWith(sysctlPrefix)) {
-    const key = step.path.slice(sysctlPrefix.length);
+/**
+ * A file under /proc/sys is a sysctl: named the way sysctl(8) does. The child writes it through a
+ * procfs of its own (a new instance mounted nowhere), not through the container's /proc: the note
+ * says so, since the line alone would go through whatever /proc is.
+ */
+function renderWriteProc(step: StepOf<'writeProc'>): string {
+  const note = "   # through the runtime's own procfs, not the container's /proc";
+  if (step.path.startsWith('sys/')) {
+    const key = step.path.slice('sys/'.length);
     // sysctl(8) also takes slashes, which keeps a name with a dot in it (eth0.100) unambiguous.
     const name = key.split('/').some((part) => part.includes('.')) ? key : key.replaceAll('/', '.');
-    return `sysctl -w ${shellQuote(`${name}=${step.content}`)}`;
+    return `sysctl -w ${shellQuote(`${name}=${step.content}`)}${note}`;
   }
-  return `echo ${shellQuote(step.content)} > ${shellQuote(step.path)}`;
+  return `echo ${shellQuote(step.content)} > ${shellQuote(`/proc/${step.path}`)}${note}`;
 }
 
 function renderRlimit(step: StepOf<'rlimit'>): string {

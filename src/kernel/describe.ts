@@ -1,6 +1,27 @@
 // A plan step in a few words, for error messages: "mount proc on /proc", "exec /bin/sh".
 import { MS, pathOf, type Step } from './plan.js';
 
+/** Which part of a step failed, for the steps that check something before their syscall (native/plan.h's enum step_part). */
+export enum StepPart {
+  Step = 0,
+  /** Opening the child's private procfs (sysctls, oom_score_adj; mount paths after the pivot). */
+  Procfs = 1,
+  /** The container's /dev/null, the source of a masked file's bind. */
+  DevNull = 2,
+  /** The container's /dev/console, the target of the pty's bind. */
+  DevConsole = 3,
+  /** A symlink on the way to a target that is never reached through one. */
+  NoSymlinks = 4,
+}
+
+const PART_WORDS: Record<StepPart, string> = {
+  [StepPart.Step]: '',
+  [StepPart.Procfs]: ": opening a procfs of the runtime's own, verified to be procfs",
+  [StepPart.DevNull]: ": the container's /dev/null, which masks a file, must be the null device (character 1:3) and no symlink",
+  [StepPart.DevConsole]: ": the container's /dev/console, the pty's bind target, must be a file or device inside the root and no symlink",
+  [StepPart.NoSymlinks]: ': a symlink on the way (procfs and sysfs mounts, masked and read-only paths are never reached through one)',
+};
+
 function describeMount(step: Extract<Step, { op: 'mount' }>): string {
   const target = pathOf(step.target);
   const source = step.source === null ? null : pathOf(step.source);
@@ -12,7 +33,12 @@ function describeMount(step: Extract<Step, { op: 'mount' }>): string {
   return `mount ${source ?? step.fstype}${kind} on ${target}`;
 }
 
-export function describeStep(step: Step | undefined): string {
+/** `part`: which part of the step failed, when the child said (the error's value). */
+export function describeStep(step: Step | undefined, part: StepPart = StepPart.Step): string {
+  return describeWholeStep(step) + (PART_WORDS[part] ?? '');
+}
+
+function describeWholeStep(step: Step | undefined): string {
   if (!step) return 'start the container process';
   switch (step.op) {
     case 'mount':
@@ -41,8 +67,8 @@ export function describeStep(step: Step | undefined): string {
       return 'move the root to / and chroot';
     case 'chroot':
       return 'chroot';
-    case 'writeFile':
-      return `write ${step.path}`;
+    case 'writeProc':
+      return step.path.startsWith('sys/') ? `write sysctl ${step.path.slice(4).replaceAll('/', '.')}` : `write /proc/${step.path}`;
     case 'sethostname':
       return `sethostname ${step.name}`;
     case 'setdomainname':

@@ -96,8 +96,16 @@ export type Step =
       keepFlags?: boolean;
       /** A missing target is skipped instead of failing (readonly paths). */
       optional?: boolean;
+      /**
+       * The target is reached through no symlink, or the step fails: procfs and sysfs, and the
+       * read-only and masked paths on them, whose protection a symlink could take elsewhere.
+       */
+      noSymlinks?: boolean;
     }
-  /** Hide a path: a directory gets a read-only empty tmpfs, anything else `/dev/null` bound over it; missing is fine. */
+  /**
+   * Hide a path: a directory gets a read-only empty tmpfs, anything else the container's /dev/null
+   * (checked to be the null device) bound over it. Missing is fine; reached through a symlink fails.
+   */
   | { op: 'mask'; path: InRootPath }
   /** mknod(2) inside the root, then chown. An existing node is left as it is. */
   | { op: 'mknod'; path: InRootPath; mode: number; major: number; minor: number; uid: number; gid: number }
@@ -109,15 +117,23 @@ export type Step =
   | { op: 'moveRoot' }
   /** No mount namespace: only `chroot` (escapable; kept for teaching and the spec's rules). */
   | { op: 'chroot' }
-  /** Write a string to a file (sysctls under /proc/sys, oom_score_adj). */
-  | { op: 'writeFile'; path: string; content: string }
+  /**
+   * Write a string to a procfs file, `path` relative to procfs (`sys/net/ipv4/ip_forward`,
+   * `self/oom_score_adj`): through a procfs instance of the child's own, never through the
+   * container's /proc, which an image or a racing process may have made lead anywhere.
+   */
+  | { op: 'writeProc'; path: string; content: string }
   | { op: 'sethostname'; name: string }
   | { op: 'setdomainname'; name: string }
   | { op: 'rlimit'; resource: number; soft: bigint; hard: bigint }
   /** New session; the process leads it (and can take a controlling terminal). */
   | { op: 'setsid' }
-  /** Open a pty inside the container, send its master over the console socket, make the slave stdio and controlling tty. */
-  | { op: 'console'; socketFd: number; rows: number; cols: number }
+  /**
+   * Open a pty inside the container, send its master over the console socket, make the slave stdio
+   * and controlling tty. With `bindDevConsole`, the slave is also bound onto the container's
+   * /dev/console (a container's start; not an exec).
+   */
+  | { op: 'console'; socketFd: number; rows: number; cols: number; bindDevConsole: boolean }
   /** Tell the parent the container is created, then block opening the exec FIFO until `start` reads it. */
   | { op: 'execFifo'; fd: number }
   /** Drop every capability not in `keep` from the bounding set. */
@@ -188,7 +204,7 @@ export const OP_CODES: Record<Step['op'], number> = {
   pivotRoot: 9,
   moveRoot: 10,
   chroot: 11,
-  writeFile: 12,
+  writeProc: 12,
   sethostname: 13,
   setdomainname: 14,
   rlimit: 15,
@@ -244,6 +260,7 @@ function encodeStep(step: Step): EncodedStep {
           'inRoot' in step.target ? 1 : 0,
           step.keepFlags ? 1 : 0,
           step.optional ? 1 : 0,
+          step.noSymlinks ? 1 : 0,
         ],
         strs: [src === null ? null : pathOf(src), pathOf(step.target), step.fstype, step.data],
       };
@@ -254,7 +271,7 @@ function encodeStep(step: Step): EncodedStep {
       return { ints: [step.mode, step.major, step.minor, step.uid, step.gid], strs: [step.path.inRoot] };
     case 'symlink':
       return { ints: [], strs: [step.target, step.path.inRoot] };
-    case 'writeFile':
+    case 'writeProc':
       return { ints: [], strs: [step.path, step.content] };
     case 'sethostname':
     case 'setdomainname':
@@ -262,7 +279,7 @@ function encodeStep(step: Step): EncodedStep {
     case 'rlimit':
       return { ints: [step.resource, step.soft, step.hard], strs: [] };
     case 'console':
-      return { ints: [step.socketFd, step.rows, step.cols], strs: [] };
+      return { ints: [step.socketFd, step.rows, step.cols, step.bindDevConsole ? 1 : 0], strs: [] };
     case 'execFifo':
       return { ints: [step.fd], strs: [] };
     case 'bounding':

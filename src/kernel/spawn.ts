@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import { native, sealedInit, type ExitStatus } from './native.js';
 import { StepError, fromNative } from './errors.js';
 import { encodePlan, type Plan, type Step, type SyncTag } from './plan.js';
-import { describeStep } from './describe.js';
+import { describeStep, type StepPart } from './describe.js';
 
 export type { ExitStatus } from './native.js';
 
@@ -94,7 +94,7 @@ export async function spawnPlan(
     for await (const msg of messages(status)) {
       if (msg.type === MSG_ERROR) {
         // Step -1: the child could not exec berth-init, before the plan's first step.
-        const action = msg.step === -1 ? 'exec berth-init (the executor of the plan)' : describeStep(plan.steps[msg.step]);
+        const action = msg.step === -1 ? 'exec berth-init (the executor of the plan)' : describeStep(plan.steps[msg.step], msg.value as StepPart);
         failure = new StepError(action, msg.err, msg.step);
         break;
       } else if (msg.type === MSG_SYNC) {

@@ -31,6 +31,11 @@ export interface PlanOptions {
   pauseBeforePivot?: boolean;
   /** linux.seccomp, compiled (seccomp.ts). */
   seccomp?: SeccompLoad | null;
+  /**
+   * The container's cgroup, cgroupfs-relative (`/berth/<id>`): without a cgroup namespace, its
+   * directories are what a `cgroup` mount shows, as runc binds them.
+   */
+  cgroupPath: string;
 }
 
 export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
@@ -38,7 +43,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const namespaces = planNamespaces(spec, opts.pauseAfterCreate ?? false);
   const hasMountNs = hasNamespace(spec, 'mount');
   const inUserNs = hasNamespace(spec, 'user');
-  const ctx = { bundle: opts.bundle, rootfs: opts.rootfs, inUserNs };
+  const ctx = { bundle: opts.bundle, rootfs: opts.rootfs, inUserNs, cgroupPath: opts.cgroupPath };
   if (!hasMountNs && rootfsOverlayOf(spec)) {
     throw new SpecError('config.json', `annotations.${ROOTFS_OVERLAY_ANNOTATION}`, 'an overlay rootfs needs a mount namespace: the engine mounts it itself for chroot isolation');
   }
@@ -75,8 +80,10 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     steps.push(...devSymlinkSteps(mountsDevpts(spec)));
     if (opts.pauseBeforePivot) steps.push({ op: 'sync', tag: SyncTag.BeforePivot });
     steps.push(opts.noPivot ? { op: 'moveRoot' } : { op: 'pivotRoot' });
-    // Sysctls go through the container's own /proc, before /proc/sys turns read-only below.
+    // Sysctls go through a procfs of the child's own, never the container's /proc (see writeProc).
     steps.push(...sysctlSteps(spec));
+    // As runc: /dev/console is made and bound before the root may turn read-only below.
+    steps.push(sessionStep(spec, opts, true));
     steps.push(...finalMountSteps(spec, ctx));
   } else {
     steps.push({ op: 'openRoot', path: opts.rootfs });
@@ -84,23 +91,16 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     if (opts.pauseBeforePivot) steps.push({ op: 'sync', tag: SyncTag.BeforePivot });
     steps.push({ op: 'chroot' });
     steps.push(...sysctlSteps(spec));
+    // Without a mount namespace a bind onto /dev/console would be the host's mount.
+    steps.push(sessionStep(spec, opts, false));
   }
 
   // The kernel's other per-namespace settings.
   if (spec.hostname) steps.push({ op: 'sethostname', name: spec.hostname });
   if (spec.domainname) steps.push({ op: 'setdomainname', name: spec.domainname });
-  if (proc.oomScoreAdj !== undefined) steps.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', content: String(proc.oomScoreAdj) });
+  if (proc.oomScoreAdj !== undefined) steps.push({ op: 'writeProc', path: 'self/oom_score_adj', content: String(proc.oomScoreAdj) });
   for (const limit of proc.rlimits ?? []) {
     steps.push({ op: 'rlimit', resource: RLIMITS[limit.type], soft: rlimitValue(limit.soft), hard: rlimitValue(limit.hard) });
-  }
-
-  // A session of its own; with a terminal, the pty is opened inside (after the pivot, so it is the
-  // container's devpts) and becomes stdio and the controlling terminal.
-  if (proc.terminal) {
-    const size = opts.consoleSize ?? { rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
-    steps.push({ op: 'console', socketFd: opts.consoleSocketFd as number, rows: size.rows, cols: size.cols });
-  } else {
-    steps.push({ op: 'setsid' });
   }
 
   const last: Step[] = [...privilegeSteps(proc)];
@@ -114,4 +114,15 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const listenerSocketFd = opts.seccomp?.listenerSocketFd ?? undefined;
   const keepFds = [opts.consoleSocketFd, opts.execFifoFd, listenerSocketFd].filter((fd): fd is number => fd !== undefined);
   return { cloneFlags: namespaces.cloneFlags, stdio: opts.stdio, keepFds, steps };
+}
+
+/**
+ * A session of its own; with a terminal, the pty is opened inside (after the pivot, so it is the
+ * container's devpts) and becomes stdio and the controlling terminal, and /dev/console.
+ */
+function sessionStep(spec: Spec, opts: PlanOptions, bindDevConsole: boolean): Step {
+  const proc = spec.process;
+  if (!proc.terminal) return { op: 'setsid' };
+  const size = opts.consoleSize ?? { rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
+  return { op: 'console', socketFd: opts.consoleSocketFd as number, rows: size.rows, cols: size.cols, bindDevConsole };
 }

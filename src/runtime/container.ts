@@ -177,7 +177,7 @@ export class Runtime {
     const filter = this.seccompOf(spec, configFile);
     if (opts.dryRun) {
       const seccomp = this.seccompLoad(filter, [], 5).load;
-      const plan = buildPlan(spec, { bundle, rootfs, stdio: [0, 1, 2], noPivot: opts.noPivot, execFifoFd: startNow ? undefined : 3, consoleSocketFd: spec.process.terminal ? 4 : undefined, pauseAfterCreate: true, pauseBeforePivot: hasCreateHooks(spec), seccomp });
+      const plan = buildPlan(spec, { bundle, rootfs, cgroupPath, stdio: [0, 1, 2], noPivot: opts.noPivot, execFifoFd: startNow ? undefined : 3, consoleSocketFd: spec.process.terminal ? 4 : undefined, pauseAfterCreate: true, pauseBeforePivot: hasCreateHooks(spec), seccomp });
       opts.onPlan?.(plan, rootfs, cgroup.planCreate(containerResources(spec)));
       return { record: null as unknown as ContainerRecord, process: null };
     }
@@ -212,6 +212,7 @@ export class Runtime {
       const plan = buildPlan(spec, {
         bundle,
         rootfs,
+        cgroupPath,
         stdio: opts.stdio ?? [0, 1, 2],
         noPivot: opts.noPivot,
         execFifoFd,

@@ -50,7 +50,7 @@ export function buildJoinPlan(record: ContainerRecord, proc: Process, opts: Join
     }
     if (proc.terminal && opts.consoleSocketFd !== undefined) {
       const size = proc.consoleSize;
-      steps.push({ op: 'console', socketFd: opts.consoleSocketFd, rows: size?.height ?? 0, cols: size?.width ?? 0 });
+      steps.push({ op: 'console', socketFd: opts.consoleSocketFd, rows: size?.height ?? 0, cols: size?.width ?? 0, bindDevConsole: false });
     } else {
       steps.push({ op: 'setsid' });
     }

@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { MS, type CreateKind, type Step } from '../kernel/plan.js';
 import { detectCgroupLayout } from '../cgroups/detect.js';
 import { parseMountOptions, propagationFlags } from './mount-options.js';
+import { hasNamespace } from './namespaces.js';
 import { rootfsOverlayOf, rootfsOverlaySteps } from './rootfs-mount.js';
 import type { Mount, Spec } from './spec.js';
 
@@ -12,6 +13,8 @@ export interface MountContext {
   rootfs: string;
   /** In a user namespace, a remount must keep the flags the kernel locked (nosuid, nodev...). */
   inUserNs: boolean;
+  /** The container's cgroup, cgroupfs-relative (`/berth/<id>`). */
+  cgroupPath: string;
 }
 
 /**
@@ -38,6 +41,12 @@ export function rootfsSteps(spec: Spec, ctx: MountContext): Step[] {
   return steps;
 }
 
+/** The filesystems that show the kernel itself, where masked and read-only paths live. */
+const KERNEL_VIEWS = new Set(['proc', 'sysfs']);
+
+/** The flags of one mount (not of the operation): what a bind sets on its new mount. */
+const PER_MOUNT_FLAGS = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME | MS.STRICTATIME | MS.NOSYMFOLLOW;
+
 /** A bind source: absolute, or relative to the bundle (spec: "relative to the bundle"). */
 function bindSource(source: string, bundle: string): string {
   return isAbsolute(source) ? source : resolve(bundle, source);
@@ -52,80 +61,65 @@ function bindTargetKind(source: string): CreateKind {
   }
 }
 
+/**
+ * A bind takes no flags of its own with mount(2): ro, nosuid... are set on the new mount before it
+ * is attached (the executor's open_tree, mount_setattr, move_mount), never by a remount that would
+ * find the target by path a second time.
+ */
 function bindSteps(m: Mount, ctx: MountContext): Step[] {
   const opts = parseMountOptions(m.options);
   const source = bindSource(m.source ?? '', ctx.bundle);
-  const target = { inRoot: m.destination };
-  const steps: Step[] = [
+  return [
     {
       op: 'mount',
       source: { path: source },
-      target,
+      target: { inRoot: m.destination },
       fstype: 'bind',
-      flags: MS.BIND | (opts.recursive ? MS.REC : 0),
+      flags: MS.BIND | (opts.recursive ? MS.REC : 0) | (opts.flags & PER_MOUNT_FLAGS),
       data: null,
       create: bindTargetKind(source),
     },
   ];
-  // A bind takes no flags of its own: ro, nosuid... need a remount of the new mount.
-  const remountFlags = opts.flags & ~(MS.REMOUNT | MS.BIND | MS.REC);
-  if (remountFlags) {
-    steps.push({
-      op: 'mount',
-      source: null,
-      target,
-      fstype: null,
-      flags: MS.REMOUNT | MS.BIND | remountFlags,
-      data: null,
-      create: 'none',
-      keepFlags: ctx.inUserNs,
-    });
-  }
-  return steps;
 }
 
 /**
  * A `cgroup` mount as the host's layout allows it: cgroup2 where it is unified; otherwise a
  * tmpfs holding one mount per v1 hierarchy (and the cgroup2 one on a hybrid host), read-only.
- * With a cgroup namespace each shows the container's own cgroup as its root; without one, the
- * host's tree, still read-only.
+ * With a cgroup namespace each is a new mount whose root is the container's own cgroup. Without
+ * one a new mount would show the host's whole tree: as runc does, the container's own cgroup
+ * directories on the host are bound there instead.
  */
-function cgroupSteps(m: Mount): Step[] {
+function cgroupSteps(m: Mount, ctx: MountContext, cgroupNs: boolean): Step[] {
   const opts = parseMountOptions(m.options);
   const flags = opts.flags | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const layout = detectCgroupLayout();
   const target = m.destination;
-  if (layout.mode === 'unified') {
-    return [{ op: 'mount', source: { path: 'cgroup2' }, target: { inRoot: target }, fstype: 'cgroup2', flags, data: null, create: 'dir' }];
-  }
+  const hierarchy = (hostMount: string, at: string, fstype: 'cgroup' | 'cgroup2', data: string | null): Step[] => {
+    if (cgroupNs) return [{ op: 'mount', source: { path: fstype }, target: { inRoot: at }, fstype, flags, data, create: 'dir' }];
+    const own = { path: join(hostMount, ctx.cgroupPath) };
+    return [{ op: 'mount', source: own, target: { inRoot: at }, fstype: 'bind', flags: MS.BIND | (flags & PER_MOUNT_FLAGS), data: null, create: 'dir' }];
+  };
+  if (layout.mode === 'unified') return hierarchy(layout.v2 as string, target, 'cgroup2', null);
   const steps: Step[] = [
     { op: 'mount', source: { path: 'tmpfs' }, target: { inRoot: target }, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'mode=755', create: 'dir' },
   ];
   for (const h of layout.v1) {
     const name = h.mountpoint.split('/').pop() as string;
-    steps.push({
-      op: 'mount',
-      source: { path: 'cgroup' },
-      target: { inRoot: join(target, name) },
-      fstype: 'cgroup',
-      flags,
-      data: h.controllers.join(','),
-      create: 'dir',
-    });
+    steps.push(...hierarchy(h.mountpoint, join(target, name), 'cgroup', h.controllers.join(',')));
   }
   if (layout.v2) {
     const name = layout.v2.split('/').pop() as string;
-    steps.push({ op: 'mount', source: { path: 'cgroup2' }, target: { inRoot: join(target, name) }, fstype: 'cgroup2', flags, data: null, create: 'dir' });
+    steps.push(...hierarchy(layout.v2, join(target, name), 'cgroup2', null));
   }
   steps.push({ op: 'mount', source: null, target: { inRoot: target }, fstype: null, flags: MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: 'mode=755', create: 'none' });
   return steps;
 }
 
-function mountSteps(m: Mount, ctx: MountContext): Step[] {
+function mountSteps(m: Mount, ctx: MountContext, cgroupNs: boolean): Step[] {
   const opts = parseMountOptions(m.options);
   let steps: Step[];
   if (opts.bind || m.type === 'bind') steps = bindSteps(m, ctx);
-  else if (m.type === 'cgroup' || m.type === 'cgroup2') steps = cgroupSteps(m);
+  else if (m.type === 'cgroup' || m.type === 'cgroup2') steps = cgroupSteps(m, ctx, cgroupNs);
   else {
     const fstype = m.type ?? 'none';
     steps = [
@@ -137,6 +131,9 @@ function mountSteps(m: Mount, ctx: MountContext): Step[] {
         flags: opts.flags,
         data: opts.data || null,
         create: 'dir',
+        // As runc: procfs and sysfs go on an ordinary directory, never through a symlink, so that
+        // the masked and read-only paths made on them later (also through none) are theirs.
+        ...(KERNEL_VIEWS.has(fstype) ? { noSymlinks: true } : {}),
       },
     ];
   }
@@ -147,7 +144,8 @@ function mountSteps(m: Mount, ctx: MountContext): Step[] {
 }
 
 export function specMountSteps(spec: Spec, ctx: MountContext): Step[] {
-  return (spec.mounts ?? []).flatMap((m) => mountSteps(m, ctx));
+  const cgroupNs = hasNamespace(spec, 'cgroup');
+  return (spec.mounts ?? []).flatMap((m) => mountSteps(m, ctx, cgroupNs));
 }
 
 /** Whether the spec mounts devpts at /dev/pts (then /dev/ptmx points into it). */
@@ -155,15 +153,15 @@ export function mountsDevpts(spec: Spec): boolean {
   return (spec.mounts ?? []).some((m) => m.type === 'devpts' && m.destination.replace(/\/+$/, '') === '/dev/pts');
 }
 
-/** After the pivot: masked paths hidden, read-only paths bound read-only, the root itself read-only. */
+/**
+ * After the pivot: read-only paths bound onto themselves read-only (resolved once, the flag set
+ * before the bind is attached), masked paths hidden, the root itself read-only.
+ */
 export function finalMountSteps(spec: Spec, ctx: MountContext): Step[] {
   const steps: Step[] = [];
   for (const path of spec.linux?.readonlyPaths ?? []) {
     const target = { inRoot: path };
-    steps.push(
-      { op: 'mount', source: target, target, fstype: null, flags: MS.BIND | MS.REC, data: null, create: 'none', optional: true },
-      { op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC, data: null, create: 'none', keepFlags: true, optional: true },
-    );
+    steps.push({ op: 'mount', source: target, target, fstype: null, flags: MS.BIND | MS.REC | MS.RDONLY, data: null, create: 'none', optional: true, noSymlinks: true });
   }
   for (const path of spec.linux?.maskedPaths ?? []) steps.push({ op: 'mask', path: { inRoot: path } });
   if (spec.root.readonly) {

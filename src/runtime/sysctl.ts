@@ -21,7 +21,7 @@ export function sysctlSteps(spec: Spec): Step[] {
     const ns = namespaceOf(name);
     if (!ns) throw new SpecError('config.json', field, 'not namespaced: it would change the host');
     if (!hasNamespace(spec, ns)) throw new SpecError('config.json', field, `needs a ${ns} namespace`);
-    steps.push({ op: 'writeFile', path: `/proc/sys/${name.replace(/\./g, '/')}`, content: value });
+    steps.push({ op: 'writeProc', path: `sys/${name.replace(/\./g, '/')}`, content: value });
   }
   return steps;
 }

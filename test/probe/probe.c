@@ -14,6 +14,12 @@
  *                                         attack does once the runtime has exited; nothing else is), and
  *                                         "DENIED n" for the processes whose exe it was refused
  *   probe syscall NR [ARG...]             syscall(NR, ARG...) (numbers, 0x for hex): "RET n" or "ERRNO n"
+ *   probe userns-root CMD...              unshare(2) a user, mount and cgroup namespace, map its root to our
+ *                                         uid where allowed (as `unshare -UrmC`, which busybox lacks), then
+ *                                         exec CMD; "ERROR unshare errno-name" when refused
+ *   probe exchange-loop A B STOP          swaps the names A and B (renameat2 RENAME_EXCHANGE) again and
+ *                                         again until the file STOP exists, then prints the count: the
+ *                                         racing attacker of the mount-race CVE tests, run on the host
  * Built by the test helper with `gcc -static -O2`. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -23,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -247,6 +254,51 @@ static int raw_syscall(int argc, char **argv) {
   return 0;
 }
 
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n < 0 ? -1 : 0;
+}
+
+static int userns_root(char **cmd) {
+  char map[64];
+  unsigned uid = getuid(), gid = getgid();
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWCGROUP) < 0) {
+    printf("ERROR unshare %s\n", errname(errno));
+    return 2;
+  }
+  /* Mapping our uid 0 needs CAP_SETFCAP outside: without it the process stays unmapped, which
+   * still holds every capability in the new namespaces. */
+  snprintf(map, sizeof map, "0 %u 1", uid);
+  if (write_file("/proc/self/setgroups", "deny") < 0 || write_file("/proc/self/uid_map", map) < 0)
+    fprintf(stderr, "probe: uid_map: %s: running unmapped\n", errname(errno));
+  snprintf(map, sizeof map, "0 %u 1", gid);
+  if (write_file("/proc/self/gid_map", map) < 0) fprintf(stderr, "probe: gid_map: %s\n", errname(errno));
+  execvp(cmd[0], cmd);
+  printf("ERROR exec %s\n", errname(errno));
+  return 2;
+}
+
+static int exchange_loop(const char *a, const char *b, const char *stop) {
+  long swaps = 0;
+  for (;;) {
+    for (int k = 0; k < 256; k++) {
+      if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */) < 0) {
+        printf("ERROR renameat2 %s\n", errname(errno));
+        return 2;
+      }
+      swaps++;
+    }
+    if (access(stop, F_OK) == 0) break;
+  }
+  /* An even count leaves both names as they were found. */
+  if (swaps % 2 && syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2) == 0) swaps++;
+  printf("SWAPS %ld\n", swaps);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -259,6 +311,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "udp-echo") && argc == 3) return udp_echo(atoi(argv[2]));
   if (!strcmp(cmd, "exe-watch") && argc == 4) return exe_watch(argv[2], argv[3]);
   if (!strcmp(cmd, "syscall") && argc >= 3 && argc <= 9) return raw_syscall(argc - 2, argv + 2);
-  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT | exe-watch OUT STOP | syscall NR [ARG...]\n");
+  if (!strcmp(cmd, "userns-root") && argc >= 3) return userns_root(argv + 2);
+  if (!strcmp(cmd, "exchange-loop") && argc == 5) return exchange_loop(argv[2], argv[3], argv[4]);
+  fprintf(stderr, "usage: probe chroot-escape MARKER [WORKDIR] | fds | cwd | caps | read PATH | write PATH TEXT | udp-echo PORT | exe-watch OUT STOP | userns-root CMD... | exchange-loop A B STOP | syscall NR [ARG...]\n");
   return 64;
 }
