@@ -13,7 +13,7 @@ import { CgroupError } from '../src/cgroups/errors.js';
 import { renderCgroupOps } from '../src/cgroups/explain.js';
 import { parseCgroupsPath } from '../src/cgroups/path.js';
 import { sharesToWeight } from '../src/cgroups/resources.js';
-import type { Resources } from '../src/runtime/spec.js';
+import type { Resources } from '../src/oci/runtime-spec.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,7 +1,7 @@
 // One interface, two drivers: cgroup v1 (a hierarchy per controller) and v2 (one unified tree).
 // Each change to the cgroup tree is first a plan — plain data, printed by --explain and asserted
 // by tests — and then applied.
-import type { DeviceRule, Resources } from '../runtime/spec.js';
+import type { DeviceRule, Resources } from '../oci/runtime-spec.js';
 import { detectCgroupLayout, type CgroupLayout } from './detect.js';
 import { CgroupError } from './errors.js';
 import { V1Driver } from './v1.js';

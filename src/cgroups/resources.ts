@@ -1,7 +1,7 @@
 // linux.resources as a cgroup sees it: what either version refuses, and the conversions between
 // the OCI numbers (cgroup v1's units) and v2's files. Checked before anything is created.
 import { readdirSync } from 'node:fs';
-import type { DeviceRule, Resources } from '../runtime/spec.js';
+import type { DeviceRule, Resources } from '../oci/runtime-spec.js';
 import { refuse } from './errors.js';
 
 export const FIELD = 'linux.resources';

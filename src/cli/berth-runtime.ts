@@ -12,7 +12,8 @@ import { Runtime, RuntimeError, exitCodeOf } from '../runtime/container.js';
 import { defaultSpec } from '../runtime/default-spec.js';
 import { features } from '../runtime/features.js';
 import { parseSignal } from '../runtime/processes.js';
-import { parseProcess, type Process } from '../runtime/spec.js';
+import { parseProcess } from '../runtime/spec.js';
+import type { Process } from '../oci/runtime-spec.js';
 import { DEFAULT_ROOT } from '../runtime/state.js';
 import { bool, list, parseArgs, str, UsageError, type FlagSpec, type Parsed } from './args.js';
 

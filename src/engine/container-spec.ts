@@ -1,7 +1,7 @@
 // An image's config plus `berth run`'s flags → the OCI config.json the runtime runs, with
 // Docker's defaults: its capability list, masked and read-only paths, /dev, and the files
 // /etc/hostname, /etc/hosts and /etc/resolv.conf made for the container.
-import type { Mount, Spec } from '../runtime/spec.js';
+import type { Mount, Spec } from '../oci/runtime-spec.js';
 import { OCI_VERSION } from '../runtime/default-spec.js';
 import { ROOTFS_OVERLAY_ANNOTATION, type RootfsOverlay } from '../runtime/rootfs-mount.js';
 import type { ResolvedUser } from './users.js';

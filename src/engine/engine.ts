@@ -18,7 +18,7 @@ import { Socket } from 'node:net';
 import { native } from '../kernel/native.js';
 import { exitCodeOf, Runtime } from '../runtime/container.js';
 import { proxyConsole } from '../runtime/console.js';
-import type { Spec } from '../runtime/spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
 import { parseSignal, startTimeOf, waitGone } from '../runtime/processes.js';
 import type { RootfsOverlay } from '../runtime/rootfs-mount.js';
 import { mountOverlay, overlayLayout, renderOverlayMount, type OverlayOptions } from '../storage/overlay.js';

@@ -6,7 +6,7 @@ import { lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { writeFileAtomic } from '../fs/atomic.js';
-import type { Mount } from '../runtime/spec.js';
+import type { Mount } from '../oci/runtime-spec.js';
 import { resolveInRoot } from '../runtime/root-path.js';
 import { walkTree, writeDirectoryTar } from '../storage/archive.js';
 import { mountOverlay } from '../storage/overlay.js';

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Descriptor, Digest } from './types.js';
+import type { Descriptor, Digest } from '../oci/image-spec.js';
 import { Sha256Counter, digestHex } from './digest.js';
 import { DigestError, ImageError, NotFoundError } from './errors.js';
 import { holderAlive, tryAcquireLock } from './lock.js';

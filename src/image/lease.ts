@@ -6,7 +6,7 @@
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Digest } from './types.js';
+import type { Digest } from '../oci/image-spec.js';
 import { holderAlive, holderId } from './lock.js';
 
 export class Lease {

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import type { Descriptor, Digest } from './types.js';
+import type { Descriptor, Digest } from '../oci/image-spec.js';
 import { ImageError } from './errors.js';
 import { withLock } from './lock.js';
 

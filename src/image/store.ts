@@ -7,7 +7,7 @@
 // Images are named as docker names them; an image's id is its config's digest.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Descriptor, Digest, ImageManifest } from './types.js';
+import type { Descriptor, Digest, ImageManifest } from '../oci/image-spec.js';
 import { ContentStore, type BlobSource, type DownloadOptions, type IngestOptions, type RangedOpen } from './blobs.js';
 import { createLease, leasedDigests, type Lease } from './lease.js';
 import { ImageRecords, type ImageRecord } from './records.js';

@@ -3,7 +3,7 @@
 import { containerDeviceRules } from '../cgroups/device-rules.js';
 import { openCgroup, type CgroupDriver } from '../cgroups/driver.js';
 import { parseCgroupsPath } from '../cgroups/path.js';
-import type { Resources, Spec } from './spec.js';
+import type { Resources, Spec } from '../oci/runtime-spec.js';
 
 export function cgroupPathOf(spec: Spec, id: string): string {
   return parseCgroupsPath(spec.linux?.cgroupsPath, id);

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { nativeArchitecture } from '../kernel/seccomp.js';
-import type { Seccomp } from './spec.js';
+import type { Seccomp } from '../oci/runtime-spec.js';
 
 /** What a profile compiles to; the flags and the listener are read from the spec each time. */
 export interface CompiledProfile {

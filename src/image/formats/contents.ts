@@ -6,7 +6,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { decompressedStream, normalizeMemberName, readTar } from '../../tar/index.js';
-import type { Descriptor } from '../types.js';
+import type { Descriptor } from '../../oci/image-spec.js';
 import type { ImageStore } from '../store.js';
 import type { Lease } from '../lease.js';
 import { ImageError } from '../errors.js';

@@ -4,8 +4,8 @@
 // architecture, linux, no Cmd, one history entry saying where it came from.
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { ContainerConfig, ImageConfig } from '../types.js';
-import { MediaType } from '../types.js';
+import type { ContainerConfig, ImageConfig } from '../../oci/image-spec.js';
+import { MediaType } from '../../oci/image-spec.js';
 import type { ImageRecord, ImageStore } from '../store.js';
 import { ImageError } from '../errors.js';
 import { buildManifest, encodeJSON, layerMediaType } from '../manifest.js';

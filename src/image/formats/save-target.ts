@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { TarWriter } from '../../tar/index.js';
 import type { ImageRecord, ImageStore } from '../store.js';
-import type { Digest } from '../types.js';
+import type { Digest } from '../../oci/image-spec.js';
 import { formatReference, parseReference } from '../reference.js';
 import { ImageError } from '../errors.js';
 

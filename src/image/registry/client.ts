@@ -9,7 +9,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { registryHost } from '../reference.js';
 import type { RangedSource } from '../blobs.js';
-import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, type Digest } from '../types.js';
+import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, type Digest } from '../../oci/image-spec.js';
 import { DigestError } from '../errors.js';
 import { readCredentials, type Credentials } from './credentials.js';
 import {

@@ -4,7 +4,7 @@
 // chunks for a large one). The manifest goes last, under the tag, with its own media type and the
 // exact bytes of the store, so the digest the registry gives is the image's.
 import { createReadStream } from 'node:fs';
-import type { Descriptor, Digest } from '../types.js';
+import type { Descriptor, Digest } from '../../oci/image-spec.js';
 import type { ImageStore } from '../store.js';
 import { formatReference, parseReference, repositoryName } from '../reference.js';
 import { parseManifest } from '../manifest.js';
