@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CAPABILITIES, capabilityMask } from '../src/runtime/capabilities.js';
+import { CAPABILITIES, capabilityMask } from '../src/kernel/capabilities.js';
 import { defaultSpec } from '../src/runtime/default-spec.js';
 import { RLIM_INFINITY, RLIMITS, rlimitValue } from '../src/runtime/rlimits.js';
 import { parseSpec, SpecError, validateProcess, validateSpec } from '../src/runtime/spec.js';

@@ -11,7 +11,7 @@
 // Where the spec leaves something optional but a Linux runtime cannot do without it, berth
 // requires it, as runc does: `root` and `process` (with `args` and `cwd`).
 
-import { capabilityNumber } from './capabilities.js';
+import { capabilityNumber } from '../kernel/capabilities.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
 import { type Spec, type Process, CAPABILITY_SETS, type Rlimit, HOOK_KINDS, NAMESPACE_TYPES, ROOTFS_PROPAGATIONS } from '../oci/runtime-spec.js';
 
