@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { MediaType } from '../src/oci/image-spec.js';
 import { DigestError, ImageError, NotFoundError } from '../src/image/errors.js';
 import { buildManifest, encodeJSON } from '../src/image/manifest.js';
-import { acquireLock } from '../src/image/lock.js';
+import { acquireLock } from '../src/fs/lock.js';
 import type { ImageStore } from '../src/image/store.js';
 import { blobAndTempFiles, moduleUrl, runNode, storeListing, tempStore } from './helpers/image-store.js';
 

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { acquireLock, holderAlive, holderId } from '../image/lock.js';
+import { acquireLock, holderAlive, holderId } from '../fs/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
 

@@ -26,7 +26,7 @@ import { ContainerStore, ContainerStoreError, type ContainerRecord } from './con
 import { conmonArgv, readExitFile, removeExitFile, SOCKET_DIR, startMonitor, type MonitorOptions, type MonitorPaths } from './monitor.js';
 import { NO_RESTART, shouldRestart, type RestartPolicy } from './restart-policy.js';
 import { addWaiter, hasLiveWaiter, pruneExitDir } from './exit-waiters.js';
-import { holderAlive, holderId } from '../image/lock.js';
+import { holderAlive, holderId } from '../fs/lock.js';
 import { LogWriter } from './logs.js';
 import { containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';

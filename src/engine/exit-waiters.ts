@@ -5,7 +5,7 @@
 // waiter died, removes it. So nothing is left behind, and no waiter loses the status to a race.
 import { readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { holderAlive, holderId } from '../image/lock.js';
+import { holderAlive, holderId } from '../fs/lock.js';
 
 const WAITER = /^([0-9a-f]{64})\.waiter\.\d+$/;
 

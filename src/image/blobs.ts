@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Descriptor, Digest } from '../oci/image-spec.js';
 import { Sha256Counter, digestHex } from './digest.js';
 import { DigestError, ImageError, NotFoundError } from './errors.js';
-import { holderAlive, tryAcquireLock } from './lock.js';
+import { holderAlive, tryAcquireLock } from '../fs/lock.js';
 import type { Lease } from './lease.js';
 
 export type BlobSource = Readable | Buffer | AsyncIterable<Buffer | Uint8Array>;

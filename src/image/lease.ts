@@ -7,7 +7,7 @@ import { appendFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSyn
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Digest } from '../oci/image-spec.js';
-import { holderAlive, holderId } from './lock.js';
+import { holderAlive, holderId } from '../fs/lock.js';
 
 export class Lease {
   /** Blobs this lease's holder wrote (they were not in the store before): what a rollback removes. */

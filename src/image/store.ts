@@ -14,7 +14,7 @@ import { ImageRecords, type ImageRecord } from './records.js';
 import { formatReference, looksLikeImageId, parseReference, type Reference } from './reference.js';
 import { ImageError, NotFoundError, InvalidReferenceError } from './errors.js';
 import { manifestBlobs, parseManifest } from './manifest.js';
-import { withLock } from './lock.js';
+import { withLock } from '../fs/lock.js';
 import type { Readable } from 'node:stream';
 
 export const DEFAULT_ROOT = '/var/lib/berth';

@@ -5,7 +5,7 @@
 // gone is a crash's leftover, and is taken back when an address is next needed.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { holderAlive, holderId } from '../../image/lock.js';
+import { holderAlive, holderId } from '../../fs/lock.js';
 import { formatIPv4, isHostAddress, parseIPv4, size } from './ipv4.js';
 import { NetworkError, subnetOf, type NetworkRecord } from './networks.js';
 

@@ -15,7 +15,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeOrphanedTemps, writeFileAtomic } from '../../fs/atomic.js';
-import { acquireLock } from '../../image/lock.js';
+import { acquireLock } from '../../fs/lock.js';
 import { attachRuleset, detachRuleset, LIST_TABLE, parseTable, type TableState } from './firewall.js';
 import { HostCommandError, runHostCommand, writeSysctl, type Explain } from './host-commands.js';
 import { claimHostPorts } from './host-ports.js';

@@ -5,7 +5,12 @@
 // one before it is removed.
 import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { ImageError } from './errors.js';
+import { BerthError } from '../errors.js';
+
+/** A lock whose live holder did not let go in time. */
+export class LockError extends BerthError {
+  override readonly name = 'LockError';
+}
 
 export interface LockOptions {
   /** Give up after this long (default 60 s): a live holder that never lets go is an error, not a hang. */
@@ -133,7 +138,7 @@ export function acquireLock(path: string, options: LockOptions = {}): () => void
   for (;;) {
     const release = tryAcquireLock(path);
     if (release !== undefined) return release;
-    if (Date.now() > deadline) throw new ImageError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${holderPid(path)})`);
+    if (Date.now() > deadline) throw new LockError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${holderPid(path)})`);
     sleepSync(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
   }
