@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import type { ContainerRecord } from '../engine/containers.js';
 import { bool, list, parseArgs, str, UsageError } from './args.js';
 import { renderTemplate } from './template.js';
-import type { Command } from './berth.js';
+import type { Command } from './command.js';
 import { ago, humanDuration, table } from './format.js';
 import { portsColumn } from './berth-network.js';
 

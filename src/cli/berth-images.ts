@@ -2,7 +2,7 @@
 import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
 import type { Engine } from '../engine/engine.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
-import type { Command } from './berth.js';
+import type { Command } from './command.js';
 import { ago, humanSize, table } from './format.js';
 import { renderTemplate } from './template.js';
 

@@ -6,7 +6,7 @@ import type { Engine } from '../engine/engine.js';
 import { pull, pushImage, removeCredentials, RegistryClient, storeCredentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
 import { DOCKER_HUB } from '../image/reference.js';
 import { bool, parseArgs, str, UsageError, type Parsed } from './args.js';
-import type { Command } from './berth.js';
+import type { Command } from './command.js';
 import { humanSize } from './format.js';
 
 const TLS_FLAG = { name: 'tls-verify', boolean: true };

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { copyFromContainer, copyIntoContainer, splitCopyArg } from '../engine/copy.js';
 import { ANONYMOUS_LABEL } from '../engine/volumes.js';
 import { bool, list, parseArgs, UsageError } from './args.js';
-import type { Command } from './berth.js';
+import type { Command } from './command.js';
 import { humanSize, table } from './format.js';
 
 function labels(specs: string[]): Record<string, string> {

@@ -18,6 +18,7 @@ import { volumeCommands } from './berth-volumes.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import { networkCommands, RUN_NETWORK_FLAGS, runNetworkRequest } from './berth-network.js';
 import { tourCommands } from './berth-tour.js';
+import type { Ctx, Command } from './command.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
@@ -64,12 +65,6 @@ networks:
 
 Storage lives under $BERTH_ROOT (default /var/lib/berth).
 `;
-
-export interface Ctx {
-  engine: Engine;
-}
-
-export type Command = (ctx: Ctx, argv: string[]) => Promise<number>;
 
 function runOptions(p: Parsed) {
   const isolation = str(p, 'isolation') ?? 'default';
