@@ -38,7 +38,6 @@ export interface BerthErrorOptions {
 export class BerthError extends Error {
   /** The kind of errors of this class unless the thrower says otherwise; subclasses set their own. */
   static readonly kind: ErrorKind = 'system';
-  override readonly name: string = 'BerthError';
   readonly kind: ErrorKind;
 
   constructor(message: string, options: BerthErrorOptions = {}) {
@@ -56,6 +55,8 @@ export class BerthError extends Error {
     return ERROR_KINDS[this.kind].http;
   }
 }
+// On the prototype, not a field: a subclass names itself with a field or a getter of its own.
+BerthError.prototype.name = 'BerthError';
 
 /** The kind of any thrown value: an error that is not berth's is the system's. */
 export function errorKindOf(err: unknown): ErrorKind {

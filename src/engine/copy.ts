@@ -13,8 +13,10 @@ import { cleanLayerPath } from '../storage/unpack.js';
 import { layerKeepsXattr } from '../storage/xattr.js';
 import { decompressedChunks, readTar, TarWriter, type ByteSource, type TarHeader } from '../tar/index.js';
 import { withFdAsync, withHostRoot, type CopyRoot } from './container-root.js';
+import { BerthError, type ErrorKind } from '../errors.js';
 
-export class CopyError extends Error {
+export class CopyError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'CopyError';
 }
 
@@ -65,7 +67,7 @@ export interface SourceInfo {
 /** What `path` is inside `root`: a CopyError when it does not exist (docker's message). */
 export function statSource(root: CopyRoot, path: string, followLink: boolean): SourceInfo {
   const fd = openInRoot(root, path, followLink || sourceForm(path).trailing);
-  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`, { kind: 'not-found' });
   return withFd(fd, (f) => ({ isDir: fstatSync(f).isDirectory() }));
 }
 
@@ -76,7 +78,7 @@ export function statSource(root: CopyRoot, path: string, followLink: boolean): S
 export async function archiveFromRoot(root: CopyRoot, path: string, opts: { followLink: boolean; topName: string }, tar: TarWriter): Promise<void> {
   const follow = opts.followLink || sourceForm(path).trailing;
   const fd = openInRoot(root, path, follow);
-  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`, { kind: 'not-found' });
   const walker = new FdArchiver(tar);
   try {
     const st = fstatSync(fd);
@@ -93,7 +95,7 @@ export async function archiveFromRoot(root: CopyRoot, path: string, opts: { foll
       // Not followed (or a dangling link): the entry itself, by its name in its directory.
       const clean = posix.normalize(path);
       const parent = openInRoot(root, posix.dirname(clean), true);
-      if (parent === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+      if (parent === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`, { kind: 'not-found' });
       await withFdAsync(parent, (p) => walker.addNamed(p, posix.basename(clean), opts.topName));
     } else if (st.isFile()) {
       // Followed to a file that may live anywhere in the root: read through the fd that found it.

@@ -286,13 +286,13 @@ export class Engine {
     const { id } = this.containers.find(ref);
     const started = await this.containers.locked(id, async (record) => {
       const settled = await this.settle(record);
-      if (!settled) throw new ContainerStoreError(`No such container: ${ref}`);
+      if (!settled) throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
       if (settled.state.status === 'running' || settled.state.status === 'paused') return settled; // docker: starting a running container is a no-op
       settled.restartCount = 0;
       await this.startMonitored(settled, opts);
       return settled;
     });
-    if (!started) throw new ContainerStoreError(`No such container: ${ref}`);
+    if (!started) throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
     return started;
   }
 
@@ -529,7 +529,7 @@ export class Engine {
   private async settled(ref: string, id: string): Promise<ContainerRecord> {
     const record = await this.containers.locked(id, (r) => this.settle(r));
     if (record) return record;
-    throw new ContainerStoreError(`No such container: ${ref}`);
+    throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
   }
 
   private async waitProcessGone(id: string, ms: number): Promise<boolean> {
@@ -773,7 +773,7 @@ export class Engine {
       await this.removeFiles(record, removeVolumes);
       return { record, monitor };
     });
-    if (!removed) throw new ContainerStoreError(`No such container: ${ref}`);
+    if (!removed) throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
     // Its conmon, if any, now runs its exit command (which finds nothing to do) and ends: waited
     // for, so that no process, socket link or exit file of the container outlives `rm`.
     const { monitor } = removed;

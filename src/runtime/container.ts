@@ -23,6 +23,7 @@ import { handOverListener } from './seccomp-agent.js';
 import { parseSpec, SpecError } from './spec.js';
 import type { Hook, Process, Resources, Spec, OciState, OciStatus } from '../oci/runtime-spec.js';
 import { StateDir, type ContainerRecord } from './state.js';
+import { BerthError } from '../errors.js';
 
 export interface CreateOptions {
   bundle: string;
@@ -37,10 +38,10 @@ export interface CreateOptions {
 }
 
 /** An error of the runtime, already worded for a user; `exitCode` for `run` (126/127 like a shell). */
-export class RuntimeError extends Error {
+export class RuntimeError extends BerthError {
   override readonly name = 'RuntimeError';
   constructor(message: string, readonly exitCode = 1) {
-    super(message);
+    super(message, { kind: exitCode === 127 ? 'command-not-found' : exitCode === 126 ? 'cannot-execute' : 'system' });
   }
 }
 

@@ -14,9 +14,11 @@
 import { capabilityNumber } from '../kernel/capabilities.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
 import { type Spec, type Process, CAPABILITY_SETS, type Rlimit, HOOK_KINDS, NAMESPACE_TYPES, ROOTFS_PROPAGATIONS } from '../oci/runtime-spec.js';
+import { BerthError, type ErrorKind } from '../errors.js';
 
 /** A config that berth refuses, with the file and the JSON path (`linux.namespaces[2].type`) of the field at fault. */
-export class SpecError extends Error {
+export class SpecError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'SpecError';
 
   constructor(

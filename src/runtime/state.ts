@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { writeFileAtomic } from '../fs/atomic.js';
 import { join } from 'node:path';
 import type { Spec } from '../oci/runtime-spec.js';
+import { BerthError } from '../errors.js';
 
 /** podman passes no --root, so the default is fixed, never taken from the environment. */
 export const DEFAULT_ROOT = '/run/berth-runtime';
@@ -32,7 +33,7 @@ export interface ContainerRecord {
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
 
-export class StateError extends Error {
+export class StateError extends BerthError {
   override readonly name = 'StateError';
 }
 

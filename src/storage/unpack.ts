@@ -47,6 +47,7 @@ import { TarError, type TarHeader } from '../tar/header.js';
 import { uncompressedWithDigest } from '../tar/offload.js';
 import { TarParser, type TarSink } from '../tar/parser.js';
 import { layerKeepsXattr, OPAQUE_XATTR } from './xattr.js';
+import { BerthError, type ErrorKind } from '../errors.js';
 
 export interface ApplyLayerOptions {
   /** The layer's digest as the manifest names it, for error messages ("layer sha256:..."). */
@@ -67,7 +68,8 @@ export interface ApplyLayerResult {
 }
 
 /** A layer that could not be applied; the message is one line naming the layer and the entry. */
-export class LayerError extends Error {
+export class LayerError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   /** The entry's name as the tar gave it, when one entry is at fault. */
   readonly entry: string | undefined;
   readonly reason: string;
@@ -80,7 +82,9 @@ export class LayerError extends Error {
 }
 
 /** An entry refused on its own terms (not a failed syscall). */
-class Refused extends Error {}
+class Refused extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
+}
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;

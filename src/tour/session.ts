@@ -14,8 +14,9 @@ import type { ContainerRecord } from '../engine/containers.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import type { Spec } from '../oci/runtime-spec.js';
 import { shellQuote } from '../explain/render.js';
+import { BerthError } from '../errors.js';
 
-export class TourInterrupted extends Error {
+export class TourInterrupted extends BerthError {
   override readonly name = 'TourInterrupted';
   constructor() {
     super('interrupted');

@@ -394,7 +394,7 @@ export class NetworkManager {
       const network = this.networks.find(ref);
       if (network.name === DEFAULT_NETWORK) throw new NetworkError(`${DEFAULT_NETWORK} is a pre-defined network and cannot be removed`);
       const users = this.endpointsOn(network).map((u) => u.container.name);
-      if (users.length) throw new NetworkError(`error while removing network ${network.name}: it has active endpoints (${users.join(', ')})`);
+      if (users.length) throw new NetworkError(`error while removing network ${network.name}: it has active endpoints (${users.join(', ')})`, { kind: 'conflict' });
       this.leases.reclaim(network);
       this.leases.removeNetwork(network);
       this.networks.remove(network);
