@@ -3,7 +3,8 @@ import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchiv
 import type { Engine } from '../engine/engine.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import type { Command } from './command.js';
-import { ago, humanSize, table } from './format.js';
+import { ago, table } from './format.js';
+import { humanSize } from '../units.js';
 import { renderTemplate } from './template.js';
 
 /** Ids of images some container (in any state) was made from: they may not be removed. */

@@ -7,7 +7,7 @@ import { pull, pushImage, removeCredentials, RegistryClient, storeCredentials, t
 import { DOCKER_HUB } from '../image/reference.js';
 import { bool, parseArgs, str, UsageError, type Parsed } from './args.js';
 import type { Command } from './command.js';
-import { humanSize } from './format.js';
+import { humanSize } from '../units.js';
 
 const TLS_FLAG = { name: 'tls-verify', boolean: true };
 

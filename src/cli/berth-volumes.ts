@@ -4,7 +4,8 @@ import { copyFromContainer, copyIntoContainer, splitCopyArg } from '../engine/co
 import { ANONYMOUS_LABEL } from '../engine/volumes.js';
 import { bool, list, parseArgs, UsageError } from './args.js';
 import type { Command } from './command.js';
-import { humanSize, table } from './format.js';
+import { table } from './format.js';
+import { humanSize } from '../units.js';
 
 function labels(specs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
