@@ -12,8 +12,8 @@ import { TarWriter } from '../tar/index.js';
 import { diffUpper, writeLayerFromUpper, type Change } from '../storage/diff.js';
 import type { Plan } from '../kernel/plan.js';
 import type { CgroupOp } from '../cgroups/driver.js';
-import { renderCgroupOps } from '../cgroups/explain.js';
 import { renderPlan } from '../explain/render.js';
+import { renderRunPlan } from '../runtime/explain.js';
 import { Socket } from 'node:net';
 import { native } from '../kernel/native.js';
 import { exitCodeOf, Runtime } from '../runtime/container.js';
@@ -835,9 +835,4 @@ function teeOutput(log: LogWriter, io?: ForegroundIO) {
 /** conmon's link to the bundle for the attach socket's short path (conmon 2.1.6 leaves it behind). */
 function removeAttachLink(id: string): void {
   rmSync(join(SOCKET_DIR, id), { force: true });
-}
-
-/** --explain for a run: the cgroup's writes, then the child's steps (the overlay mount among them). */
-function renderRunPlan(plan: Plan, rootfs: string, cgroupOps: CgroupOp[]): string[] {
-  return [...renderCgroupOps(cgroupOps), ...renderPlan(plan, { rootfs })];
 }
