@@ -370,7 +370,8 @@ export function encodePlan(plan: Plan): Buffer {
       ints[BLOB_OFFSET_SLOT] = addBlob(e.blob);
       ints[BLOB_LENGTH_SLOT] = e.blob.length;
     }
-    for (let k = 0; k < 7; k++) body.writeBigInt64LE(BigInt(ints[k] ?? 0), at + 8 + k * 8);
+    // asIntN: a u64 such as RLIM_INFINITY (2^64-1) is written as the same 64 bits, which C reads back.
+    for (let k = 0; k < 7; k++) body.writeBigInt64LE(BigInt.asIntN(64, BigInt(ints[k] ?? 0)), at + 8 + k * 8);
     for (let k = 0; k < 4; k++) body.writeInt32LE(addString(e.strs[k] ?? null), at + 64 + k * 4);
   });
   return Buffer.concat([head, body, ...strings]);
