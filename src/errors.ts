@@ -83,3 +83,9 @@ export function errnoCodeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** Whether a node:fs error says the path is not there (ENOENT; ENOTDIR: a component on the way is not a directory). */
+export function isMissing(err: unknown): boolean {
+  const code = errnoCodeOf(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

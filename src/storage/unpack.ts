@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstatSync, lutimesSync, mkdirSync, readlinkSync, realpathSync, renameSync, rmSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, errnoCodeOf, type ErrorKind } from '../errors.js';
+import { BerthError, errnoCodeOf, type ErrorKind, isMissing } from '../errors.js';
 import type { ByteSource } from '../tar/compression.js';
 import { uncompressedWithDigest } from '../tar/offload.js';
 import { applyTar, Refused, TarApplier, type ApplyTarget, type DirectoryUse, type TargetDir } from './apply.js';
@@ -212,7 +212,8 @@ export async function unpackLayerInto(storeDir: string, chainId: string, source:
   const exists = (): boolean => {
     try {
       return lstatSync(path).isDirectory();
-    } catch {
+    } catch (err) {
+      if (!isMissing(err)) throw err;
       return false;
     }
   };
