@@ -3,7 +3,7 @@
 // created here: a bad flag fails before any container or volume exists.
 import { statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
-import { BerthError, type ErrorKind } from '../errors.js';
+import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
 export type MountRequest =
   | { type: 'bind'; source: string; target: string; readonly: boolean; propagation: string }
@@ -59,7 +59,8 @@ function checkBindSource(source: string): string {
   if (!isAbsolute(source)) throw new Error(`invalid mount config for type "bind": invalid mount path: '${source}' mount path must be absolute`);
   try {
     statSync(source);
-  } catch {
+  } catch (err) {
+    if (!isMissing(err)) throw err;
     throw new Error(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
   }
   return posix.normalize(source);

@@ -14,7 +14,7 @@ import { applyLayer } from '../storage/unpack.js';
 import { TarWriter } from '../tar/index.js';
 import type { ContainerRecord } from './containers.js';
 import { VOLUME_NAME, type ContainerMount, type MountRequest } from './mount-flags.js';
-import { BerthError, type ErrorKind } from '../errors.js';
+import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
 /** `berth volume inspect`'s JSON, docker's fields. */
 export interface VolumeRecord {
@@ -103,8 +103,9 @@ export class VolumeStore {
     let names: string[];
     try {
       names = readdirSync(this.dir).filter((n) => VOLUME_NAME.test(n));
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no volume made yet
     }
     return names.flatMap((n) => this.find(n) ?? []).sort((a, b) => a.Name.localeCompare(b.Name));
   }
@@ -149,8 +150,9 @@ export class VolumeStore {
     let names: string[] = [];
     try {
       names = readdirSync(this.dir);
-    } catch {
-      return;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return; // no volume made yet
     }
     for (const n of names) if (/^\.(new|removing)-/.test(n)) rmSync(join(this.dir, n), { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../fs/atomic.js';
 import { AddressError, formatIPv4, formatSubnet, isHostAddress, overlaps, parseIPv4, parseSubnet, type Subnet } from './ipv4.js';
 import { DEFAULT_NETWORK } from './options.js';
-import { BerthError, type ErrorKind } from '../../errors.js';
+import { BerthError, type ErrorKind, isMissing } from '../../errors.js';
 
 export interface NetworkRecord {
   name: string;
@@ -66,8 +66,9 @@ export class NetworkStore {
     let names: string[];
     try {
       names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no network made yet
     }
     const out: NetworkRecord[] = [];
     for (const n of names) {

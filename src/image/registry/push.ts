@@ -63,6 +63,7 @@ export async function pushImage(store: ImageStore, source: string, destination?:
         return;
       }
       for (const from of [...new Set(mountFrom)]) {
+        // A mount the registry refuses, for whatever reason, costs only the upload that follows.
         if (await client.mountBlob(repo, desc.digest, from, whatBlob).catch(() => false)) {
           if (i > 0) emit({ type: 'mounted', id: desc.digest, from });
           return;
