@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dist = fileURLToPath(new URL('../dist/src/', import.meta.url));
-const { openCgroup } = await import(join(dist, 'cgroups/driver.js'));
+const { openCgroup } = await import(join(dist, 'cgroups/open.js'));
 const { containerDeviceRules } = await import(join(dist, 'cgroups/device-rules.js'));
 const { sharesToWeight } = await import(join(dist, 'cgroups/resources.js'));
 

@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { detectCgroupLayout } from '../src/cgroups/detect.js';
-import type { Resources, Spec } from '../src/runtime/spec.js';
+import type { Resources, Spec } from '../src/oci/runtime-spec.js';
 import { addCapabilities, bindMount, makeBundle, type Bundle, type BundleOptions } from './helpers/bundle.js';
 import { containerIds, isAlivePid, lastLine, runtimeInBackground, runtimeWith, show, tempRoot, unique, waitFor, type Result } from './helpers/run.js';
 

@@ -8,12 +8,13 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { detectCgroupLayout, type CgroupLayout } from '../src/cgroups/detect.js';
-import { openCgroup, type CgroupDriver, type CgroupOp } from '../src/cgroups/driver.js';
+import type { CgroupDriver, CgroupOp } from '../src/cgroups/driver.js';
+import { openCgroup } from '../src/cgroups/open.js';
 import { CgroupError } from '../src/cgroups/errors.js';
 import { renderCgroupOps } from '../src/cgroups/explain.js';
 import { parseCgroupsPath } from '../src/cgroups/path.js';
 import { sharesToWeight } from '../src/cgroups/resources.js';
-import type { Resources } from '../src/runtime/spec.js';
+import type { Resources } from '../src/oci/runtime-spec.js';
 
 const MiB = 1024 * 1024;
 

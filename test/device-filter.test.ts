@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { detectCgroupLayout } from '../src/cgroups/detect.js';
 import { attachDeviceFilter, deviceFilterProgram } from '../src/cgroups/device-filter.js';
 import { containerDeviceRules } from '../src/cgroups/device-rules.js';
-import type { DeviceRule } from '../src/runtime/spec.js';
+import type { DeviceRule } from '../src/oci/runtime-spec.js';
 
 const v2 = detectCgroupLayout().v2;
 const skip = v2 ? false : 'this host has no cgroup2 mount';

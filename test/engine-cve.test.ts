@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openCgroup } from '../src/cgroups/driver.js';
+import { openCgroup } from '../src/cgroups/open.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { probeBinary } from './helpers/bundle.js';
 import { unique, waitFor } from './helpers/run.js';

@@ -9,10 +9,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
-import { MediaType } from '../src/image/types.js';
+import { MediaType } from '../src/oci/image-spec.js';
 import { DigestError, ImageError, NotFoundError } from '../src/image/errors.js';
 import { buildManifest, encodeJSON } from '../src/image/manifest.js';
-import { acquireLock } from '../src/image/lock.js';
+import { acquireLock } from '../src/fs/lock.js';
 import type { ImageStore } from '../src/image/store.js';
 import { blobAndTempFiles, moduleUrl, runNode, storeListing, tempStore } from './helpers/image-store.js';
 

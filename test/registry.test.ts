@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { MediaType, type Descriptor } from '../src/image/types.js';
+import { MediaType, type Descriptor } from '../src/oci/image-spec.js';
 import { commitImage } from '../src/image/commit.js';
 import type { ImageStore } from '../src/image/store.js';
 import { hostPlatform } from '../src/image/platform.js';

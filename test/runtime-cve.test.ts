@@ -14,7 +14,7 @@ import { CLI, lastLine, leftovers, runtime, runtimeInBackground, show, tempRoot,
 import { hostReleaseAgents, releaseAgentEscapeScript } from './helpers/cve.js';
 import { readUntilHangup } from './helpers/pty.js';
 import { native } from '../src/kernel/native.js';
-import type { Spec } from '../src/runtime/spec.js';
+import type { Spec } from '../src/oci/runtime-spec.js';
 
 /** Starts per race: the unfixed runtime lost such races within a few starts (2 to 13 in 20). */
 const ATTEMPTS = 20;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { bindMount, editConfig, makeBundle, type Bundle, type BundleOptions } from './helpers/bundle.js';
 import { isAlivePid, leftovers, runtime, runtimeOk, runtimeWith, show, tempRoot, unique, type Result } from './helpers/run.js';
 import type { TestContext } from 'node:test';
-import type { Spec } from '../src/runtime/spec.js';
+import type { Spec } from '../src/oci/runtime-spec.js';
 
 /** The error is one line, `berth-runtime: ...`, matching `names`; the exit status as given. */
 function assertOneLineError(r: Result, names: RegExp, status?: number): void {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Spec } from '../src/runtime/spec.js';
+import type { Spec } from '../src/oci/runtime-spec.js';
 import { bindMount, makeBundle } from './helpers/bundle.js';
 import { lastLine, runtime, runtimeOk, show, tempRoot, unique, waitFor } from './helpers/run.js';
 

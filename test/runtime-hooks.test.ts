@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { native } from '../src/kernel/native.js';
 import { readUntilHangup } from './helpers/pty.js';
-import type { Hook, Spec } from '../src/runtime/spec.js';
+import type { Hook, Spec } from '../src/oci/runtime-spec.js';
 import { bindMount, makeBundle } from './helpers/bundle.js';
 import { lastLine, leftovers, runtime, runtimeOk, show, tempRoot, unique, waitFor } from './helpers/run.js';
 

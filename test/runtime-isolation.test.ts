@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import type { TestContext } from 'node:test';
 import { addCapabilities, bindMount, makeBundle } from './helpers/bundle.js';
 import { runtime, show, tempRoot, unique } from './helpers/run.js';
-import type { Spec } from '../src/runtime/spec.js';
+import type { Spec } from '../src/oci/runtime-spec.js';
 
 /** A secret in a host directory the container must never reach. */
 function hostMarker(t: TestContext): { path: string; secret: string } {

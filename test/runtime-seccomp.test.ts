@@ -12,7 +12,7 @@ import type { Step } from '../src/kernel/plan.js';
 import { syscallNumbers } from '../src/kernel/seccomp.js';
 import { placeSeccomp, privilegeSteps } from '../src/runtime/privileges.js';
 import type { SeccompFilter } from '../src/runtime/seccomp.js';
-import type { Seccomp, Spec } from '../src/runtime/spec.js';
+import type { Seccomp, Spec } from '../src/oci/runtime-spec.js';
 import { bindMount, makeBundle, type Bundle } from './helpers/bundle.js';
 import { schemasAvailable, SCHEMAS_MISSING_REASON, validateAgainstRuntimeSchema } from './helpers/oci-schema.js';
 import { leftovers, runtime, runtimeOk, show, tempRoot, unique, waitFor, type Result } from './helpers/run.js';

@@ -3,10 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CAPABILITIES, capabilityMask } from '../src/runtime/capabilities.js';
+import { CAPABILITIES, capabilityMask } from '../src/kernel/capabilities.js';
 import { defaultSpec } from '../src/runtime/default-spec.js';
 import { RLIM_INFINITY, RLIMITS, rlimitValue } from '../src/runtime/rlimits.js';
-import { parseSpec, SpecError, validateProcess, validateSpec, type Spec } from '../src/runtime/spec.js';
+import { parseSpec, SpecError, validateProcess, validateSpec } from '../src/runtime/spec.js';
+import type { Spec } from '../src/oci/runtime-spec.js';
 import { SCHEMAS_MISSING_REASON, schemasAvailable, validateAgainstRuntimeSchema } from './helpers/oci-schema.js';
 
 // Tests reshape specs freely, including into invalid JSON shapes.

@@ -3,7 +3,7 @@
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { Resources } from '../runtime/spec.js';
+import type { Resources } from '../oci/runtime-spec.js';
 import { attachDeviceFilter } from './device-filter.js';
 import type { CgroupDriver, CgroupOp, CgroupStats, CgroupWrite } from './driver.js';
 import { CgroupError, kernelRefused } from './errors.js';

@@ -4,7 +4,7 @@
 import { closeSync } from 'node:fs';
 import { native } from '../kernel/native.js';
 import { fromNative } from '../kernel/errors.js';
-import type { DeviceRule } from '../runtime/spec.js';
+import type { DeviceRule } from '../oci/runtime-spec.js';
 
 // The program's input, struct bpf_cgroup_dev_ctx: u32 access_type (access << 16 | type), u32 major, u32 minor.
 const DEV_BLOCK = 1;

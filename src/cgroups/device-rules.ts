@@ -1,6 +1,6 @@
 // The device rules a container's cgroup gets: the spec's, then the runtime's defaults (runc's
 // list), later rules winning — so that deny-all in a spec still leaves /dev/null usable.
-import type { DeviceRule } from '../runtime/spec.js';
+import type { DeviceRule } from '../oci/runtime-spec.js';
 
 export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = [
   // mknod of any node is allowed; using one is what the rules below decide.

@@ -2,8 +2,9 @@
 //   linux.resources.cpu.period: must be positive                      (bad input, refused before any mkdir)
 //   cgroup: write 30000 100000 to /sys/fs/cgroup/.../cpu.max: EINVAL (invalid argument)   (the kernel said no)
 import { describeErrno } from '../kernel/errors.js';
+import { BerthError } from '../errors.js';
 
-export class CgroupError extends Error {
+export class CgroupError extends BerthError {
   override readonly name = 'CgroupError';
   /** JSON path of the refused field (`linux.resources.cpu.period`), when the fault is the input. */
   readonly field?: string;

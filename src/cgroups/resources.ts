@@ -1,8 +1,9 @@
 // linux.resources as a cgroup sees it: what either version refuses, and the conversions between
 // the OCI numbers (cgroup v1's units) and v2's files. Checked before anything is created.
 import { readdirSync } from 'node:fs';
-import type { DeviceRule, Resources } from '../runtime/spec.js';
+import type { DeviceRule, Resources } from '../oci/runtime-spec.js';
 import { refuse } from './errors.js';
+import { isMissing } from '../errors.js';
 
 export const FIELD = 'linux.resources';
 const f = (path: string) => `${FIELD}.${path}`;
@@ -130,8 +131,9 @@ export function hostHugePageSizes(): string[] | undefined {
   let names: string[];
   try {
     names = readdirSync('/sys/kernel/mm/hugepages');
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    return undefined; // a kernel without huge pages
   }
   return names.flatMap((name) => {
     const kb = /^hugepages-(\d+)kB$/.exec(name);

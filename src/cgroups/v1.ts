@@ -3,7 +3,7 @@
 // hierarchy, named ones (name=systemd) included, and on a hybrid host in the cgroup2 tree too.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Resources } from '../runtime/spec.js';
+import type { Resources } from '../oci/runtime-spec.js';
 import { CgroupDriverBase, fileName, FREEZE_TIMEOUT_MS, POLL_MS, refuseIfOccupied, sibling } from './base.js';
 import type { CgroupLayout } from './detect.js';
 import type { CgroupOp, CgroupStats, CgroupWrite } from './driver.js';

@@ -3,7 +3,7 @@
 // hold no processes itself (the "no internal processes" rule; the root is exempt).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Resources } from '../runtime/spec.js';
+import type { Resources } from '../oci/runtime-spec.js';
 import { CgroupDriverBase, fileName, FREEZE_TIMEOUT_MS, POLL_MS, refuseIfOccupied } from './base.js';
 import type { CgroupOp, CgroupStats, CgroupWrite } from './driver.js';
 import { CgroupError, kernelRefused, refuse } from './errors.js';

@@ -1,5 +1,6 @@
 // A small argv parser with runc's (urfave/cli) habits: `--flag value`, `--flag=value`, short
 // aliases, repeatable flags, boolean flags that take no value, and flags before positionals.
+import { BerthError, type ErrorKind } from '../errors.js';
 
 export interface FlagSpec {
   /** Long name without dashes. */
@@ -15,7 +16,8 @@ export interface Parsed {
   positionals: string[];
 }
 
-export class UsageError extends Error {
+export class UsageError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'UsageError';
 }
 

@@ -3,8 +3,9 @@ import { createWriteStream } from 'node:fs';
 import type { ContainerRecord } from '../engine/containers.js';
 import { bool, list, parseArgs, str, UsageError } from './args.js';
 import { renderTemplate } from './template.js';
-import type { Command } from './berth.js';
-import { ago, humanDuration, table } from './format.js';
+import type { Command } from './command.js';
+import { ago, table } from './format.js';
+import { humanDuration } from '../units.js';
 import { portsColumn } from './berth-network.js';
 
 function statusText(record: ContainerRecord): string {

@@ -2,8 +2,9 @@
 import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
 import type { Engine } from '../engine/engine.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
-import type { Command } from './berth.js';
-import { ago, humanSize, table } from './format.js';
+import type { Command } from './command.js';
+import { ago, table } from './format.js';
+import { humanSize } from '../units.js';
 import { renderTemplate } from './template.js';
 
 /** Ids of images some container (in any state) was made from: they may not be removed. */

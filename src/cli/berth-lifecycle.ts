@@ -9,8 +9,9 @@ import { attach } from '../engine/attach.js';
 import { inspectContainer } from '../engine/inspect.js';
 import { parseLogTime, printLogs } from '../engine/logs.js';
 import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
-import type { Command } from './berth.js';
-import { humanSize, table } from './format.js';
+import type { Command } from './command.js';
+import { table } from './format.js';
+import { humanSize } from '../units.js';
 import { inspectImage } from './berth-images.js';
 import { renderTemplate } from './template.js';
 

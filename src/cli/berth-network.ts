@@ -2,7 +2,7 @@
 // `berth run`'s network flags, with docker's names and output.
 import { networkRequest, type NetworkRecord, type NetworkRequest, type PortMapping } from '../engine/network/index.js';
 import { bool, list, parseArgs, str, UsageError, type FlagSpec, type Parsed } from './args.js';
-import type { Command } from './berth.js';
+import type { Command } from './command.js';
 import { table } from './format.js';
 
 export const RUN_NETWORK_FLAGS: FlagSpec[] = [

@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { ensureImage, familiarName, parsePlatform, parseReference, PULL_POLICIES, shortId, type PullPolicy } from '../image/index.js';
 import type { Engine } from '../engine/engine.js';
-import { pull, pushImage, removeCredentials, RegistryClient, storeCredentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
+import { progressLines, pull, pushImage, removeCredentials, RegistryClient, storeCredentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
 import { DOCKER_HUB } from '../image/reference.js';
 import { bool, parseArgs, str, UsageError, type Parsed } from './args.js';
-import type { Command } from './berth.js';
-import { humanSize } from './format.js';
+import type { Command } from './command.js';
+import { humanSize } from '../units.js';
 
 const TLS_FLAG = { name: 'tls-verify', boolean: true };
 
@@ -82,59 +82,10 @@ class Progress {
   }
 }
 
-function pullEvents(progress: Progress): (e: PullEvent) => void {
+/** A pull's or a push's events drawn as docker's status lines. */
+function progressOf(progress: Progress, direction: 'pull' | 'push'): (e: PullEvent | PushEvent) => void {
   return (e) => {
-    switch (e.type) {
-      case 'layers':
-        for (const l of e.layers) progress.set(l.digest, 'Pulling fs layer', 0, l.size);
-        break;
-      case 'exists':
-        progress.set(e.id, 'Already exists', e.size, e.size);
-        break;
-      case 'start':
-        progress.set(e.id, 'Waiting', 0, e.size);
-        break;
-      case 'progress':
-        progress.set(e.id, 'Downloading', e.current, e.size);
-        break;
-      case 'retry':
-        progress.set(e.id, `Retrying (${e.attempt}): ${e.reason}`);
-        break;
-      case 'done':
-        progress.set(e.id, 'Download complete', e.size, e.size);
-        progress.set(e.id, 'Pull complete', e.size, e.size);
-        break;
-      case 'resumed':
-        progress.set(e.id, `Resuming after ${humanSize(e.offset)}`, e.offset, e.size);
-        break;
-      case 'resolved':
-        break;
-    }
-  };
-}
-
-function pushEvents(progress: Progress): (e: PushEvent) => void {
-  return (e) => {
-    switch (e.type) {
-      case 'layers':
-        for (const l of e.layers) progress.set(l.digest, 'Preparing', 0, l.size);
-        break;
-      case 'exists':
-        progress.set(e.id, 'Layer already exists', e.size, e.size);
-        break;
-      case 'mounted':
-        progress.set(e.id, `Mounted from ${e.from}`);
-        break;
-      case 'start':
-        progress.set(e.id, 'Waiting', 0, e.size);
-        break;
-      case 'progress':
-        progress.set(e.id, 'Pushing', e.current, e.size);
-        break;
-      case 'done':
-        progress.set(e.id, 'Pushed', e.size, e.size);
-        break;
-    }
+    for (const line of progressLines(direction, e)) progress.set(line.id, line.status, line.current, line.total);
   };
 }
 
@@ -160,7 +111,7 @@ export async function ensureImageForRun(engine: Engine, text: string, opts: { po
   if (policy === 'missing' && !local) progress.say(`Unable to find image '${familiarName(parseReference(text))}' locally`);
   let result;
   try {
-    result = await ensureImage(engine.images, text, { policy, platform, tlsVerify: opts.tlsVerify, onProgress: pullEvents(progress) });
+    result = await ensureImage(engine.images, text, { policy, platform, tlsVerify: opts.tlsVerify, onProgress: progressOf(progress, 'pull') });
   } finally {
     progress.finish();
   }
@@ -181,7 +132,7 @@ export const registryCommands: Record<string, Command> = {
     const before = engine.images.find(text)?.id;
     let result;
     try {
-      result = await pull(engine.images, text, { platform, tlsVerify: tlsVerify(p), onEvent: pullEvents(progress) });
+      result = await pull(engine.images, text, { platform, tlsVerify: tlsVerify(p), onEvent: progressOf(progress, 'pull') });
     } finally {
       progress.finish();
     }
@@ -205,7 +156,7 @@ export const registryCommands: Record<string, Command> = {
     progress.say(`The push refers to repository [${dest.domain}/${dest.path}]`);
     let result;
     try {
-      result = await pushImage(engine.images, source, destination, { tlsVerify: tlsVerify(p), onEvent: pushEvents(progress) });
+      result = await pushImage(engine.images, source, destination, { tlsVerify: tlsVerify(p), onEvent: progressOf(progress, 'push') });
     } finally {
       progress.finish();
     }

@@ -5,14 +5,15 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { renderCgroupOps } from '../cgroups/explain.js';
 import type { CgroupOp } from '../cgroups/driver.js';
-import { renderPlan } from '../explain/render.js';
 import { eventsCommand, psCommand, updateResources, UPDATE_FLAGS } from './runtime-cgroup-commands.js';
 import type { Plan } from '../kernel/plan.js';
 import { Runtime, RuntimeError, exitCodeOf } from '../runtime/container.js';
 import { defaultSpec } from '../runtime/default-spec.js';
+import { renderRunPlan } from '../runtime/explain.js';
 import { features } from '../runtime/features.js';
 import { parseSignal } from '../runtime/processes.js';
-import { parseProcess, type Process } from '../runtime/spec.js';
+import { parseProcess } from '../runtime/spec.js';
+import type { Process } from '../oci/runtime-spec.js';
 import { DEFAULT_ROOT } from '../runtime/state.js';
 import { bool, list, parseArgs, str, UsageError, type FlagSpec, type Parsed } from './args.js';
 
@@ -74,17 +75,10 @@ interface Globals {
   debug: boolean;
 }
 
-/** The cgroup's writes first (they happen before the clone), then the child's steps. */
-function printPlan(plan: Plan, rootfs: string, cgroupOps: CgroupOp[], toStdout: boolean): void {
-  const text = [...renderCgroupOps(cgroupOps), ...renderPlan(plan, { rootfs })].join('\n') + '\n';
-  if (toStdout) process.stdout.write(text);
-  else process.stderr.write(text);
-}
-
+/** --dry-run prints the plan on stdout (it is the output), --explain on stderr (beside the container's). */
 function onPlanFor(p: Parsed): ((plan: Plan, rootfs: string, cgroupOps?: CgroupOp[]) => void) | undefined {
-  if (bool(p, 'dry-run')) return (plan, rootfs, ops = []) => printPlan(plan, rootfs, ops, true);
-  if (bool(p, 'explain')) return (plan, rootfs, ops = []) => printPlan(plan, rootfs, ops, false);
-  return undefined;
+  const out = bool(p, 'dry-run') ? process.stdout : bool(p, 'explain') ? process.stderr : undefined;
+  return out && ((plan, rootfs, ops) => out.write(renderRunPlan(plan, rootfs, ops).join('\n') + '\n'));
 }
 
 function oneId(p: Parsed, command: string): string {

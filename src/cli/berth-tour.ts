@@ -1,7 +1,7 @@
 // `berth tour [CHAPTER] [--step]`: the story of how a container is built, replayed on real
 // containers (src/tour/).
 import { bool, parseArgs, UsageError } from './args.js';
-import type { Command } from './berth.js';
+import type { Command } from './command.js';
 import { runTour, selectChapters, TourUsageError } from '../tour/index.js';
 
 export const tourCommands: Record<string, Command> = {

@@ -3,8 +3,9 @@ import { createInterface } from 'node:readline';
 import { copyFromContainer, copyIntoContainer, splitCopyArg } from '../engine/copy.js';
 import { ANONYMOUS_LABEL } from '../engine/volumes.js';
 import { bool, list, parseArgs, UsageError } from './args.js';
-import type { Command } from './berth.js';
-import { humanSize, table } from './format.js';
+import type { Command } from './command.js';
+import { table } from './format.js';
+import { humanSize } from '../units.js';
 
 function labels(specs: string[]): Record<string, string> {
   const out: Record<string, string> = {};

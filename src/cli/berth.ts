@@ -5,7 +5,7 @@ import { release } from 'node:os';
 import { detectCgroupLayout } from '../cgroups/detect.js';
 import { Engine } from '../engine/engine.js';
 import { defaultRoot } from '../image/index.js';
-import { RuntimeError } from '../runtime/container.js';
+import { errorMessageOf, exitStatusOf } from '../errors.js';
 import { parseBytes } from './runtime-cgroup-commands.js';
 import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
 import { imageCommands } from './berth-images.js';
@@ -18,6 +18,7 @@ import { volumeCommands } from './berth-volumes.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import { networkCommands, RUN_NETWORK_FLAGS, runNetworkRequest } from './berth-network.js';
 import { tourCommands } from './berth-tour.js';
+import type { Ctx, Command } from './command.js';
 
 const USAGE = `berth: a container engine built from kernel primitives
 
@@ -64,12 +65,6 @@ networks:
 
 Storage lives under $BERTH_ROOT (default /var/lib/berth).
 `;
-
-export interface Ctx {
-  engine: Engine;
-}
-
-export type Command = (ctx: Ctx, argv: string[]) => Promise<number>;
 
 function runOptions(p: Parsed) {
   const isolation = str(p, 'isolation') ?? 'default';
@@ -231,12 +226,10 @@ async function main(argv: string[]): Promise<number> {
     if (!run) throw new UsageError(`unknown command "${name}" (see berth --help)`);
     return await run({ engine: new Engine(defaultRoot()) }, rest);
   } catch (err) {
-    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    process.stderr.write(`berth: ${message}\n`);
+    process.stderr.write(`berth: ${errorMessageOf(err)}\n`);
     if (process.env.BERTH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    // A program that could not be run is the runtime's 126/127; everything else is berth's own 125.
-    if (err instanceof RuntimeError && err.exitCode !== 1) return err.exitCode;
-    return 125;
+    // A program that could not be run is 126/127; everything else is berth's own 125.
+    return exitStatusOf(err);
   }
 }
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { CgroupStats } from '../cgroups/driver.js';
 import type { Runtime } from '../runtime/container.js';
-import type { Resources } from '../runtime/spec.js';
+import type { Resources } from '../oci/runtime-spec.js';
 import { str, UsageError, type FlagSpec, type Parsed } from './args.js';
 
 export const UPDATE_FLAGS: FlagSpec[] = [

@@ -7,6 +7,7 @@ import { openSync, closeSync, read, writeSync, constants as fsConstants } from '
 import { join } from 'node:path';
 import { native } from '../kernel/native.js';
 import { SOCKET_DIR } from './monitor.js';
+import { BerthError } from '../errors.js';
 
 const STDOUT_PIPE = 2;
 const STDERR_PIPE = 3;
@@ -15,7 +16,7 @@ const CONN_SOCK_BUF_SIZE = 32768;
 /** ctrl-p ctrl-q */
 export const DEFAULT_DETACH_KEYS = Buffer.from([0x10, 0x11]);
 
-export class AttachError extends Error {
+export class AttachError extends BerthError {
   override readonly name = 'AttachError';
 }
 

@@ -1,10 +1,11 @@
 // An image's config plus `berth run`'s flags → the OCI config.json the runtime runs, with
 // Docker's defaults: its capability list, masked and read-only paths, /dev, and the files
 // /etc/hostname, /etc/hosts and /etc/resolv.conf made for the container.
-import type { Mount, Spec } from '../runtime/spec.js';
+import type { Mount, Spec } from '../oci/runtime-spec.js';
 import { OCI_VERSION } from '../runtime/default-spec.js';
 import { ROOTFS_OVERLAY_ANNOTATION, type RootfsOverlay } from '../runtime/rootfs-mount.js';
 import type { ResolvedUser } from './users.js';
+import { BerthError, type ErrorKind } from '../errors.js';
 
 /** What of an image's config a container is made from (OCI image config `config`, Docker's too). */
 export interface ImageRunConfig {
@@ -58,7 +59,8 @@ const MASKED_PATHS = [
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export class EngineUsageError extends Error {
+export class EngineUsageError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'EngineUsageError';
 }
 

@@ -9,9 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { acquireLock, holderAlive, holderId } from '../image/lock.js';
+import { acquireLock, holderAlive, holderId } from '../fs/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
+import { BerthError, type ErrorKind } from '../errors.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
 
@@ -58,7 +59,8 @@ export interface ContainerRecord {
   };
 }
 
-export class ContainerStoreError extends Error {
+export class ContainerStoreError extends BerthError {
+  static override readonly kind: ErrorKind = 'conflict';
   override readonly name = 'ContainerStoreError';
 }
 
@@ -289,7 +291,7 @@ export class ContainerStore {
     const matches = this.ids().filter((id) => id.startsWith(ref));
     if (matches.length === 1) return this.load(matches[0]);
     if (matches.length > 1) throw new ContainerStoreError(`multiple containers match the id prefix ${ref}: be more specific`);
-    throw new ContainerStoreError(`No such container: ${ref}`);
+    throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
   }
 
   /**

@@ -4,31 +4,24 @@
 // works from fds: only one name is ever looked up in a directory already opened, never following
 // a symlink there. A symlink in the container (absolute, a `..` chain, a chain of links), even
 // one swapped in while the copy runs, cannot make berth read or write a host path.
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { native, O_PATH, RESOLVE } from '../kernel/native.js';
 import { devMajor, devMinor, layerXattrsOf, statHeader } from '../storage/archive.js';
-import { cleanLayerPath } from '../storage/unpack.js';
-import { layerKeepsXattr } from '../storage/xattr.js';
-import { decompressedChunks, readTar, TarWriter, type ByteSource, type TarHeader } from '../tar/index.js';
+import { applyTar, Refused, TarApplier, type ApplyTarget, type DirectoryUse, type TargetDir } from '../storage/apply.js';
+import { decompressedChunks, TarWriter, type ByteSource, type TarHeader } from '../tar/index.js';
 import { withFdAsync, withHostRoot, type CopyRoot } from './container-root.js';
+import { BerthError, errnoCodeOf, type ErrorKind } from '../errors.js';
 
-export class CopyError extends Error {
+export class CopyError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'CopyError';
 }
-
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFIFO = 0o010000;
 
 /** The path by which this process reaches what an fd holds; a name below it is looked up in that directory. */
 function viaFd(fd: number, name?: string): string {
   return name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`;
-}
-
-function code(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException)?.code;
 }
 
 /** An O_PATH fd of `path` resolved inside `root` (null when it does not exist). */
@@ -36,7 +29,7 @@ function openInRoot(root: CopyRoot, path: string, follow: boolean): number | nul
   try {
     return native.openat2(root.fd, path, O_PATH | (follow ? 0 : constants.O_NOFOLLOW), 0, RESOLVE.IN_ROOT);
   } catch (err) {
-    if (code(err) === 'ENOENT') return null;
+    if (errnoCodeOf(err) === 'ENOENT') return null;
     throw new CopyError(`${path} in ${root.what}: ${(err as Error).message}`);
   }
 }
@@ -65,7 +58,7 @@ export interface SourceInfo {
 /** What `path` is inside `root`: a CopyError when it does not exist (docker's message). */
 export function statSource(root: CopyRoot, path: string, followLink: boolean): SourceInfo {
   const fd = openInRoot(root, path, followLink || sourceForm(path).trailing);
-  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`, { kind: 'not-found' });
   return withFd(fd, (f) => ({ isDir: fstatSync(f).isDirectory() }));
 }
 
@@ -76,7 +69,7 @@ export function statSource(root: CopyRoot, path: string, followLink: boolean): S
 export async function archiveFromRoot(root: CopyRoot, path: string, opts: { followLink: boolean; topName: string }, tar: TarWriter): Promise<void> {
   const follow = opts.followLink || sourceForm(path).trailing;
   const fd = openInRoot(root, path, follow);
-  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`, { kind: 'not-found' });
   const walker = new FdArchiver(tar);
   try {
     const st = fstatSync(fd);
@@ -93,7 +86,7 @@ export async function archiveFromRoot(root: CopyRoot, path: string, opts: { foll
       // Not followed (or a dangling link): the entry itself, by its name in its directory.
       const clean = posix.normalize(path);
       const parent = openInRoot(root, posix.dirname(clean), true);
-      if (parent === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`);
+      if (parent === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`, { kind: 'not-found' });
       await withFdAsync(parent, (p) => walker.addNamed(p, posix.basename(clean), opts.topName));
     } else if (st.isFile()) {
       // Followed to a file that may live anywhere in the root: read through the fd that found it.
@@ -202,117 +195,52 @@ export function tarTarget(root: CopyRoot, dest: string): CopyTarget {
 }
 
 /**
- * Extracts a tar into `dir` inside `root`. Each entry's parent is opened with RESOLVE_IN_ROOT
- * (symlinks inside the root are followed, as the container would; nothing leads out of it), then
- * the entry is made by its one name in that open directory, never through a symlink.
+ * Where `berth cp` extracts: the directory `dir` inside `root`. Each entry's parent is opened with
+ * RESOLVE_IN_ROOT (symlinks inside the root are followed, as the container would; nothing leads
+ * out of it) and held while the tar applier makes the entry by its one name in it, never through
+ * a symlink. An entry in the way is replaced unless one of the two is a directory (docker's rule).
+ */
+class RootDir implements ApplyTarget {
+  readonly outside = 'climbs out of the destination';
+
+  constructor(
+    private readonly root: CopyRoot,
+    private readonly dir: string,
+  ) {}
+
+  directory(rel: string, use: DirectoryUse): TargetDir {
+    const path = posix.join(this.dir, rel);
+    const fd = openInRoot(this.root, path, true);
+    if (fd === null) throw new Refused(`${use === 'hardlink target' ? "hardlink target's directory" : 'no directory'} ${path} in ${this.root.what}`);
+    return { rel, path: viaFd(fd), release: () => closeSync(fd) };
+  }
+
+  clear(dir: TargetDir, name: string, existingIsDir: boolean, type: TarHeader['type']): void {
+    const shown = JSON.stringify(posix.join(dir.rel, name));
+    if (existingIsDir) throw new Refused(`cannot overwrite directory ${shown} with non-directory`);
+    if (type === 'dir') throw new Refused(`cannot overwrite non-directory ${shown} with directory`);
+    unlinkSync(`${dir.path}/${name}`);
+  }
+
+  madeDirectory(): void {
+    // Nothing is remembered: the container may change its tree while the copy runs.
+  }
+
+  setDirectoryTime(rel: string, mtime: number): void {
+    const fd = openInRoot(this.root, posix.join(this.dir, rel), false);
+    if (fd !== null) withFd(fd, (f) => utimesSync(viaFd(f), mtime, mtime));
+  }
+}
+
+/**
+ * Extracts a tar into `dir` inside `root`, with the tar applier the layers use (storage/apply.ts).
  * With `owners` (cp -a) the tar's uid/gid are kept; without, files belong to the copier (root).
  */
 export async function extractIntoRoot(source: ByteSource, root: CopyRoot, dir: string, opts: { owners: boolean }): Promise<void> {
-  const dirTimes: Array<{ path: string; mtime: number }> = [];
-  for await (const entry of readTar(source)) {
-    const h = entry.header;
-    const rel = cleanLayerPath(h.name);
-    if (rel === null) throw new CopyError(`tar entry ${JSON.stringify(h.name)} climbs out of the destination`);
-    if (rel === '') {
-      await entry.skip();
-      continue;
-    }
-    const full = posix.join(dir, rel);
-    const parentFd = openInRoot(root, posix.dirname(full), true);
-    if (parentFd === null) throw new CopyError(`tar entry ${JSON.stringify(h.name)}: no directory ${posix.dirname(full)} in ${root.what}`);
-    try {
-      const base = posix.basename(full);
-      const path = viaFd(parentFd, base);
-      await makeEntry(root, dir, parentFd, base, path, h, entry.body, opts.owners);
-      if (h.type === 'dir') dirTimes.push({ path: full, mtime: h.mtime });
-    } finally {
-      closeSync(parentFd);
-    }
-  }
-  // Directories' times last: making their entries changed them.
-  for (const d of dirTimes.reverse()) {
-    const fd = openInRoot(root, d.path, false);
-    if (fd !== null) withFd(fd, (f) => utimesSync(viaFd(f), d.mtime, d.mtime));
-  }
-}
-
-/** Removes what is at `path` unless it is a directory (a directory is merged into, as docker does). */
-function clearFor(path: string, type: string, name: string): void {
-  let st: Stats;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (st.isDirectory()) {
-    if (type === 'dir') return;
-    throw new CopyError(`cannot overwrite directory ${JSON.stringify(name)} with non-directory`);
-  }
-  if (type === 'dir') throw new CopyError(`cannot overwrite non-directory ${JSON.stringify(name)} with directory`);
-  unlinkSync(path);
-}
-
-async function makeEntry(root: CopyRoot, dir: string, parentFd: number, base: string, path: string, h: TarHeader, body: AsyncIterable<Buffer>, owners: boolean): Promise<void> {
-  clearFor(path, h.type, h.name);
-  const chown = (fn: () => void) => {
-    if (owners) fn();
-  };
-  switch (h.type) {
-    case 'dir': {
-      try {
-        mkdirSync(path, { mode: 0o700 });
-      } catch (err) {
-        if (code(err) !== 'EEXIST') throw err;
-      }
-      const fd = native.openat2(parentFd, base, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW, 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS);
-      withFd(fd, (f) => {
-        chown(() => fchownSync(f, h.uid, h.gid));
-        fchmodSync(f, h.mode & 0o7777);
-      });
-      break;
-    }
-    case 'file': {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      try {
-        for await (const chunk of body) {
-          let off = 0;
-          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-        }
-        chown(() => fchownSync(fd, h.uid, h.gid));
-        fchmodSync(fd, h.mode & 0o7777);
-        futimesSync(fd, h.mtime, h.mtime);
-      } finally {
-        closeSync(fd);
-      }
-      break;
-    }
-    case 'symlink':
-      symlinkSync(h.linkname, path);
-      chown(() => lchownSync(path, h.uid, h.gid));
-      lutimesSync(path, h.mtime, h.mtime);
-      break;
-    case 'hardlink': {
-      const target = cleanLayerPath(h.linkname);
-      if (target === null || target === '') throw new CopyError(`tar entry ${JSON.stringify(h.name)}: bad hardlink target ${JSON.stringify(h.linkname)}`);
-      // The link's target came earlier in the same tar: under the same directory.
-      const targetPath = posix.join(dir, target);
-      const targetParent = openInRoot(root, posix.dirname(targetPath), true);
-      if (targetParent === null) throw new CopyError(`tar entry ${JSON.stringify(h.name)}: hardlink target ${JSON.stringify(h.linkname)} not found`);
-      // link(2) does not follow a symlink at its source: a link to a symlink is to the link itself.
-      withFd(targetParent, (t) => linkSync(viaFd(t, posix.basename(targetPath)), path));
-      break;
-    }
-    case 'char':
-    case 'block':
-    case 'fifo': {
-      const kind = h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO;
-      native.mknod(path, kind | (h.mode & 0o7777), h.devmajor, h.devminor);
-      chown(() => lchownSync(path, h.uid, h.gid));
-      lutimesSync(path, h.mtime, h.mtime);
-      break;
-    }
-  }
-  for (const [name, value] of Object.entries(h.xattrs)) if (layerKeepsXattr(name)) native.lsetxattr(path, name, value);
+  const applier = new TarApplier(new RootDir(root, dir), { owners: opts.owners, whiteouts: false });
+  await applyTar(source, applier, (reason, entry, cause) =>
+    new CopyError(entry === undefined ? reason : `tar entry ${JSON.stringify(entry)}: ${reason}`, cause === undefined ? {} : { cause }),
+  );
 }
 
 /** A tar flowing from an archive walk straight into an extraction. */

@@ -12,13 +12,13 @@ import { TarWriter } from '../tar/index.js';
 import { diffUpper, writeLayerFromUpper, type Change } from '../storage/diff.js';
 import type { Plan } from '../kernel/plan.js';
 import type { CgroupOp } from '../cgroups/driver.js';
-import { renderCgroupOps } from '../cgroups/explain.js';
 import { renderPlan } from '../explain/render.js';
+import { renderRunPlan } from '../runtime/explain.js';
 import { Socket } from 'node:net';
 import { native } from '../kernel/native.js';
 import { exitCodeOf, Runtime } from '../runtime/container.js';
 import { proxyConsole } from '../runtime/console.js';
-import type { Spec } from '../runtime/spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
 import { parseSignal, startTimeOf, waitGone } from '../runtime/processes.js';
 import type { RootfsOverlay } from '../runtime/rootfs-mount.js';
 import { mountOverlay, overlayLayout, renderOverlayMount, type OverlayOptions } from '../storage/overlay.js';
@@ -26,7 +26,7 @@ import { ContainerStore, ContainerStoreError, type ContainerRecord } from './con
 import { conmonArgv, readExitFile, removeExitFile, SOCKET_DIR, startMonitor, type MonitorOptions, type MonitorPaths } from './monitor.js';
 import { NO_RESTART, shouldRestart, type RestartPolicy } from './restart-policy.js';
 import { addWaiter, hasLiveWaiter, pruneExitDir } from './exit-waiters.js';
-import { holderAlive, holderId } from '../image/lock.js';
+import { holderAlive, holderId } from '../fs/lock.js';
 import { LogWriter } from './logs.js';
 import { containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
 import { writeContainerFiles } from './etc-files.js';
@@ -286,13 +286,13 @@ export class Engine {
     const { id } = this.containers.find(ref);
     const started = await this.containers.locked(id, async (record) => {
       const settled = await this.settle(record);
-      if (!settled) throw new ContainerStoreError(`No such container: ${ref}`);
+      if (!settled) throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
       if (settled.state.status === 'running' || settled.state.status === 'paused') return settled; // docker: starting a running container is a no-op
       settled.restartCount = 0;
       await this.startMonitored(settled, opts);
       return settled;
     });
-    if (!started) throw new ContainerStoreError(`No such container: ${ref}`);
+    if (!started) throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
     return started;
   }
 
@@ -529,7 +529,7 @@ export class Engine {
   private async settled(ref: string, id: string): Promise<ContainerRecord> {
     const record = await this.containers.locked(id, (r) => this.settle(r));
     if (record) return record;
-    throw new ContainerStoreError(`No such container: ${ref}`);
+    throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
   }
 
   private async waitProcessGone(id: string, ms: number): Promise<boolean> {
@@ -773,7 +773,7 @@ export class Engine {
       await this.removeFiles(record, removeVolumes);
       return { record, monitor };
     });
-    if (!removed) throw new ContainerStoreError(`No such container: ${ref}`);
+    if (!removed) throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
     // Its conmon, if any, now runs its exit command (which finds nothing to do) and ends: waited
     // for, so that no process, socket link or exit file of the container outlives `rm`.
     const { monitor } = removed;
@@ -835,9 +835,4 @@ function teeOutput(log: LogWriter, io?: ForegroundIO) {
 /** conmon's link to the bundle for the attach socket's short path (conmon 2.1.6 leaves it behind). */
 function removeAttachLink(id: string): void {
   rmSync(join(SOCKET_DIR, id), { force: true });
-}
-
-/** --explain for a run: the cgroup's writes, then the child's steps (the overlay mount among them). */
-function renderRunPlan(plan: Plan, rootfs: string, cgroupOps: CgroupOp[]): string[] {
-  return [...renderCgroupOps(cgroupOps), ...renderPlan(plan, { rootfs })];
 }

@@ -1,8 +1,9 @@
 // The files docker makes for each container and binds over the image's: /etc/hostname,
 // /etc/hosts and /etc/resolv.conf.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerFiles } from './container-spec.js';
+import { readFileIfExists } from '../fs/if-exists.js';
 
 /** Docker's fallback when the host only has resolvers on its own loopback, which a container cannot reach. */
 const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
@@ -27,13 +28,6 @@ export function containerResolvConf(hostResolvConf: string, upstream: string | n
   return [body, ...FALLBACK_NAMESERVERS.map((s) => `nameserver ${s}`)].filter(Boolean).join('\n') + '\n';
 }
 
-function readOrNull(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
 
 export function writeContainerFiles(dir: string, hostname: string): ContainerFiles {
   const files: ContainerFiles = {
@@ -46,6 +40,6 @@ export function writeContainerFiles(dir: string, hostname: string): ContainerFil
     files.hosts,
     ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', `127.0.1.1\t${hostname}`].join('\n') + '\n',
   );
-  writeFileSync(files.resolvConf, containerResolvConf(readOrNull('/etc/resolv.conf') ?? '', readOrNull('/run/systemd/resolve/resolv.conf')));
+  writeFileSync(files.resolvConf, containerResolvConf(readFileIfExists('/etc/resolv.conf') ?? '', readFileIfExists('/run/systemd/resolve/resolv.conf')));
   return files;
 }

@@ -3,9 +3,10 @@
 // file, `<exitDir>/<id>.waiter.<pid>`, holding `pid starttime`. The exit file of a removed
 // container stays while a live waiter is registered; the last waiter, or the next cleanup after a
 // waiter died, removes it. So nothing is left behind, and no waiter loses the status to a race.
-import { readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { holderAlive, holderId } from '../image/lock.js';
+import { holderAlive, holderId } from '../fs/lock.js';
+import { readdirIfExists, readFileIfExists } from '../fs/if-exists.js';
 
 const WAITER = /^([0-9a-f]{64})\.waiter\.\d+$/;
 
@@ -17,31 +18,16 @@ export function addWaiter(exitDir: string, id: string): () => void {
   return () => rmSync(file, { force: true });
 }
 
-function readOrEmpty(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function entries(exitDir: string): string[] {
-  try {
-    return readdirSync(exitDir);
-  } catch {
-    return [];
-  }
-}
 
 export function hasLiveWaiter(exitDir: string, id: string): boolean {
-  return entries(exitDir).some((name) => WAITER.exec(name)?.[1] === id && holderAlive(readOrEmpty(join(exitDir, name))));
+  return readdirIfExists(exitDir).some((name) => WAITER.exec(name)?.[1] === id && holderAlive(readFileIfExists(join(exitDir, name)) ?? ''));
 }
 
 /** Removes dead waiters' files, and the exit files of containers that are gone and awaited by no one. */
 export function pruneExitDir(exitDir: string, existing: Set<string>): void {
-  const names = entries(exitDir);
+  const names = readdirIfExists(exitDir);
   for (const name of names) {
-    if (WAITER.test(name) && !holderAlive(readOrEmpty(join(exitDir, name)))) rmSync(join(exitDir, name), { force: true });
+    if (WAITER.test(name) && !holderAlive(readFileIfExists(join(exitDir, name)) ?? '')) rmSync(join(exitDir, name), { force: true });
   }
   for (const name of names) {
     if (/^[0-9a-f]{64}$/.test(name) && !existing.has(name) && !hasLiveWaiter(exitDir, name)) rmSync(join(exitDir, name), { force: true });

@@ -1,6 +1,6 @@
 // `berth inspect`: a container in docker's JSON shape, for the fields berth has. Scripts written
 // against `docker inspect -f '{{.State.ExitCode}}'` read the same paths here.
-import type { Spec } from '../runtime/spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
 import type { ContainerRecord } from './containers.js';
 import { INIT_PATH } from './container-spec.js';
 

@@ -7,6 +7,7 @@ import type { ImageStore, ResolvedImage } from '../image/index.js';
 import { resolveInRoot } from '../runtime/root-path.js';
 import { isWhiteout } from '../storage/diff.js';
 import { layerDirName, unpackLayerInto } from '../storage/unpack.js';
+import { isMissing } from '../errors.js';
 
 export function storageDir(root: string): string {
   return join(root, 'storage');
@@ -46,8 +47,9 @@ export function readImageFile(layerDirsBottomFirst: string[], path: string): str
     let st;
     try {
       st = lstatSync(host);
-    } catch {
-      continue;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      continue; // not in this layer: the one below may have it
     }
     if (isWhiteout(st)) return null;
     if (!st.isFile()) return null;

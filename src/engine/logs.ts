@@ -3,6 +3,7 @@
 // a line or P for a part of one (a long line, or output that has no newline yet — the last line
 // of a program that ends without one is kept as P). `berth logs` puts the parts back together.
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { BerthError } from '../errors.js';
 
 export interface LogEntry {
   /** RFC 3339 with nanoseconds, as conmon wrote it. */
@@ -23,7 +24,7 @@ export interface LogOptions {
   timestamps: boolean;
 }
 
-export class LogError extends Error {
+export class LogError extends BerthError {
   override readonly name = 'LogError';
 }
 

@@ -12,11 +12,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { findUp } from '../fs/find-up.js';
+import { BerthError, isMissing } from '../errors.js';
 
 /** Where conmon makes each container's attach socket: /run/berth/socket/<id> → its bundle. */
 export const SOCKET_DIR = '/run/berth/socket';
 
-export class MonitorError extends Error {
+export class MonitorError extends BerthError {
   override readonly name = 'MonitorError';
 }
 
@@ -95,7 +96,8 @@ export function readExitFile(paths: Pick<MonitorPaths, 'exitDir'>, id: string): 
   try {
     const text = readFileSync(join(paths.exitDir, id), 'utf8').trim();
     return text === '' ? null : Number(text);
-  } catch {
+  } catch (err) {
+    if (!isMissing(err)) throw err;
     return null;
   }
 }

@@ -3,6 +3,7 @@
 // created here: a bad flag fails before any container or volume exists.
 import { statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
+import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
 export type MountRequest =
   | { type: 'bind'; source: string; target: string; readonly: boolean; propagation: string }
@@ -29,7 +30,8 @@ export interface MountFlags {
 }
 
 /** A bad -v, --mount or --tmpfs; the message names the flag and its value. */
-export class MountFlagError extends Error {
+export class MountFlagError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'MountFlagError';
   constructor(flag: string, spec: string, reason: string) {
     super(`invalid argument "${spec}" for "${flag}" flag: ${reason}`);
@@ -57,7 +59,8 @@ function checkBindSource(source: string): string {
   if (!isAbsolute(source)) throw new Error(`invalid mount config for type "bind": invalid mount path: '${source}' mount path must be absolute`);
   try {
     statSync(source);
-  } catch {
+  } catch (err) {
+    if (!isMissing(err)) throw err;
     throw new Error(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
   }
   return posix.normalize(source);

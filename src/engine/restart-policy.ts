@@ -1,5 +1,6 @@
 // Docker's restart policies: what `--restart` accepts, and whether a container that just exited
 // comes back. The monitor's exit command (`berth container cleanup`) asks this after each exit.
+import { BerthError, type ErrorKind } from '../errors.js';
 
 export interface RestartPolicy {
   name: 'no' | 'on-failure' | 'always' | 'unless-stopped';
@@ -9,7 +10,8 @@ export interface RestartPolicy {
 
 export const NO_RESTART: RestartPolicy = { name: 'no', maximumRetryCount: 0 };
 
-export class RestartPolicyError extends Error {
+export class RestartPolicyError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'RestartPolicyError';
 }
 

@@ -1,5 +1,6 @@
 // `--user` / the image's User ("name", "uid", "uid:gid", "name:group") → numeric ids, looked up in
 // the image's own /etc/passwd and /etc/group, as docker does.
+import { BerthError, type ErrorKind } from '../errors.js';
 export interface ResolvedUser {
   uid: number;
   gid: number;
@@ -7,7 +8,8 @@ export interface ResolvedUser {
   home: string;
 }
 
-export class UserLookupError extends Error {
+export class UserLookupError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'UserLookupError';
 }
 

@@ -6,7 +6,7 @@ import { lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { writeFileAtomic } from '../fs/atomic.js';
-import type { Mount } from '../runtime/spec.js';
+import type { Mount } from '../oci/runtime-spec.js';
 import { resolveInRoot } from '../runtime/root-path.js';
 import { walkTree, writeDirectoryTar } from '../storage/archive.js';
 import { mountOverlay } from '../storage/overlay.js';
@@ -14,6 +14,7 @@ import { applyLayer } from '../storage/unpack.js';
 import { TarWriter } from '../tar/index.js';
 import type { ContainerRecord } from './containers.js';
 import { VOLUME_NAME, type ContainerMount, type MountRequest } from './mount-flags.js';
+import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
 /** `berth volume inspect`'s JSON, docker's fields. */
 export interface VolumeRecord {
@@ -29,7 +30,8 @@ export interface VolumeRecord {
 /** The label docker (23+) puts on the volumes it makes for `-v /path`: `volume prune` without -a removes only those. */
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 
-export class VolumeError extends Error {
+export class VolumeError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'VolumeError';
 }
 
@@ -93,7 +95,7 @@ export class VolumeStore {
 
   get(name: string): VolumeRecord {
     const v = this.find(name);
-    if (!v) throw new VolumeError(`no such volume: ${name}`);
+    if (!v) throw new VolumeError(`no such volume: ${name}`, { kind: 'not-found' });
     return v;
   }
 
@@ -101,8 +103,9 @@ export class VolumeStore {
     let names: string[];
     try {
       names = readdirSync(this.dir).filter((n) => VOLUME_NAME.test(n));
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no volume made yet
     }
     return names.flatMap((n) => this.find(n) ?? []).sort((a, b) => a.Name.localeCompare(b.Name));
   }
@@ -116,7 +119,7 @@ export class VolumeStore {
   remove(name: string, containers: ContainerRecord[]): void {
     this.get(name);
     const users = this.usersOf(name, containers);
-    if (users.length) throw new VolumeError(`remove ${name}: volume is in use - [${users.map((c) => `${c.id.slice(0, 12)} (${c.name})`).join(', ')}]`);
+    if (users.length) throw new VolumeError(`remove ${name}: volume is in use - [${users.map((c) => `${c.id.slice(0, 12)} (${c.name})`).join(', ')}]`, { kind: 'conflict' });
     const aside = join(this.dir, `.removing-${randomBytes(8).toString('hex')}`);
     renameSync(join(this.dir, name), aside);
     rmSync(aside, { recursive: true, force: true });
@@ -147,8 +150,9 @@ export class VolumeStore {
     let names: string[] = [];
     try {
       names = readdirSync(this.dir);
-    } catch {
-      return;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return; // no volume made yet
     }
     for (const n of names) if (/^\.(new|removing)-/.test(n)) rmSync(join(this.dir, n), { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@
 
 import { posix } from 'node:path';
 import { MS, NS_FLAGS, SECCOMP_FILTER_FLAG, SyncTag, type NamespaceKind, type PathRef, type Plan, type Step } from '../kernel/plan.js';
-import { CAPABILITIES } from '../runtime/capabilities.js';
+import { CAPABILITIES } from '../kernel/capabilities.js';
 
 /** Where in-root paths are: under the rootfs on the host until the root changes, at `/` after. */
 interface View {

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { isMissing } from '../errors.js';
 
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -17,7 +18,7 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
     try {
       closeSync(fd);
     } catch {
-      // already closed
+      // The write or the rename failed, and that error is thrown below; the fd may be closed already.
     }
     rmSync(temp, { force: true });
     throw err;
@@ -35,7 +36,8 @@ export function removeOrphanedTemps(dir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
+  } catch (err) {
+    if (!isMissing(err)) throw err;
     return []; // no directory, nothing left in it
   }
   const removed: string[] = [];

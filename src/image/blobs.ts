@@ -13,11 +13,12 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Descriptor, Digest } from './types.js';
+import type { Descriptor, Digest } from '../oci/image-spec.js';
 import { Sha256Counter, digestHex } from './digest.js';
 import { DigestError, ImageError, NotFoundError } from './errors.js';
-import { holderAlive, tryAcquireLock } from './lock.js';
+import { holderAlive, tryAcquireLock } from '../fs/lock.js';
 import type { Lease } from './lease.js';
+import { isMissing } from '../errors.js';
 
 export type BlobSource = Readable | Buffer | AsyncIterable<Buffer | Uint8Array>;
 
@@ -81,7 +82,8 @@ export class ContentStore {
   has(digest: Digest): boolean {
     try {
       return statSync(this.path(digest)).isFile();
-    } catch {
+    } catch (err) {
+      if (!isMissing(err)) throw err;
       return false;
     }
   }
@@ -90,7 +92,8 @@ export class ContentStore {
   size(digest: Digest): number {
     try {
       return statSync(this.path(digest)).size;
-    } catch {
+    } catch (err) {
+      if (!isMissing(err)) throw err;
       throw new NotFoundError(`blob ${digest}: not in the store`);
     }
   }
@@ -101,8 +104,9 @@ export class ContentStore {
       return readdirSync(this.blobsDir)
         .filter((name) => /^[a-f0-9]{64}$/.test(name))
         .map((hex) => `sha256:${hex}`);
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no blobs directory yet: an empty store
     }
   }
 
@@ -114,7 +118,8 @@ export class ContentStore {
     let fd: number;
     try {
       fd = openSync(this.path(digest), 'r');
-    } catch {
+    } catch (err) {
+      if (!isMissing(err)) throw err;
       throw new NotFoundError(`blob ${digest}: not in the store`);
     }
     return createReadStream('', { fd });
@@ -128,7 +133,8 @@ export class ContentStore {
   async read(digest: Digest): Promise<Buffer> {
     try {
       return await readFile(this.path(digest));
-    } catch {
+    } catch (err) {
+      if (!isMissing(err)) throw err;
       throw new NotFoundError(`blob ${digest}: not in the store`);
     }
   }
@@ -147,7 +153,8 @@ export class ContentStore {
     try {
       rmSync(this.path(digest));
       return true;
-    } catch {
+    } catch (err) {
+      if (!isMissing(err)) throw err;
       return false;
     }
   }
@@ -307,7 +314,8 @@ export class ContentStore {
     let names: string[];
     try {
       names = readdirSync(this.tmpDir);
-    } catch {
+    } catch (err) {
+      if (!isMissing(err)) throw err;
       return 0;
     }
     // A partial download nobody holds the lock of is kept for a later pull to continue, until a

@@ -2,8 +2,8 @@
 // of an image, stored as a new image whose config extends the parent's rootfs.diff_ids and
 // history. Layers are stored as given; their diff_ids are computed (and checked, when given).
 import { createReadStream } from 'node:fs';
-import type { ContainerConfig, Descriptor, Digest, HistoryEntry, ImageConfig } from './types.js';
-import { MediaType } from './types.js';
+import type { ContainerConfig, Descriptor, Digest, HistoryEntry, ImageConfig } from '../oci/image-spec.js';
+import { MediaType } from '../oci/image-spec.js';
 import type { BlobSource } from './blobs.js';
 import type { ImageRecord, ImageStore } from './store.js';
 import { DigestError, ImageError } from './errors.js';

@@ -1,6 +1,6 @@
 // Digests: `sha256:<64 hex>`, the only algorithm the store keeps (as docker and containerd do).
 import { createHash } from 'node:crypto';
-import type { Digest } from './types.js';
+import type { Digest } from '../oci/image-spec.js';
 import { DigestError } from './errors.js';
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;

@@ -1,7 +1,9 @@
 // Errors of the image store and its formats: one line that names what was wrong (the file, the
 // digest, the field, the reference).
+import { BerthError, type ErrorKind } from '../errors.js';
 
-export class ImageError extends Error {
+export class ImageError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override get name(): string {
     return this.constructor.name;
   }
@@ -14,4 +16,6 @@ export class InvalidReferenceError extends ImageError {}
 export class DigestError extends ImageError {}
 
 /** No image, blob or reference by that name in the store. */
-export class NotFoundError extends ImageError {}
+export class NotFoundError extends ImageError {
+  static override readonly kind: ErrorKind = 'not-found';
+}

@@ -1,5 +1,5 @@
 // The image half of berth: the content-addressed store, references, and images in and out.
-export * from './types.js';
+export * from '../oci/image-spec.js';
 export { ImageError, InvalidReferenceError, DigestError, NotFoundError } from './errors.js';
 export { sha256, chainIDs, digestHex, isDigest } from './digest.js';
 export {

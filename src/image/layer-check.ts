@@ -4,7 +4,7 @@
 // or not a tar at all, is refused at the door rather than at unpack time.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { TarError, decompressedChunks, detectCompression, readTar } from '../tar/index.js';
-import type { Compression, Digest } from './types.js';
+import type { Compression, Digest } from '../oci/image-spec.js';
 import type { ImageStore } from './store.js';
 import { Sha256Counter } from './digest.js';
 import { DigestError, ImageError } from './errors.js';

@@ -1,6 +1,6 @@
 // An image's layers in order, with what the storage layer keys them by: the diff_id (digest of
 // the uncompressed tar) and the chain id (the digest of the stack up to and including it).
-import type { Compression, Descriptor, Digest, ImageConfig, ImageManifest } from './types.js';
+import type { Compression, Descriptor, Digest, ImageConfig, ImageManifest } from '../oci/image-spec.js';
 import type { ImageRecord, ImageStore } from './store.js';
 import { chainIDs } from './digest.js';
 import { ImageError } from './errors.js';

@@ -6,8 +6,9 @@
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { Digest } from './types.js';
-import { holderAlive, holderId } from './lock.js';
+import type { Digest } from '../oci/image-spec.js';
+import { holderAlive, holderId } from '../fs/lock.js';
+import { isMissing } from '../errors.js';
 
 export class Lease {
   /** Blobs this lease's holder wrote (they were not in the store before): what a rollback removes. */
@@ -50,8 +51,9 @@ export function leasedDigests(dir: string, except?: Lease): Set<Digest> {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return held;
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    return held; // no lease was ever taken
   }
   for (const name of names) {
     if (name.startsWith('.')) continue;
@@ -60,8 +62,9 @@ export function leasedDigests(dir: string, except?: Lease): Set<Digest> {
     let lines: string[];
     try {
       lines = readFileSync(file, 'utf8').split('\n');
-    } catch {
-      continue;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      continue; // released meanwhile
     }
     if (!holderAlive(lines[0] ?? '')) {
       rmSync(file, { force: true });

@@ -1,8 +1,8 @@
 // Reading and writing the image documents: an index or manifest list, a manifest, a config. Input
 // is checked for the fields berth relies on, and each error names the document and the field.
 // Output is compact JSON in a fixed key order, so the same image always gets the same digests.
-import type { Compression, Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest } from './types.js';
-import { CONFIG_MEDIA_TYPES, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from './types.js';
+import type { Compression, Descriptor, Digest, ImageConfig, ImageIndex, ImageManifest } from '../oci/image-spec.js';
+import { CONFIG_MEDIA_TYPES, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/image-spec.js';
 import { isDigest } from './digest.js';
 import { ImageError } from './errors.js';
 

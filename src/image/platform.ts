@@ -1,6 +1,6 @@
 // Platforms as images name them (GOOS/GOARCH, with a variant for arm): the host's, and the choice
 // of one manifest from an index or manifest list.
-import type { Descriptor, ImageIndex, Platform } from './types.js';
+import type { Descriptor, ImageIndex, Platform } from '../oci/image-spec.js';
 import { ImageError } from './errors.js';
 
 /** Node's process.arch → the architecture names of image configs and indexes (Go's GOARCH). */

@@ -5,9 +5,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import type { Descriptor, Digest } from './types.js';
+import type { Descriptor, Digest } from '../oci/image-spec.js';
 import { ImageError } from './errors.js';
-import { withLock } from './lock.js';
+import { withLock } from '../fs/lock.js';
 
 export interface ImageRecord {
   /** The image id, as docker shows it: the digest of the image config. */

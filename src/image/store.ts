@@ -7,15 +7,16 @@
 // Images are named as docker names them; an image's id is its config's digest.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Descriptor, Digest, ImageManifest } from './types.js';
+import type { Descriptor, Digest, ImageManifest } from '../oci/image-spec.js';
 import { ContentStore, type BlobSource, type DownloadOptions, type IngestOptions, type RangedOpen } from './blobs.js';
 import { createLease, leasedDigests, type Lease } from './lease.js';
 import { ImageRecords, type ImageRecord } from './records.js';
 import { formatReference, looksLikeImageId, parseReference, type Reference } from './reference.js';
 import { ImageError, NotFoundError, InvalidReferenceError } from './errors.js';
 import { manifestBlobs, parseManifest } from './manifest.js';
-import { withLock } from './lock.js';
+import { withLock } from '../fs/lock.js';
 import type { Readable } from 'node:stream';
+import { isMissing } from '../errors.js';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
 
@@ -341,7 +342,8 @@ export class ImageStore {
     let data: Buffer;
     try {
       data = readFileSync(this.content.path(digest));
-    } catch {
+    } catch (err) {
+      if (!isMissing(err)) throw err;
       throw new NotFoundError(`manifest ${digest}: not in the store`);
     }
     return parseManifest(data, `manifest ${digest}`);
@@ -380,7 +382,9 @@ export class ImageStore {
 function safeSize(content: ContentStore, digest: Digest): number {
   try {
     return content.size(digest);
-  } catch {
+  } catch (err) {
+    // A blob a damaged image names but the store lost takes no room.
+    if (!(err instanceof NotFoundError)) throw err;
     return 0;
   }
 }
@@ -397,7 +401,9 @@ function normalizeName(text: string): string {
 function tryNormalize(text: string): string | undefined {
   try {
     return normalizeName(text);
-  } catch {
+  } catch (err) {
+    // Not a reference (an id, an id prefix): the caller tries those next.
+    if (!(err instanceof InvalidReferenceError)) throw err;
     return undefined;
   }
 }

@@ -1,5 +1,6 @@
 // Errors from the kernel, with what was being done: "mount proc on /proc: EPERM (operation not permitted)".
 import { getSystemErrorMap } from 'node:util';
+import { BerthError } from '../errors.js';
 
 /** The errno's name and its text as the C library words it ("EPERM", "operation not permitted"). */
 export function describeErrno(errno: number): { name: string; text: string } {
@@ -7,7 +8,7 @@ export function describeErrno(errno: number): { name: string; text: string } {
   return entry ? { name: entry[0], text: entry[1] } : { name: `errno ${errno}`, text: 'unknown error' };
 }
 
-export class KernelError extends Error {
+export class KernelError extends BerthError {
   readonly errno: number;
   readonly code: string;
   /** What was being done, in words: "mount proc on /proc", "exec sh". */

@@ -185,12 +185,15 @@ export interface Plan {
 // strings follow the steps, NUL-terminated; a list is its items joined by NULs, its count in an int slot.
 // A binary slot (bytes that may hold NULs: a BPF program) is placed among the strings at an 8-byte
 // aligned offset; its offset and length are the step's last two ints (f, g).
-// native/plan.h mirrors these numbers.
+// native/plan.h mirrors these numbers; test/plan-layout.test.ts holds the two together.
 
 export const PLAN_MAGIC = 0x42525448; // "BRTH"
 export const PLAN_VERSION = 1;
-const HEADER_BYTES = 64;
-const STEP_BYTES = 64 + 16;
+/** A step's int slots (after its op) and string slots: native/plan.h's struct plan_step i[7], s[4]. */
+export const STEP_INTS = 7;
+export const STEP_STRINGS = 4;
+export const PLAN_HEADER_BYTES = 8 * 8;
+export const PLAN_STEP_BYTES = 8 * (1 + STEP_INTS) + 4 * STEP_STRINGS;
 
 export const OP_CODES: Record<Step['op'], number> = {
   setns: 1,
@@ -228,10 +231,11 @@ export const OP_CODES: Record<Step['op'], number> = {
 };
 
 /** The int slots of a step's binary slot (native/plan.h BLOB_OFFSET, BLOB_LENGTH). */
-const BLOB_OFFSET_SLOT = 5;
-const BLOB_LENGTH_SLOT = 6;
+export const BLOB_OFFSET_SLOT = 5;
+export const BLOB_LENGTH_SLOT = 6;
 
-const CREATE_CODES: Record<CreateKind, number> = { none: 0, dir: 1, file: 2 };
+/** native/plan.h's CREATE_NONE, CREATE_DIR, CREATE_FILE. */
+export const CREATE_CODES: Record<CreateKind, number> = { none: 0, dir: 1, file: 2 };
 
 interface EncodedStep {
   ints: (number | bigint)[];
@@ -334,7 +338,7 @@ export function encodePlan(plan: Plan): Buffer {
   const encoded = plan.steps.map(encodeStep);
   const strings: Buffer[] = [];
   let stringsBytes = 0;
-  const stringBase = HEADER_BYTES + STEP_BYTES * plan.steps.length;
+  const stringBase = PLAN_HEADER_BYTES + PLAN_STEP_BYTES * plan.steps.length;
   const addBytes = (bytes: Buffer): number => {
     const offset = stringBase + stringsBytes;
     strings.push(bytes);
@@ -348,7 +352,7 @@ export function encodePlan(plan: Plan): Buffer {
     return addBytes(blob);
   };
 
-  const head = Buffer.alloc(HEADER_BYTES);
+  const head = Buffer.alloc(PLAN_HEADER_BYTES);
   const headInts: (number | bigint)[] = [
     PLAN_MAGIC,
     PLAN_VERSION,
@@ -361,17 +365,18 @@ export function encodePlan(plan: Plan): Buffer {
   ];
   headInts.forEach((v, i) => head.writeBigInt64LE(BigInt(v), i * 8));
 
-  const body = Buffer.alloc(STEP_BYTES * plan.steps.length);
+  const body = Buffer.alloc(PLAN_STEP_BYTES * plan.steps.length);
   encoded.forEach((e, i) => {
-    const at = i * STEP_BYTES;
+    const at = i * PLAN_STEP_BYTES;
     body.writeBigInt64LE(BigInt(OP_CODES[plan.steps[i].op]), at);
     const ints = [...e.ints];
     if (e.blob) {
       ints[BLOB_OFFSET_SLOT] = addBlob(e.blob);
       ints[BLOB_LENGTH_SLOT] = e.blob.length;
     }
-    for (let k = 0; k < 7; k++) body.writeBigInt64LE(BigInt(ints[k] ?? 0), at + 8 + k * 8);
-    for (let k = 0; k < 4; k++) body.writeInt32LE(addString(e.strs[k] ?? null), at + 64 + k * 4);
+    // asIntN: a u64 such as RLIM_INFINITY (2^64-1) is written as the same 64 bits, which C reads back.
+    for (let k = 0; k < STEP_INTS; k++) body.writeBigInt64LE(BigInt.asIntN(64, BigInt(ints[k] ?? 0)), at + 8 + k * 8);
+    for (let k = 0; k < STEP_STRINGS; k++) body.writeInt32LE(addString(e.strs[k] ?? null), at + 8 * (1 + STEP_INTS) + k * 4);
   });
   return Buffer.concat([head, body, ...strings]);
 }

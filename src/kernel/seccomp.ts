@@ -2,6 +2,7 @@
 // libseccomp's own numbers, and the compile that turns it into the BPF program the child loads.
 // Which rules a filter holds is decided above (src/runtime/seccomp.ts); this only carries them.
 import { native } from './native.js';
+import { BerthError, type ErrorKind } from '../errors.js';
 
 /** Actions, as libseccomp's SCMP_ACT_* values (<seccomp.h>); ERRNO and TRACE carry 16 bits of data. */
 export const SCMP_ACT = {
@@ -60,7 +61,8 @@ export function encodeFilterRequest(req: FilterRequest): Buffer {
 }
 
 /** A rule libseccomp refused; `rule` is its index in the request. */
-export class FilterRuleError extends Error {
+export class FilterRuleError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   constructor(
     readonly rule: number,
     readonly code: string,

@@ -8,11 +8,12 @@ import { describeStep, type StepPart } from './describe.js';
 
 export type { ExitStatus } from './native.js';
 
-const MSG_ERROR = 1;
-const MSG_SYNC = 2;
-const MSG_PID = 3;
-const MSG_READY = 4;
-const MSG_BYTES = 16;
+/** The status pipe's messages (native/plan.h enum child_msg_type, struct child_msg). */
+export const MSG_ERROR = 1;
+export const MSG_SYNC = 2;
+export const MSG_PID = 3;
+export const MSG_READY = 4;
+export const MSG_BYTES = 16;
 
 export interface SpawnCallbacks {
   /** The child pauses at a `sync` step; it goes on when this resolves. A throw ends the child. */

@@ -7,7 +7,8 @@ import { finalMountSteps, mountsDevpts, rootfsSteps, specMountSteps } from './mo
 import { becomeNamespaceRoot, hasNamespace, planNamespaces } from './namespaces.js';
 import { placeSeccomp, privilegeSteps, type SeccompLoad } from './privileges.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
-import { SpecError, type Spec } from './spec.js';
+import { SpecError } from './spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
 import { ROOTFS_OVERLAY_ANNOTATION, rootfsOverlayOf } from './rootfs-mount.js';
 import { sysctlSteps } from './sysctl.js';
 import { processEnv, searchPath } from './user-env.js';

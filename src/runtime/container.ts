@@ -20,8 +20,10 @@ import type { SeccompLoad } from './privileges.js';
 import { libseccompVersion } from '../kernel/seccomp.js';
 import { seccompFilter, type SeccompFilter } from './seccomp.js';
 import { handOverListener } from './seccomp-agent.js';
-import { parseSpec, SpecError, type Hook, type Process, type Resources, type Spec } from './spec.js';
-import { StateDir, type ContainerRecord, type OciState, type Status } from './state.js';
+import { parseSpec, SpecError } from './spec.js';
+import type { Hook, Process, Resources, Spec, OciState, OciStatus } from '../oci/runtime-spec.js';
+import { StateDir, type ContainerRecord } from './state.js';
+import { BerthError } from '../errors.js';
 
 export interface CreateOptions {
   bundle: string;
@@ -36,10 +38,10 @@ export interface CreateOptions {
 }
 
 /** An error of the runtime, already worded for a user; `exitCode` for `run` (126/127 like a shell). */
-export class RuntimeError extends Error {
+export class RuntimeError extends BerthError {
   override readonly name = 'RuntimeError';
   constructor(message: string, readonly exitCode = 1) {
-    super(message);
+    super(message, { kind: exitCode === 127 ? 'command-not-found' : exitCode === 126 ? 'cannot-execute' : 'system' });
   }
 }
 
@@ -75,7 +77,7 @@ export function loadBundle(bundle: string): { spec: Spec; bundle: string; rootfs
   return { spec, bundle: dir, rootfs };
 }
 
-function ociState(record: ContainerRecord, status: Status): OciState {
+function ociState(record: ContainerRecord, status: OciStatus): OciState {
   const state: OciState = { ociVersion: record.config.ociVersion, id: record.id, status, bundle: record.bundle };
   if (status !== 'stopped') state.pid = record.pid;
   if (record.config.annotations) state.annotations = record.config.annotations;
@@ -130,7 +132,7 @@ export class Runtime {
   }
 
   /** Status from the process itself: alive and waiting on the FIFO = created; frozen = paused; alive = running. */
-  status(record: ContainerRecord): Status {
+  status(record: ContainerRecord): OciStatus {
     if (!isAlive(record.pid, record.pidStartTime)) return 'stopped';
     // The FIFO's name goes right after a start opens it; a start killed in between leaves it, with
     // the process released: the process's own executable says whether it is still waiting.
@@ -146,7 +148,7 @@ export class Runtime {
     return state;
   }
 
-  list(): { record: ContainerRecord; status: Status }[] {
+  list(): { record: ContainerRecord; status: OciStatus }[] {
     const out = [];
     for (const id of this.states.ids()) {
       try {

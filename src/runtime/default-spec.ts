@@ -1,7 +1,7 @@
 // The starter config.json that `berth-runtime spec` writes: runc's `runc spec` (and
 // `runc spec --rootless`), with berth's name and one deliberate difference, `terminal: false`.
 
-import type { Linux, Mount, Spec } from './spec.js';
+import type { Linux, Mount, Spec } from '../oci/runtime-spec.js';
 
 /** The runtime-spec version berth writes: the newest it reads (../shared/oci-schemas/runtime-spec-v1.3.0). */
 export const OCI_VERSION = '1.3.0';

@@ -1,7 +1,7 @@
 // /dev inside the container: the default device nodes, the spec's devices, and the usual symlinks.
 import { existsSync } from 'node:fs';
 import { MS, type Step } from '../kernel/plan.js';
-import type { Device } from './spec.js';
+import type { Device } from '../oci/runtime-spec.js';
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;

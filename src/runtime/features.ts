@@ -1,9 +1,9 @@
 // `berth-runtime features`: what this runtime supports, in the runtime-spec's features format.
 import { detectCgroupLayout } from '../cgroups/detect.js';
 import { libseccompVersion } from '../kernel/seccomp.js';
-import { CAPABILITIES } from './capabilities.js';
+import { CAPABILITIES } from '../kernel/capabilities.js';
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS, supportedArchitectures, supportedFlags } from './seccomp.js';
-import { HOOK_KINDS, NAMESPACE_TYPES } from './spec.js';
+import { HOOK_KINDS, NAMESPACE_TYPES } from '../oci/runtime-spec.js';
 
 const MOUNT_OPTIONS = [
   'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'loud', 'mand',

@@ -1,9 +1,9 @@
 // OCI hooks: programs the runtime runs at points of a container's life, the state JSON on their stdin.
 import { spawn } from 'node:child_process';
-import type { Hook, HookKind } from './spec.js';
-import type { OciState } from './state.js';
+import type { Hook, HookKind, OciState } from '../oci/runtime-spec.js';
+import { BerthError } from '../errors.js';
 
-export class HookError extends Error {
+export class HookError extends BerthError {
   override readonly name = 'HookError';
 }
 

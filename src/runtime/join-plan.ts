@@ -4,7 +4,7 @@ import type { NamespaceKind, Plan, Step } from '../kernel/plan.js';
 import { planNamespaces } from './namespaces.js';
 import { placeSeccomp, privilegeSteps, type SeccompLoad } from './privileges.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
-import type { Process, Spec } from './spec.js';
+import type { Process, Spec } from '../oci/runtime-spec.js';
 import type { ContainerRecord } from './state.js';
 import { processEnv, searchPath } from './user-env.js';
 

@@ -6,7 +6,7 @@ import { detectCgroupLayout } from '../cgroups/detect.js';
 import { parseMountOptions, propagationFlags } from './mount-options.js';
 import { hasNamespace } from './namespaces.js';
 import { rootfsOverlayOf, rootfsOverlaySteps } from './rootfs-mount.js';
-import type { Mount, Spec } from './spec.js';
+import type { Mount, Spec } from '../oci/runtime-spec.js';
 
 export interface MountContext {
   bundle: string;

@@ -1,6 +1,6 @@
 // Which namespaces a container creates or joins, and the steps that get the child into them.
 import { NS_FLAGS, SyncTag, type NamespaceKind, type Step } from '../kernel/plan.js';
-import type { Spec } from './spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
 
 export interface NamespacePlan {
   /** Namespaces the clone itself creates (the fast path: nothing to join). */

@@ -2,9 +2,9 @@
 // and the seccomp filter it runs under.
 import { readFileSync } from 'node:fs';
 import { SyncTag, type Step } from '../kernel/plan.js';
-import { CAPABILITIES, capabilityMask } from './capabilities.js';
+import { CAPABILITIES, capabilityMask } from '../kernel/capabilities.js';
 import type { SeccompFilter } from './seccomp.js';
-import type { Process } from './spec.js';
+import type { Process } from '../oci/runtime-spec.js';
 
 /** The highest capability this kernel knows; bits above it cannot be dropped (there is nothing there). */
 function lastCapability(): number {

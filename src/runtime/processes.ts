@@ -2,6 +2,7 @@
 import { closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import { native } from '../kernel/native.js';
+import { errnoCodeOf, isMissing } from '../errors.js';
 
 /** Field 22 of /proc/PID/stat (and the state, field 3); null when the process is gone. */
 function readStat(pid: number): { state: string; startTime: string } | null {
@@ -10,8 +11,9 @@ function readStat(pid: number): { state: string; startTime: string } | null {
     // comm (field 2) may hold spaces and parens: split after its closing paren.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return { state: fields[0], startTime: fields[19] };
-  } catch {
-    return null;
+  } catch (err) {
+    if (!isMissing(err) && errnoCodeOf(err) !== 'ESRCH') throw err;
+    return null; // no such process
   }
 }
 
@@ -33,8 +35,9 @@ export function signalProcess(pid: number, startTime: string, signal: number): b
   let pidfd: number;
   try {
     pidfd = native.pidfdOpen(pid);
-  } catch {
-    return false;
+  } catch (err) {
+    if (errnoCodeOf(err) !== 'ESRCH') throw err;
+    return false; // no such process
   }
   try {
     if (!isAlive(pid, startTime)) return false;
@@ -53,8 +56,9 @@ export function pidsInPidNamespace(pid: number): number[] {
   let ns: string;
   try {
     ns = readlinkSync(`/proc/${pid}/ns/pid`);
-  } catch {
-    return [];
+  } catch (err) {
+    if (!isMissing(err) && errnoCodeOf(err) !== 'ESRCH') throw err;
+    return []; // no such process: none in its namespace either
   }
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {

@@ -4,7 +4,8 @@
 // extensions; a plain bundle has none and its rootfs is used as it is.
 import { isAbsolute } from 'node:path';
 import type { Step } from '../kernel/plan.js';
-import { SpecError, type Spec } from './spec.js';
+import { SpecError } from './spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
 
 export const ROOTFS_OVERLAY_ANNOTATION = 'org.berth.rootfs.overlay';
 

@@ -4,7 +4,7 @@
 // then closed. runc does the same from its parent process.
 import { closeSync } from 'node:fs';
 import { native } from '../kernel/native.js';
-import type { OciState } from './state.js';
+import type { OciState } from '../oci/runtime-spec.js';
 
 export interface ContainerProcessState {
   ociVersion: string;

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { nativeArchitecture } from '../kernel/seccomp.js';
-import type { Seccomp } from './spec.js';
+import type { Seccomp } from '../oci/runtime-spec.js';
 
 /** What a profile compiles to; the flags and the listener are read from the spec each time. */
 export interface CompiledProfile {
@@ -60,6 +60,7 @@ export class SeccompCache {
     try {
       file = readFileSync(this.path(key));
     } catch {
+      // A cache: an entry missing or unreadable for any reason is compiled again, and rewritten.
       return null;
     }
     return decodeEntry(file, key);
@@ -97,7 +98,7 @@ export function decodeEntry(file: Buffer, key: string): CompiledProfile | null {
   try {
     meta = JSON.parse(body.subarray(4, 4 + metaLength).toString('utf8')) as EntryMeta;
   } catch {
-    return null;
+    return null; // a damaged entry (its checksum matched, its JSON did not): compiled again
   }
   const program = body.subarray(4 + metaLength);
   if (meta.key !== key || meta.programBytes !== program.length || program.length === 0 || program.length % 8 !== 0) return null;

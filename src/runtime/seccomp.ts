@@ -18,7 +18,8 @@ import {
 } from '../kernel/seccomp.js';
 import { SECCOMP_FILTER_FLAG } from '../kernel/plan.js';
 import { SeccompCache, type CompiledProfile } from './seccomp-cache.js';
-import { SpecError, type Seccomp, type SeccompRule, type Spec } from './spec.js';
+import { SpecError } from './spec.js';
+import type { Seccomp, SeccompRule, Spec } from '../oci/runtime-spec.js';
 
 /** The spec's actions (runtime-spec defs-linux.json SeccompAction) and libseccomp's values. */
 const ACTIONS: Record<string, number> = {

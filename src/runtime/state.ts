@@ -3,12 +3,11 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { join } from 'node:path';
-import type { Spec } from './spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
+import { BerthError } from '../errors.js';
 
 /** podman passes no --root, so the default is fixed, never taken from the environment. */
 export const DEFAULT_ROOT = '/run/berth-runtime';
-
-export type Status = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
 /** What the runtime remembers of a container between its commands. */
 export interface ContainerRecord {
@@ -32,19 +31,9 @@ export interface ContainerRecord {
   waitingExe?: string;
 }
 
-/** The state the OCI runtime-spec defines (`berth-runtime state` prints it; hooks read it). */
-export interface OciState {
-  ociVersion: string;
-  id: string;
-  status: Status;
-  pid?: number;
-  bundle: string;
-  annotations?: Record<string, string>;
-}
-
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
 
-export class StateError extends Error {
+export class StateError extends BerthError {
   override readonly name = 'StateError';
 }
 

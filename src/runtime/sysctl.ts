@@ -1,7 +1,8 @@
 // linux.sysctl: only the settings a namespace owns may be written, and only when the container has that namespace.
 import type { Step } from '../kernel/plan.js';
 import { hasNamespace } from './namespaces.js';
-import { SpecError, type Spec } from './spec.js';
+import { SpecError } from './spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
 import type { NamespaceKind } from '../kernel/plan.js';
 
 /** Which namespace a sysctl belongs to (runc's list), or null when it is the whole host's. */

@@ -1,7 +1,7 @@
 // The process environment as runc completes it: HOME from the image's /etc/passwd when it is unset.
 import { readFileSync } from 'node:fs';
 import { resolveInRoot } from './root-path.js';
-import type { Process } from './spec.js';
+import type { Process } from '../oci/runtime-spec.js';
 
 function homeOf(rootfs: string, uid: number): string {
   try {

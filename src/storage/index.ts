@@ -1,6 +1,7 @@
 // berth's storage: layers unpacked once (whiteouts in overlay form), overlay snapshots, and the
 // way back from an upper dir to a layer (diff, commit) or from a rootfs to a tar (export).
-export { applyLayer, cleanLayerPath, layerDirName, LayerError, unpackLayerInto, type ApplyLayerOptions, type ApplyLayerResult, type UnpackResult } from './unpack.js';
+export { applyTar, cleanLayerPath, TarApplier, type ApplyTarget, type TargetDir } from './apply.js';
+export { applyLayer, layerDirName, LayerError, unpackLayerInto, type ApplyLayerOptions, type ApplyLayerResult, type UnpackResult } from './unpack.js';
 export {
   ensureLayerLink,
   mountOverlay,

@@ -1,5 +1,6 @@
 // The tar header: one 512-byte block, as POSIX ustar lays it out, with the pax and GNU
 // extensions that layers use (long names, big numbers, xattrs). Pure functions, no I/O.
+import { BerthError, type ErrorKind } from '../errors.js';
 
 export const BLOCK = 512;
 
@@ -26,7 +27,8 @@ export interface TarHeader {
 }
 
 /** A malformed or truncated archive. The message names the byte offset of the bad block. */
-export class TarError extends Error {
+export class TarError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   readonly offset: number;
   constructor(message: string, offset: number) {
     super(`tar: ${message} (at offset ${offset})`);

@@ -13,6 +13,7 @@ import { rootfsChapter } from './chapters/rootfs.js';
 import { findBusyboxImage, IMPORT_COMMAND, importBusybox } from './image.js';
 import { Narrator } from './narrator.js';
 import { TourInterrupted, TourSession } from './session.js';
+import { BerthError, type ErrorKind } from '../errors.js';
 
 export const CHAPTERS: readonly Chapter[] = [rootfsChapter, chrootChapter, namespacesChapter, pivotRootChapter, overlayfsChapter, cgroupsChapter, explainChapter];
 
@@ -21,7 +22,8 @@ export const INTERRUPTED_STATUS = 130;
 
 const INTERRUPTING_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-export class TourUsageError extends Error {
+export class TourUsageError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'TourUsageError';
 }
 

@@ -12,10 +12,11 @@ import { native } from '../kernel/native.js';
 import type { Engine } from '../engine/engine.js';
 import type { ContainerRecord } from '../engine/containers.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
-import type { Spec } from '../runtime/spec.js';
+import type { Spec } from '../oci/runtime-spec.js';
 import { shellQuote } from '../explain/render.js';
+import { BerthError } from '../errors.js';
 
-export class TourInterrupted extends Error {
+export class TourInterrupted extends BerthError {
   override readonly name = 'TourInterrupted';
   constructor() {
     super('interrupted');

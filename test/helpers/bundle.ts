@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Spec } from '../../src/runtime/spec.js';
+import type { Spec } from '../../src/oci/runtime-spec.js';
 import { hostMountsUnder, processesRootedAt } from './run.js';
 
 export { runtime } from './run.js';

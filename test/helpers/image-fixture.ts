@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { TarWriter, type TarEntryInput } from '../../src/tar/index.js';
-import type { ContainerConfig, Digest, ImageConfig } from '../../src/image/types.js';
+import type { ContainerConfig, Digest, ImageConfig } from '../../src/oci/image-spec.js';
 import type { ImageRecord, ImageStore } from '../../src/image/store.js';
 import { commitImage } from '../../src/image/commit.js';
 import { imageArchitecture } from '../../src/image/platform.js';

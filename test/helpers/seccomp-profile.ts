@@ -5,7 +5,7 @@
 // own conversion is the engine's business.
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import type { Seccomp, SeccompRule } from '../../src/runtime/spec.js';
+import type { Seccomp, SeccompRule } from '../../src/oci/runtime-spec.js';
 
 export const CONTAINERS_COMMON_PROFILE = '/usr/share/containers/seccomp.json';
 

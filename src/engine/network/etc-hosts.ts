@@ -2,7 +2,8 @@
 // container's /etc/hosts lists itself and, on a user network, every other container there by
 // name, alias and short id. The files are bind-mounted into running containers, so they are
 // rewritten in place (write, then truncate): a rename would leave the container the old inode.
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { readFileIfExists } from '../../fs/if-exists.js';
 
 export interface HostEntry {
   ip: string;
@@ -44,10 +45,7 @@ export function withNameservers(resolvConf: string, servers: string[]): string {
   return [...servers.map((s) => `nameserver ${s}`), ...kept].join('\n') + '\n';
 }
 
+/** The file's text; a missing file reads as empty (a host without /etc/hosts). */
 export function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
+  return readFileIfExists(path) ?? '';
 }

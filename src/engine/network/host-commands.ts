@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { shellQuote } from '../../explain/render.js';
+import { BerthError } from '../../errors.js';
 
 export interface HostCommand {
   argv: string[];
@@ -15,7 +16,7 @@ export interface HostCommand {
 /** Receives each command's shell line before it runs. */
 export type Explain = (lines: string[]) => void;
 
-export class HostCommandError extends Error {
+export class HostCommandError extends BerthError {
   override readonly name = 'HostCommandError';
   constructor(message: string, readonly stderr: string) {
     super(message);

@@ -5,8 +5,10 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import type { PortMapping, Protocol } from './options.js';
 import type { TableState } from './firewall.js';
+import { BerthError, type ErrorKind } from '../../errors.js';
 
-export class PortInUseError extends Error {
+export class PortInUseError extends BerthError {
+  static override readonly kind: ErrorKind = 'conflict';
   override readonly name = 'PortInUseError';
 }
 

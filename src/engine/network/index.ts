@@ -1,6 +1,6 @@
 // berth's networking, as the engine and the CLI use it. See manager.ts for the calls the engine
 // makes at create, start, stop and removal; options.ts for `berth run`'s flags.
-import type { Spec } from '../../runtime/spec.js';
+import type { Spec } from '../../oci/runtime-spec.js';
 import type { ContainerNetworkRecord, NamespaceChoice } from './manager.js';
 import { DEFAULT_NETWORK } from './options.js';
 

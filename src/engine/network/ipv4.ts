@@ -1,5 +1,6 @@
 // IPv4 addresses and subnets as numbers: parse, print, contain, overlap. Only what IPAM and subnet
 // choice need (berth's networks are IPv4, like docker's default ones).
+import { BerthError, type ErrorKind } from '../../errors.js';
 
 export interface Subnet {
   /** The network address, as an unsigned 32-bit number. */
@@ -7,7 +8,8 @@ export interface Subnet {
   prefix: number;
 }
 
-export class AddressError extends Error {
+export class AddressError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'AddressError';
 }
 

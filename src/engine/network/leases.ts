@@ -5,9 +5,10 @@
 // gone is a crash's leftover, and is taken back when an address is next needed.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { holderAlive, holderId } from '../../image/lock.js';
+import { holderAlive, holderId } from '../../fs/lock.js';
 import { formatIPv4, isHostAddress, parseIPv4, size } from './ipv4.js';
 import { NetworkError, subnetOf, type NetworkRecord } from './networks.js';
+import { isMissing } from '../../errors.js';
 
 export interface Lease {
   network: string;
@@ -69,8 +70,9 @@ export class LeaseStore {
     let content: string;
     try {
       content = readFileSync(file, 'utf8');
-    } catch {
-      return true;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return true; // released meanwhile: nothing of it to keep
     }
     const [container, holder] = content.split('\n');
     // An empty file: its holder is between open and write (we hold the lock, so it died there).
@@ -96,8 +98,9 @@ export class LeaseStore {
     let ips: string[];
     try {
       ips = readdirSync(dir);
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no lease taken on this network yet
     }
     const out: Lease[] = [];
     for (const ip of ips) {

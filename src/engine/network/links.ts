@@ -3,9 +3,10 @@
 // from the bridge into the namespace. What exists is read from /sys/class/net and /run/netns, so
 // that teardown deletes exactly what is there, whatever point a crash stopped at.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostCommand } from './host-commands.js';
+import { readdirIfExists, readFileIfExists } from '../../fs/if-exists.js';
 
 /** Where `ip netns` keeps its namespace files (iproute2's NETNS_RUN_DIR). */
 export const NETNS_DIR = '/run/netns';
@@ -33,20 +34,12 @@ export function netnsExists(name: string): boolean {
 
 /** The interfaces enslaved to a bridge. */
 export function bridgePorts(bridge: string): string[] {
-  try {
-    return readdirSync(join('/sys/class/net', bridge, 'brif'));
-  } catch {
-    return [];
-  }
+  return readdirIfExists(join('/sys/class/net', bridge, 'brif')); // no such bridge: no ports
 }
 
 /** The bridge's alias: berth marks its bridges with the root they belong to. */
 export function linkAlias(name: string): string {
-  try {
-    return readFileSync(join('/sys/class/net', name, 'ifalias'), 'utf8').trim();
-  } catch {
-    return '';
-  }
+  return (readFileIfExists(join('/sys/class/net', name, 'ifalias')) ?? '').trim(); // no such link: no alias
 }
 
 /** `berth:<root>`; a root whose path would not read safely in an `ip` batch line is named by its hash. */

@@ -12,10 +12,10 @@
 // names is made, so that a teardown after a kill at any point finds everything. One host-wide lock
 // (/run/berth/network.lock) serialises setups and teardowns: bridges and the nft table are the
 // host's, shared by every berth root.
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeOrphanedTemps, writeFileAtomic } from '../../fs/atomic.js';
-import { acquireLock } from '../../image/lock.js';
+import { acquireLock } from '../../fs/lock.js';
 import { attachRuleset, detachRuleset, LIST_TABLE, parseTable, type TableState } from './firewall.js';
 import { HostCommandError, runHostCommand, writeSysctl, type Explain } from './host-commands.js';
 import { claimHostPorts } from './host-ports.js';
@@ -26,6 +26,7 @@ import {
 } from './links.js';
 import { NetworkError, NetworkStore, subnetOf, type NetworkRecord } from './networks.js';
 import { DEFAULT_NETWORK, withExposedPorts, type NetworkRequest, type PortMapping } from './options.js';
+import { readdirIfExists, readFileIfExists } from '../../fs/if-exists.js';
 
 export const NETWORK_LOCK = '/run/berth/network.lock';
 const EMPTY_TABLE: TableState = { bridges: [], subnets: [], ports: [] };
@@ -103,11 +104,8 @@ export class NetworkManager {
   }
 
   record(id: string): ContainerNetworkRecord | null {
-    try {
-      return JSON.parse(readFileSync(this.file(id), 'utf8')) as ContainerNetworkRecord;
-    } catch {
-      return null;
-    }
+    const text = readFileIfExists(this.file(id)); // written by rename: whole, or not there
+    return text === null ? null : (JSON.parse(text) as ContainerNetworkRecord);
   }
 
   private save(rec: ContainerNetworkRecord): void {
@@ -116,7 +114,7 @@ export class NetworkManager {
   }
 
   private records(): ContainerNetworkRecord[] {
-    const names = readdirSafe(this.dir).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
+    const names = readdirIfExists(this.dir).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
     return names.map((n) => this.record(n.slice(0, 64))).filter((r): r is ContainerNetworkRecord => r !== null);
   }
 
@@ -333,7 +331,7 @@ export class NetworkManager {
     }
     rmSync(this.file(id), { force: true });
     // and the temp file of a write that a kill interrupted (src/fs/atomic.ts names them `.NAME.*`)
-    for (const name of readdirSafe(this.dir)) if (name.startsWith(`.${id}.json.`)) rmSync(join(this.dir, name), { force: true });
+    for (const name of readdirIfExists(this.dir)) if (name.startsWith(`.${id}.json.`)) rmSync(join(this.dir, name), { force: true });
   }
 
   // ---- names ----
@@ -394,7 +392,7 @@ export class NetworkManager {
       const network = this.networks.find(ref);
       if (network.name === DEFAULT_NETWORK) throw new NetworkError(`${DEFAULT_NETWORK} is a pre-defined network and cannot be removed`);
       const users = this.endpointsOn(network).map((u) => u.container.name);
-      if (users.length) throw new NetworkError(`error while removing network ${network.name}: it has active endpoints (${users.join(', ')})`);
+      if (users.length) throw new NetworkError(`error while removing network ${network.name}: it has active endpoints (${users.join(', ')})`, { kind: 'conflict' });
       this.leases.reclaim(network);
       this.leases.removeNetwork(network);
       this.networks.remove(network);
@@ -487,13 +485,6 @@ function crashPoint(step: string): void {
   if (process.env.BERTH_TEST_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
 }
 
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
 
 function macFromAddress(ip: string): string {
   return ['02', '42', ...ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0'))].join(':');

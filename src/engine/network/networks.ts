@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../fs/atomic.js';
 import { AddressError, formatIPv4, formatSubnet, isHostAddress, overlaps, parseIPv4, parseSubnet, type Subnet } from './ipv4.js';
 import { DEFAULT_NETWORK } from './options.js';
+import { BerthError, type ErrorKind, isMissing } from '../../errors.js';
 
 export interface NetworkRecord {
   name: string;
@@ -21,7 +22,8 @@ export interface NetworkRecord {
   created: string;
 }
 
-export class NetworkError extends Error {
+export class NetworkError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'NetworkError';
 }
 
@@ -64,8 +66,9 @@ export class NetworkStore {
     let names: string[];
     try {
       names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no network made yet
     }
     const out: NetworkRecord[] = [];
     for (const n of names) {
@@ -87,14 +90,14 @@ export class NetworkStore {
     const byId = all.filter((n) => n.id.startsWith(ref));
     if (byId.length === 1 && ref.length >= 1) return byId[0];
     if (byId.length > 1) throw new NetworkError(`multiple networks match the id prefix ${ref}: be more specific`);
-    throw new NetworkError(`network ${ref} not found`);
+    throw new NetworkError(`network ${ref} not found`, { kind: 'not-found' });
   }
 
   /** The caller holds the network lock: two creates cannot pick one subnet. */
   create(opts: { name: string; subnet?: string; gateway?: string; bridge?: string }): NetworkRecord {
     if (!NAME_PATTERN.test(opts.name)) throw new NetworkError(`invalid network name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     if (['none', 'host', 'default'].includes(opts.name) || opts.name.startsWith('container:')) throw new NetworkError(`network name ${opts.name} is reserved`);
-    if (this.list().some((n) => n.name === opts.name)) throw new NetworkError(`network with name ${opts.name} already exists`);
+    if (this.list().some((n) => n.name === opts.name)) throw new NetworkError(`network with name ${opts.name} already exists`, { kind: 'conflict' });
     const others = this.list().map((n) => parseSubnet(n.subnet));
     let subnet: Subnet;
     try {

@@ -2,6 +2,7 @@
 // the image's EXPOSE), --dns, --add-host, --ip, --mac-address, --network-alias. Each error is one
 // line that names the flag and what was wrong.
 import { AddressError, parseIPv4 } from './ipv4.js';
+import { BerthError, type ErrorKind } from '../../errors.js';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -36,7 +37,8 @@ export interface NetworkRequest {
   publishAll?: boolean;
 }
 
-export class NetworkOptionError extends Error {
+export class NetworkOptionError extends BerthError {
+  static override readonly kind: ErrorKind = 'invalid-argument';
   override readonly name = 'NetworkOptionError';
 }
 

@@ -6,10 +6,11 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { decompressedStream, normalizeMemberName, readTar } from '../../tar/index.js';
-import type { Descriptor } from '../types.js';
+import type { Descriptor } from '../../oci/image-spec.js';
 import type { ImageStore } from '../store.js';
 import type { Lease } from '../lease.js';
 import { ImageError } from '../errors.js';
+import { isMissing } from '../../errors.js';
 
 export interface ArchiveContents {
   /** Named in errors: the file, or `standard input`. */
@@ -136,14 +137,16 @@ export function readArchiveDirectory(store: ImageStore, dir: string, lease: Leas
     exists: (name) => {
       try {
         return statSync(pathOf(name)).isFile();
-      } catch {
+      } catch (err) {
+        if (!isMissing(err)) throw err;
         return false;
       }
     },
     file: async (name) => {
       try {
         return readFileSync(pathOf(name));
-      } catch {
+      } catch (err) {
+        if (!isMissing(err)) throw err;
         throw new ImageError(`${label}: ${name}: missing`);
       }
     },
@@ -154,7 +157,8 @@ export function readArchiveDirectory(store: ImageStore, dir: string, lease: Leas
       let size: number;
       try {
         size = statSync(pathOf(n)).size;
-      } catch {
+      } catch (err) {
+        if (!isMissing(err)) throw err;
         throw new ImageError(`${label}: ${name}: missing`);
       }
       const digest = blobNameDigest(n, label);

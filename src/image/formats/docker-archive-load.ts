@@ -2,8 +2,8 @@
 // Layers}, with paths into the archive (`<id>/layer.tar` and `<hex>.json` before docker 25,
 // `blobs/sha256/<hex>` since). Layers are stored as given; an OCI manifest is made for them. Every
 // layer's uncompressed digest must be the config's rootfs.diff_ids entry: a mismatch is refused.
-import type { Descriptor, DockerArchiveEntry } from '../types.js';
-import { MediaType } from '../types.js';
+import type { Descriptor, DockerArchiveEntry } from '../../oci/image-spec.js';
+import { MediaType } from '../../oci/image-spec.js';
 import type { ImageStore } from '../store.js';
 import type { VerifiedImage } from './verified.js';
 import type { Lease } from '../lease.js';

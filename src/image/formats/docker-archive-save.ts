@@ -1,7 +1,7 @@
 // `berth save` as docker 25 writes it, without the OCI side: blobs/sha256/ for configs and layers
 // (layers as stored: docker load and skopeo decompress what is compressed), manifest.json with
 // each image's Config, RepoTags (docker's short names) and Layers, and the legacy `repositories`.
-import type { DockerArchiveEntry } from '../types.js';
+import type { DockerArchiveEntry } from '../../oci/image-spec.js';
 import type { TarWriter } from '../../tar/index.js';
 import type { ImageStore } from '../store.js';
 import { imageLayers } from '../layers.js';

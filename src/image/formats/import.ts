@@ -4,13 +4,14 @@
 // architecture, linux, no Cmd, one history entry saying where it came from.
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { ContainerConfig, ImageConfig } from '../types.js';
-import { MediaType } from '../types.js';
+import type { ContainerConfig, ImageConfig } from '../../oci/image-spec.js';
+import { MediaType } from '../../oci/image-spec.js';
 import type { ImageRecord, ImageStore } from '../store.js';
 import { ImageError } from '../errors.js';
 import { buildManifest, encodeJSON, layerMediaType } from '../manifest.js';
 import { inspectLayer } from '../layer-check.js';
 import { hostPlatform } from '../platform.js';
+import { isMissing } from '../../errors.js';
 
 export interface ImportOptions {
   /** Name for the image (`busybox:imported`); none leaves it unnamed, listed by id. */
@@ -31,11 +32,13 @@ export async function importRootfs(store: ImageStore, input: string | Readable, 
   try {
     let stream: Readable;
     if (typeof input === 'string') {
+      let isFile = false;
       try {
-        if (!statSync(input).isFile()) throw new Error('not a file');
-      } catch {
-        throw new ImageError(`import: ${input}: no such file`);
+        isFile = statSync(input).isFile();
+      } catch (err) {
+        if (!isMissing(err)) throw err;
       }
+      if (!isFile) throw new ImageError(`import: ${input}: no such file`);
       stream = createReadStream(input, { highWaterMark: 1024 * 1024 });
     } else {
       stream = input;

@@ -14,6 +14,7 @@ import { formatReference, parseReference } from '../reference.js';
 import { readArchiveDirectory, readArchiveStream, type ArchiveContents } from './contents.js';
 import { loadDockerArchive } from './docker-archive-load.js';
 import { loadOciLayout } from './oci-layout-load.js';
+import { isMissing } from '../../errors.js';
 
 export type ArchiveFormat = 'docker-archive' | 'oci-archive' | 'oci-layout';
 
@@ -38,7 +39,8 @@ export async function loadArchive(store: ImageStore, input: string | Readable, o
       let stat;
       try {
         stat = statSync(input);
-      } catch {
+      } catch (err) {
+        if (!isMissing(err)) throw err;
         throw new ImageError(`${input}: no such file or directory`);
       }
       isDirectory = stat.isDirectory();
@@ -80,7 +82,9 @@ async function addDockerNames(contents: ArchiveContents, images: VerifiedImage[]
   try {
     entries = JSON.parse((await contents.file('manifest.json')).toString('utf8'));
   } catch {
-    return; // the OCI side is complete on its own
+    // No manifest.json, or not JSON: an OCI layout alone, whose index.json named every image;
+    // docker's manifest.json only adds names, so without it the load is complete.
+    return;
   }
   if (!Array.isArray(entries)) return;
   for (const entry of entries as { Config?: unknown; RepoTags?: unknown }[]) {

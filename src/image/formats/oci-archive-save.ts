@@ -1,8 +1,8 @@
 // `berth save --format oci`: an OCI image layout as a tar. index.json names each image twice, as
 // containerd and docker 25 do: io.containerd.image.name (the whole reference) and
 // org.opencontainers.image.ref.name (the tag, which is what skopeo and podman match).
-import type { Descriptor, ImageIndex, ImageLayout } from '../types.js';
-import { Annotation, MediaType } from '../types.js';
+import type { Descriptor, ImageIndex, ImageLayout } from '../../oci/image-spec.js';
+import { Annotation, MediaType } from '../../oci/image-spec.js';
 import type { TarWriter } from '../../tar/index.js';
 import type { ImageStore } from '../store.js';
 import { imageLayers } from '../layers.js';

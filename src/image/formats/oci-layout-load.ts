@@ -2,8 +2,8 @@
 // `index.json` and `blobs/sha256/`. Manifests are kept as they are (so digests stay those the
 // registry gave); an index inside is resolved to the host's platform. Every blob is verified by
 // digest and size, and every layer against its config's diff_id.
-import type { Descriptor, ImageIndex, ImageLayout } from '../types.js';
-import { Annotation } from '../types.js';
+import type { Descriptor, ImageIndex, ImageLayout } from '../../oci/image-spec.js';
+import { Annotation } from '../../oci/image-spec.js';
 import type { ImageStore } from '../store.js';
 import type { VerifiedImage } from './verified.js';
 import { DigestError, ImageError } from '../errors.js';

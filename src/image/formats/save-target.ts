@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { TarWriter } from '../../tar/index.js';
 import type { ImageRecord, ImageStore } from '../store.js';
-import type { Digest } from '../types.js';
+import type { Digest } from '../../oci/image-spec.js';
 import { formatReference, parseReference } from '../reference.js';
-import { ImageError } from '../errors.js';
+import { ImageError, InvalidReferenceError } from '../errors.js';
 
 export interface SaveItem {
   record: ImageRecord;
@@ -26,8 +26,9 @@ export function saveItems(store: ImageStore, refs: string[]): SaveItem[] {
     try {
       const normal = formatReference(parseReference(ref));
       if (record.names.includes(normal)) name = normal;
-    } catch {
-      // an id or id prefix: no name
+    } catch (err) {
+      // Not a reference: an id or an id prefix, which names no tag to save.
+      if (!(err instanceof InvalidReferenceError)) throw err;
     }
     const item = items.get(record.id) ?? { record, names: [] };
     if (name !== undefined && !item.names.includes(name)) item.names.push(name);

@@ -9,7 +9,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { registryHost } from '../reference.js';
 import type { RangedSource } from '../blobs.js';
-import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, type Digest } from '../types.js';
+import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, type Digest } from '../../oci/image-spec.js';
 import { DigestError } from '../errors.js';
 import { readCredentials, type Credentials } from './credentials.js';
 import {
@@ -143,6 +143,7 @@ export class RegistryClient {
           throw new RegistryError(`${o.what}: ${this.host}: ${describeNetworkError(err)}`, undefined, isTransient(err));
         }
         if (transientStatus(r.status) && !o.ok.includes(r.status)) {
+          // The body only words the error: a body that cannot be read leaves the status to say it.
           const body = await readBody(r, 64 * 1024).catch(() => Buffer.alloc(0));
           throw new RegistryError(`${o.what}: ${registryMessage(body, r.status)} (${r.status})`, r.status, true, retryAfterMs(r.headers));
         }
@@ -156,6 +157,7 @@ export class RegistryClient {
         continue;
       }
       if (o.ok.includes(res.status)) return res;
+      // As above: the body only words the error.
       const body = method === 'HEAD' ? Buffer.alloc(0) : await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0));
       throw this.statusError(res.status, body, o.what, auth !== undefined);
     }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../fs/atomic.js';
 import { DOCKER_HUB, DOCKER_HUB_API } from '../reference.js';
 import { ImageError } from '../errors.js';
+import { isMissing } from '../../errors.js';
 
 export interface Credentials {
   username: string;
@@ -68,8 +69,9 @@ function readConfig(file: string): ConfigFile {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return {};
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    return {}; // no config file: no credentials
   }
   try {
     const value = JSON.parse(text) as unknown;
@@ -91,8 +93,8 @@ export function readCredentials(domain: string, file = dockerConfigFile()): Cred
     let doc: { Username?: unknown; Secret?: unknown };
     try {
       doc = JSON.parse(out) as typeof doc;
-    } catch {
-      throw new ImageError(`credential helper docker-credential-${helper} get: its answer is not JSON`);
+    } catch (err) {
+      throw new ImageError(`credential helper docker-credential-${helper} get: its answer is not JSON`, { cause: err });
     }
     if (typeof doc.Username !== 'string' || typeof doc.Secret !== 'string') throw new ImageError(`credential helper docker-credential-${helper} get: no Username and Secret in its answer`);
     // "<token>" marks an identity token (an OAuth refresh token), which berth does not speak.

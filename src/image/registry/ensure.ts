@@ -2,7 +2,7 @@
 // meanings): missing pulls only what the store does not have; always asks the registry every time
 // (and downloads nothing when the manifest is the one already here); never only looks locally.
 import type { ImageRecord, ImageStore } from '../store.js';
-import type { Platform } from '../types.js';
+import type { Platform } from '../../oci/image-spec.js';
 import { ImageError, NotFoundError } from '../errors.js';
 import { parseConfig } from '../manifest.js';
 import { familiarName, parseReference } from '../reference.js';

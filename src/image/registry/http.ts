@@ -16,7 +16,7 @@ export class RegistryError extends ImageError {
     readonly transient = false,
     readonly retryAfterMs?: number,
   ) {
-    super(message);
+    super(message, { kind: status === 401 || status === 403 ? 'unauthorized' : status === 404 ? 'not-found' : transient || status === undefined || status >= 500 ? 'system' : 'invalid-argument' });
   }
 }
 

@@ -5,7 +5,7 @@
 // failed pull ends the lease, which removes what it added: the store's blobs and images are as
 // they were. Only the bytes of a layer whose download the network broke off stay, out of sight in
 // tmp/, for the next pull to continue (`berth image prune` removes them).
-import type { Descriptor, Platform } from '../types.js';
+import type { Descriptor, Platform } from '../../oci/image-spec.js';
 import type { ImageRecord, ImageStore } from '../store.js';
 import { formatReference, parseReference, repositoryName, type Reference } from '../reference.js';
 import { parseConfig, parseManifestOrIndex } from '../manifest.js';

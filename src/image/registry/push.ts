@@ -4,7 +4,7 @@
 // chunks for a large one). The manifest goes last, under the tag, with its own media type and the
 // exact bytes of the store, so the digest the registry gives is the image's.
 import { createReadStream } from 'node:fs';
-import type { Descriptor, Digest } from '../types.js';
+import type { Descriptor, Digest } from '../../oci/image-spec.js';
 import type { ImageStore } from '../store.js';
 import { formatReference, parseReference, repositoryName } from '../reference.js';
 import { parseManifest } from '../manifest.js';
@@ -63,6 +63,7 @@ export async function pushImage(store: ImageStore, source: string, destination?:
         return;
       }
       for (const from of [...new Set(mountFrom)]) {
+        // A mount the registry refuses, for whatever reason, costs only the upload that follows.
         if (await client.mountBlob(repo, desc.digest, from, whatBlob).catch(() => false)) {
           if (i > 0) emit({ type: 'mounted', id: desc.digest, from });
           return;

@@ -15,6 +15,7 @@ function escapeProgram(): string | null {
   try {
     return builtFile(ESCAPE_PROGRAM);
   } catch {
+    // Not built: the chapter is then unavailable and says why (see `unavailable` below).
     return null;
   }
 }

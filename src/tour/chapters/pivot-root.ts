@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { finding } from '../narrator.js';
 import { didRun, matching, type Chapter } from '../chapter.js';
 import type { RunRequest } from '../session.js';
-import type { Spec } from '../../runtime/spec.js';
+import type { Spec } from '../../oci/runtime-spec.js';
 
 /** Mount points of a mountinfo table (field 5, octal escapes decoded). */
 function mountPoints(mountinfo: string): string[] {

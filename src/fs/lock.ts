@@ -5,7 +5,12 @@
 // one before it is removed.
 import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { ImageError } from './errors.js';
+import { BerthError, errnoCodeOf, isMissing } from '../errors.js';
+
+/** A lock whose live holder did not let go in time. */
+export class LockError extends BerthError {
+  override readonly name = 'LockError';
+}
 
 export interface LockOptions {
   /** Give up after this long (default 60 s): a live holder that never lets go is an error, not a hang. */
@@ -18,8 +23,9 @@ export function processStartTime(pid: number): string | null {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return fields[0] === 'Z' || fields[0] === 'X' ? null : (fields[19] ?? null);
-  } catch {
-    return null;
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    return null; // no such process
   }
 }
 
@@ -47,7 +53,8 @@ function sleepSync(ms: number): void {
 function readOrNull(path: string): string | null {
   try {
     return readFileSync(path, 'utf8');
-  } catch {
+  } catch (err) {
+    if (!isMissing(err)) throw err;
     return null;
   }
 }
@@ -57,7 +64,8 @@ function breakStale(path: string, stale: string): void {
   const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {
     renameSync(path, aside);
-  } catch {
+  } catch (err) {
+    if (!isMissing(err)) throw err;
     return; // someone else broke it, or its holder let go
   }
   if (readOrNull(aside) === stale) {
@@ -67,7 +75,8 @@ function breakStale(path: string, stale: string): void {
   // Between our read and our rename, a live holder replaced it: put its lock back.
   try {
     linkSync(aside, path);
-  } catch {
+  } catch (err) {
+    if (errnoCodeOf(err) !== 'EEXIST') throw err;
     // Another waiter took the free lock in that instant: the moved-aside holder will find its
     // lock gone when it releases (release tolerates that); both hold it for that moment.
   }
@@ -79,8 +88,9 @@ const EMPTY_LOCK_STALE_MS = 10_000;
 function ageMs(path: string): number {
   try {
     return Date.now() - statSync(path).mtimeMs;
-  } catch {
-    return 0;
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    return 0; // let go meanwhile: a new holder's lock is young
   }
 }
 
@@ -133,7 +143,7 @@ export function acquireLock(path: string, options: LockOptions = {}): () => void
   for (;;) {
     const release = tryAcquireLock(path);
     if (release !== undefined) return release;
-    if (Date.now() > deadline) throw new ImageError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${holderPid(path)})`);
+    if (Date.now() > deadline) throw new LockError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${holderPid(path)})`);
     sleepSync(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
   }
