@@ -1,6 +1,6 @@
 // berth's image verbs: images, rmi, tag, image inspect/prune, history, load, save, import, system df.
 import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import { bool, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
 import { errorMessageOf } from '../errors.js';
@@ -9,7 +9,7 @@ import { humanSize } from '../units.js';
 import { renderTemplate } from './template.js';
 
 /** Ids of images some container (in any state) was made from: they may not be removed. */
-function imagesInUse(engine: Engine): Map<string, string> {
+function imagesInUse(engine: EngineService): Map<string, string> {
   const used = new Map<string, string>();
   for (const c of engine.containers.list()) used.set(c.imageId, c.name);
   return used;
@@ -21,7 +21,7 @@ function repoAndTag(name: string): [string, string] {
 }
 
 /** An image in docker's `image inspect` shape. */
-export async function inspectImage(engine: Engine, ref: string): Promise<Record<string, unknown>> {
+export async function inspectImage(engine: EngineService, ref: string): Promise<Record<string, unknown>> {
   const record = engine.images.resolve(ref);
   const config = await imageConfig(engine.images, record);
   const size = engine.images.diskUsage().images.find((u) => u.id === record.id)?.size ?? 0;

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { ContainerRecord } from '../engine/containers.js';
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import { attach } from '../engine/attach.js';
 import { inspectContainer } from '../engine/inspect.js';
 import { parseLogTime, printLogs } from '../engine/logs.js';
@@ -43,7 +43,7 @@ function timeoutFlag(p: Parsed): number | undefined {
  * Attached to a container under its monitor until its output ends (then its exit code) or the
  * detach keys (then 0, leaving it running). `start` starts it once attached, so nothing is missed.
  */
-export async function attachAndWait(engine: Engine, record: ContainerRecord, opts: { stdin: boolean; start?: (beforeStart: () => Promise<void>) => Promise<unknown> }): Promise<number> {
+export async function attachAndWait(engine: EngineService, record: ContainerRecord, opts: { stdin: boolean; start?: (beforeStart: () => Promise<void>) => Promise<unknown> }): Promise<number> {
   const exit = engine.watchExit(record.id);
   try {
     let attachment: ReturnType<typeof attach> | undefined;
@@ -285,7 +285,7 @@ export const lifecycleCommands: CommandSpec[] = [
       if (!ref) throw new UsageError('top: berth top CONTAINER [ps OPTIONS]');
       const record = await engine.inspect(ref);
       if (record.state.status !== 'running' && record.state.status !== 'paused') throw new UsageError(`container ${record.name} is not running`);
-      const pids = new Set(engine.runtime.cgroup(record.id).pids());
+      const pids = new Set(engine.cgroup(record.id).pids());
       // docker's way: the host's `ps` (default -ef), keeping the rows of the container's processes.
       const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
       if (ps.status !== 0) throw new UsageError(`top: ps ${psArgs.join(' ')} failed: ${ps.stderr.trim()}`);
@@ -370,7 +370,7 @@ export const lifecycleCommands: CommandSpec[] = [
 ];
 
 /** `berth inspect`: containers and images in docker's shapes, JSON or a template each. */
-async function inspect(engine: Engine, refs: string[], type: string | undefined, format: string | undefined): Promise<number> {
+async function inspect(engine: EngineService, refs: string[], type: string | undefined, format: string | undefined): Promise<number> {
   if (refs.length === 0) throw new UsageError('inspect: at least one container or image');
   const out: unknown[] = [];
   for (const ref of refs) {
@@ -419,7 +419,7 @@ function netIO(pid: number): [number, number] {
 }
 
 /** One docker stats row per container: CPU from two samples of the cgroup's usage 500 ms apart. */
-async function containerStats(engine: Engine, records: ContainerRecord[]): Promise<StatsRow[]> {
+async function containerStats(engine: EngineService, records: ContainerRecord[]): Promise<StatsRow[]> {
   const live = records.filter((r) => r.state.status === 'running' || r.state.status === 'paused');
   const sample = () => new Map(live.map((r) => [r.id, safeStats(engine, r.id)]));
   const first = sample();
@@ -447,9 +447,9 @@ async function containerStats(engine: Engine, records: ContainerRecord[]): Promi
   });
 }
 
-function safeStats(engine: Engine, id: string) {
+function safeStats(engine: EngineService, id: string) {
   try {
-    return engine.runtime.cgroup(id).stats();
+    return engine.cgroup(id).stats();
   } catch {
     return undefined; // exited between the list and the sample
   }

@@ -2,7 +2,7 @@
 // one line per layer, redrawn in place on a terminal, and plain status lines otherwise.
 import { readFileSync } from 'node:fs';
 import { ensureImage, familiarName, parsePlatform, parseReference, PULL_POLICIES, shortId, type PullPolicy } from '../image/index.js';
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import { progressLines, pull, pushImage, removeCredentials, RegistryClient, storeCredentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
 import { DOCKER_HUB } from '../image/reference.js';
 import { bool, str, UsageError, type Parsed } from './args.js';
@@ -101,7 +101,7 @@ function registryDomain(text: string | undefined): string {
  * `berth run/create --pull missing|always|never`: the image from the store, or pulled first as
  * docker does, its progress on stderr (stdout is the container's).
  */
-export async function ensureImageForRun(engine: Engine, text: string, opts: { policy: string; platform?: string; tlsVerify: boolean }): Promise<void> {
+export async function ensureImageForRun(engine: EngineService, text: string, opts: { policy: string; platform?: string; tlsVerify: boolean }): Promise<void> {
   const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
   if (!PULL_POLICIES.includes(opts.policy as PullPolicy)) throw new UsageError(`--pull ${opts.policy}: use missing, always or never`);
   const policy = opts.policy as PullPolicy;

@@ -2,7 +2,7 @@
 // runs in the foreground of this process (no monitor) unless it must outlive it: detached (-d),
 // detachable (-it) or restarted by a policy, when conmon watches it.
 import { existsSync } from 'node:fs';
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
@@ -76,7 +76,7 @@ function runOptions(p: Parsed) {
 }
 
 /** --pull (default missing), --platform, --tls-verify: the image in the store before the container is made. */
-function pullPolicy(engine: Engine, image: string, p: Parsed): Promise<void> {
+function pullPolicy(engine: EngineService, image: string, p: Parsed): Promise<void> {
   return ensureImageForRun(engine, image, { policy: str(p, 'pull') ?? 'missing', platform: str(p, 'platform'), tlsVerify: p.flags['tls-verify'] !== false });
 }
 

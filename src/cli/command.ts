@@ -2,11 +2,11 @@
 // its operands and its flags are data, so that one table gives the parser, `berth --help`,
 // `berth CMD --help`, shell completion and the README's command list. The subcommand files each
 // export their rows; commands.ts gathers them; berth.ts dispatches.
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import type { FlagSpec, Parsed } from './args.js';
 
 export interface Ctx {
-  engine: Engine;
+  engine: EngineService;
 }
 
 /** A flag as help shows it. */
