@@ -4,7 +4,7 @@ import type { ContainerRecord } from '../engine/containers.js';
 import { bool, list, str, UsageError } from './args.js';
 import { renderTemplate } from './template.js';
 import type { CommandSpec, Flag } from './command.js';
-import { errorMessageOf } from '../errors.js';
+import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
 import { humanDuration } from '../units.js';
 import { portsColumn } from './berth-network.js';
@@ -139,18 +139,7 @@ export const containerCommands: CommandSpec[] = [
       { name: 'volumes', short: 'v', boolean: true, help: 'Remove anonymous volumes associated with the container' },
     ],
     async run({ engine }, p) {
-      if (p.positionals.length === 0) throw new UsageError('rm: at least one container is required');
-      let failed = false;
-      for (const ref of p.positionals) {
-        try {
-          await engine.remove(ref, bool(p, 'force'), bool(p, 'volumes'));
-          process.stdout.write(`${ref}\n`);
-        } catch (err) {
-          process.stderr.write(`berth: ${errorMessageOf(err)}\n`);
-          failed = true;
-        }
-      }
-      return failed ? 1 : 0;
+      return eachOperand(p.positionals, { verb: 'rm', noun: 'container' }, async (ref) => void (await engine.remove(ref, bool(p, 'force'), bool(p, 'volumes'))));
     },
   },
 

@@ -3,7 +3,7 @@ import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchiv
 import type { EngineService } from '../engine/service.js';
 import { bool, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
-import { errorMessageOf } from '../errors.js';
+import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
 import { humanSize } from '../units.js';
 import { renderTemplate } from './template.js';
@@ -82,24 +82,16 @@ export const imageCommands: CommandSpec[] = [
     usage: '[OPTIONS] IMAGE [IMAGE...]',
     flags: [{ name: 'force', short: 'f', boolean: true, help: 'Remove the image even when other names point at it' }],
     async run({ engine }, p) {
-      if (p.positionals.length === 0) throw new UsageError('rmi: at least one image is required');
       const used = imagesInUse(engine);
-      let failed = false;
-      for (const ref of p.positionals) {
-        try {
-          const record = engine.images.resolve(ref);
-          const user = used.get(record.id);
-          if (user && !bool(p, 'force')) throw new Error(`unable to remove image ${ref}: container ${user} uses it (remove the container first)`);
-          if (user) throw new Error(`unable to remove image ${ref}: container ${user} uses it, even with -f`);
-          const result = engine.images.remove(ref, { force: bool(p, 'force') });
-          for (const name of result.untagged) process.stdout.write(`Untagged: ${familiarName(parseReference(name))}\n`);
-          for (const id of result.deleted) process.stdout.write(`Deleted: ${id}\n`);
-        } catch (err) {
-          process.stderr.write(`berth: ${errorMessageOf(err)}\n`);
-          failed = true;
-        }
-      }
-      return failed ? 1 : 0;
+      return eachOperand(p.positionals, { verb: 'rmi', noun: 'image', echo: false }, async (ref) => {
+        const record = engine.images.resolve(ref);
+        const user = used.get(record.id);
+        if (user && !bool(p, 'force')) throw new UsageError(`unable to remove image ${ref}: container ${user} uses it (remove the container first)`, { kind: 'conflict' });
+        if (user) throw new UsageError(`unable to remove image ${ref}: container ${user} uses it, even with -f`, { kind: 'conflict' });
+        const result = engine.images.remove(ref, { force: bool(p, 'force') });
+        for (const name of result.untagged) process.stdout.write(`Untagged: ${familiarName(parseReference(name))}\n`);
+        for (const id of result.deleted) process.stdout.write(`Deleted: ${id}\n`);
+      });
     },
   },
 

@@ -10,27 +10,12 @@ import { inspectContainer } from '../engine/inspect.js';
 import { parseLogTime, printLogs } from '../engine/logs.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
-import { errorKindOf, errorMessageOf } from '../errors.js';
+import { eachOperand } from './operands.js';
+import { errorKindOf } from '../errors.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
 import { inspectImage } from './berth-images.js';
 import { renderTemplate } from './template.js';
-
-/** Runs `fn` for each container named, docker's way: each printed on success, errors on stderr, 1 if any failed. */
-async function eachContainer(refs: string[], verb: string, fn: (ref: string) => Promise<void>, echo = true): Promise<number> {
-  if (refs.length === 0) throw new UsageError(`${verb}: at least one container is required`);
-  let failed = false;
-  for (const ref of refs) {
-    try {
-      await fn(ref);
-      if (echo) process.stdout.write(`${ref}\n`);
-    } catch (err) {
-      process.stderr.write(`berth: ${errorMessageOf(err)}\n`);
-      failed = true;
-    }
-  }
-  return failed ? 1 : 0;
-}
 
 function timeoutFlag(p: Parsed): number | undefined {
   const t = str(p, 'time') ?? str(p, 'timeout');
@@ -84,7 +69,7 @@ export const lifecycleCommands: CommandSpec[] = [
         const record = engine.containers.find(ref);
         return attachAndWait(engine, record, { stdin: bool(p, 'interactive') && record.openStdin, start: (beforeStart) => engine.start(ref, { beforeStart }) });
       }
-      return eachContainer(p.positionals, 'start', async (ref) => void (await engine.start(ref)));
+      return eachOperand(p.positionals, { verb: 'start', noun: 'container' }, async (ref) => void (await engine.start(ref)));
     },
   },
 
@@ -97,7 +82,7 @@ export const lifecycleCommands: CommandSpec[] = [
     flags: TIME_FLAGS,
     async run({ engine }, p) {
       const timeout = timeoutFlag(p);
-      return eachContainer(p.positionals, 'stop', async (ref) => void (await engine.stop(ref, timeout)));
+      return eachOperand(p.positionals, { verb: 'stop', noun: 'container' }, async (ref) => void (await engine.stop(ref, timeout)));
     },
   },
 
@@ -110,7 +95,7 @@ export const lifecycleCommands: CommandSpec[] = [
     flags: TIME_FLAGS,
     async run({ engine }, p) {
       const timeout = timeoutFlag(p);
-      return eachContainer(p.positionals, 'restart', async (ref) => void (await engine.restart(ref, timeout)));
+      return eachOperand(p.positionals, { verb: 'restart', noun: 'container' }, async (ref) => void (await engine.restart(ref, timeout)));
     },
   },
 
@@ -122,7 +107,7 @@ export const lifecycleCommands: CommandSpec[] = [
     usage: '[OPTIONS] CONTAINER [CONTAINER...]',
     flags: [{ name: 'signal', short: 's', value: 'SIGNAL', help: 'Signal to send to the container (default SIGKILL)' }],
     async run({ engine }, p) {
-      return eachContainer(p.positionals, 'kill', (ref) => engine.kill(ref, str(p, 'signal') ?? 'SIGKILL'));
+      return eachOperand(p.positionals, { verb: 'kill', noun: 'container' }, (ref) => engine.kill(ref, str(p, 'signal') ?? 'SIGKILL'));
     },
   },
 
@@ -134,7 +119,7 @@ export const lifecycleCommands: CommandSpec[] = [
     usage: 'CONTAINER [CONTAINER...]',
     flags: [],
     async run({ engine }, p) {
-      return eachContainer(p.positionals, 'pause', (ref) => engine.pause(ref));
+      return eachOperand(p.positionals, { verb: 'pause', noun: 'container' }, (ref) => engine.pause(ref));
     },
   },
 
@@ -146,7 +131,7 @@ export const lifecycleCommands: CommandSpec[] = [
     usage: 'CONTAINER [CONTAINER...]',
     flags: [],
     async run({ engine }, p) {
-      return eachContainer(p.positionals, 'unpause', (ref) => engine.unpause(ref));
+      return eachOperand(p.positionals, { verb: 'unpause', noun: 'container' }, (ref) => engine.unpause(ref));
     },
   },
 
@@ -158,7 +143,7 @@ export const lifecycleCommands: CommandSpec[] = [
     usage: 'CONTAINER [CONTAINER...]',
     flags: [],
     async run({ engine }, p) {
-      return eachContainer(p.positionals, 'wait', async (ref) => void process.stdout.write(`${await engine.wait(ref)}\n`), false);
+      return eachOperand(p.positionals, { verb: 'wait', noun: 'container', echo: false }, async (ref) => void process.stdout.write(`${await engine.wait(ref)}\n`));
     },
   },
 

@@ -3,7 +3,7 @@
 import { networkRequest, type NetworkRecord, type NetworkRequest, type PortMapping } from '../engine/network/index.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
-import { errorMessageOf } from '../errors.js';
+import { eachOperand } from './operands.js';
 import { table } from './format.js';
 
 export const RUN_NETWORK_FLAGS: Flag[] = [
@@ -125,19 +125,7 @@ export const networkCommands: CommandSpec[] = [
     usage: 'NETWORK [NETWORK...]',
     flags: [],
     async run({ engine }, p) {
-      const refs = p.positionals;
-      if (!refs.length) throw new UsageError('network rm: at least one network is required');
-      let failed = false;
-      for (const ref of refs) {
-        try {
-          await engine.network.removeNetwork(ref);
-          process.stdout.write(`${ref}\n`);
-        } catch (err) {
-          process.stderr.write(`berth: ${errorMessageOf(err)}\n`);
-          failed = true;
-        }
-      }
-      return failed ? 1 : 0;
+      return eachOperand(p.positionals, { verb: 'network rm', noun: 'network' }, async (ref) => void (await engine.network.removeNetwork(ref)));
     },
   },
 

@@ -4,7 +4,7 @@ import { copyFromContainer, copyIntoContainer, splitCopyArg } from '../engine/co
 import { ANONYMOUS_LABEL } from '../engine/volumes.js';
 import { bool, list, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
-import { errorMessageOf } from '../errors.js';
+import { eachOperand } from './operands.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
 
@@ -89,20 +89,11 @@ export const volumeCommands: CommandSpec[] = [
     usage: '[OPTIONS] VOLUME [VOLUME...]',
     flags: [{ name: 'force', short: 'f', boolean: true, help: 'A volume that does not exist is no error' }],
     async run({ engine }, p) {
-      if (p.positionals.length === 0) throw new UsageError('volume rm: at least one volume is required');
-      let failed = false;
-      for (const name of p.positionals) {
-        try {
-          // -f, as docker's: a missing volume is no error; one in use still is.
-          if (bool(p, 'force') && !engine.volumes.find(name)) continue;
-          engine.volumes.remove(name, engine.containers.list());
-          process.stdout.write(`${name}\n`);
-        } catch (err) {
-          process.stderr.write(`berth: ${errorMessageOf(err)}\n`);
-          failed = true;
-        }
-      }
-      return failed ? 1 : 0;
+      return eachOperand(p.positionals, { verb: 'volume rm', noun: 'volume' }, async (name) => {
+        // -f, as docker's: a missing volume is no error; one in use still is.
+        if (bool(p, 'force') && !engine.volumes.find(name)) return 'skip';
+        engine.volumes.remove(name, engine.containers.list());
+      });
     },
   },
 
