@@ -11,7 +11,7 @@ import { parseLogTime, printLogs } from '../engine/logs.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
 import { eachOperand } from './operands.js';
-import { errorKindOf } from '../errors.js';
+import { errnoCodeOf, errorKindOf, isMissing } from '../errors.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
 import { inspectImage } from './berth-images.js';
@@ -398,8 +398,9 @@ function netIO(pid: number): [number, number] {
       tx += f[8];
     }
     return [rx, tx];
-  } catch {
-    return [0, 0];
+  } catch (err) {
+    if (!isMissing(err) && errnoCodeOf(err) !== 'ESRCH') throw err;
+    return [0, 0]; // the process is gone: its row says what is left
   }
 }
 
