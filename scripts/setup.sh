@@ -11,6 +11,7 @@ packages="
   conmon
   containerd
   docker-registry
+  fish
   golang-github-containers-common
   iproute2
   libseccomp-dev
@@ -22,6 +23,7 @@ packages="
   skopeo
   tini
   util-linux
+  zsh
 "
 missing=""
 for p in $packages; do

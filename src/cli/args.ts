@@ -1,5 +1,7 @@
-// A small argv parser with runc's (urfave/cli) habits: `--flag value`, `--flag=value`, short
-// aliases, repeatable flags, boolean flags that take no value, and flags before positionals.
+// A small argv parser with docker's (pflag's) habits: `--flag value`, `--flag=value`, short
+// aliases, short flags bundled (`-it`, `-dp 8080:80`: the last may take a value, attached or next),
+// repeatable flags, boolean flags that take no value, and `--` to end the flags. berth-runtime
+// uses it too, for runc's (urfave/cli's) flags, which parse the same way.
 import { BerthError, type ErrorKind } from '../errors.js';
 
 export interface FlagSpec {
@@ -43,9 +45,26 @@ export function parseArgs(argv: string[], specs: FlagSpec[], stopAtPositional = 
       positionals.push(arg);
       continue;
     }
-    // Short boolean flags may be bundled, as docker and ps users type them: -aq, -it.
-    if (/^-[A-Za-z]{2,}$/.test(arg) && [...arg.slice(1)].every((c) => byName.get(c)?.boolean && byName.get(c)?.short === c)) {
-      for (const c of arg.slice(1)) flags[(byName.get(c) as FlagSpec).name] = true;
+    // Short flags bundled as docker users type them: -it, -aq; the last may take a value, given
+    // in the same word (-p8080:80) or as the next one (-dp 8080:80).
+    // A single-dash word whose name (before any `=`) is a flag's stays that flag (runc's habit:
+    // `-bundle`, and `-e=X`); any other is such a cluster.
+    if (/^-[A-Za-z]./.test(arg) && !byName.has(arg.slice(1).split('=')[0])) {
+      for (let k = 1; k < arg.length; k++) {
+        const c = arg[k];
+        const spec = byName.get(c);
+        if (!spec || spec.short !== c) throw new UsageError(`unknown shorthand flag '${c}' in ${arg}`);
+        if (spec.boolean) {
+          flags[spec.name] = true;
+          continue;
+        }
+        const attached = arg.slice(k + 1).replace(/^=/, ''); // -p=80 as pflag takes it
+        if (attached === '' && i + 1 >= argv.length) throw new UsageError(`flag -${c} needs a value`);
+        const value = attached !== '' ? attached : argv[++i];
+        if (spec.repeatable) ((flags[spec.name] ??= []) as string[]).push(value);
+        else flags[spec.name] = value;
+        break;
+      }
       continue;
     }
     const body = arg.replace(/^--?/, '');

@@ -1,14 +1,15 @@
 // berth's image verbs: images, rmi, tag, image inspect/prune, history, load, save, import, system df.
 import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
-import type { Engine } from '../engine/engine.js';
-import { bool, parseArgs, str, UsageError } from './args.js';
-import type { Command } from './command.js';
+import type { EngineService } from '../engine/service.js';
+import { bool, str, UsageError } from './args.js';
+import type { CommandSpec } from './command.js';
+import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
 import { humanSize } from '../units.js';
 import { renderTemplate } from './template.js';
 
 /** Ids of images some container (in any state) was made from: they may not be removed. */
-function imagesInUse(engine: Engine): Map<string, string> {
+function imagesInUse(engine: EngineService): Map<string, string> {
   const used = new Map<string, string>();
   for (const c of engine.containers.list()) used.set(c.imageId, c.name);
   return used;
@@ -20,7 +21,7 @@ function repoAndTag(name: string): [string, string] {
 }
 
 /** An image in docker's `image inspect` shape. */
-export async function inspectImage(engine: Engine, ref: string): Promise<Record<string, unknown>> {
+export async function inspectImage(engine: EngineService, ref: string): Promise<Record<string, unknown>> {
   const record = engine.images.resolve(ref);
   const config = await imageConfig(engine.images, record);
   const size = engine.images.diskUsage().images.find((u) => u.id === record.id)?.size ?? 0;
@@ -39,146 +40,213 @@ export async function inspectImage(engine: Engine, ref: string): Promise<Record<
   };
 }
 
-export const imageCommands: Record<string, Command> = {
-  async images({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'quiet', short: 'q', boolean: true }, { name: 'all', short: 'a', boolean: true }, { name: 'no-trunc', boolean: true }]);
-    const images = engine.images.listImages();
-    const id = (r: ImageRecord) => (bool(p, 'no-trunc') ? r.id : shortId(r.id));
-    if (bool(p, 'quiet')) {
-      process.stdout.write([...new Set(images.map(id))].map((i) => i + '\n').join(''));
-      return 0;
-    }
-    const usage = new Map(engine.images.diskUsage().images.map((u) => [u.id, u.size]));
-    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
-    for (const r of images) {
-      const created = (await imageConfig(engine.images, r)).created;
-      const names = r.names.length ? r.names : [''];
-      for (const name of names) {
-        const [repo, tag] = name ? repoAndTag(name) : ['<none>', '<none>'];
-        rows.push([repo, tag, id(r), ago(created), humanSize(usage.get(r.id) ?? 0)]);
+export const imageCommands: CommandSpec[] = [
+  {
+    name: 'images',
+    aliases: ['image ls'],
+    section: 'images',
+    summary: 'List images',
+    usage: '[OPTIONS]',
+    flags: [
+      { name: 'quiet', short: 'q', boolean: true, help: 'Only show image IDs' },
+      { name: 'all', short: 'a', boolean: true, help: 'Show all images (berth keeps no intermediate images: the same list)' },
+      { name: 'no-trunc', boolean: true, help: "Don't truncate output" },
+    ],
+    async run({ engine }, p) {
+      const images = engine.images.listImages();
+      const id = (r: ImageRecord) => (bool(p, 'no-trunc') ? r.id : shortId(r.id));
+      if (bool(p, 'quiet')) {
+        process.stdout.write([...new Set(images.map(id))].map((i) => i + '\n').join(''));
+        return 0;
       }
-    }
-    process.stdout.write(table(rows));
-    return 0;
+      const usage = new Map(engine.images.diskUsage().images.map((u) => [u.id, u.size]));
+      const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+      for (const r of images) {
+        const created = (await imageConfig(engine.images, r)).created;
+        const names = r.names.length ? r.names : [''];
+        for (const name of names) {
+          const [repo, tag] = name ? repoAndTag(name) : ['<none>', '<none>'];
+          rows.push([repo, tag, id(r), ago(created), humanSize(usage.get(r.id) ?? 0)]);
+        }
+      }
+      process.stdout.write(table(rows));
+      return 0;
+    },
   },
 
-  async 'image ls'(ctx, argv) {
-    return imageCommands.images(ctx, argv);
-  },
-
-  async rmi({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'force', short: 'f', boolean: true }]);
-    if (p.positionals.length === 0) throw new UsageError('rmi: at least one image is required');
-    const used = imagesInUse(engine);
-    let failed = false;
-    for (const ref of p.positionals) {
-      try {
+  {
+    name: 'rmi',
+    aliases: ['image rm'],
+    section: 'images',
+    summary: 'Remove one or more images',
+    usage: '[OPTIONS] IMAGE [IMAGE...]',
+    flags: [{ name: 'force', short: 'f', boolean: true, help: 'Remove the image even when other names point at it' }],
+    async run({ engine }, p) {
+      const used = imagesInUse(engine);
+      return eachOperand(p.positionals, { verb: 'rmi', noun: 'image', echo: false }, async (ref) => {
         const record = engine.images.resolve(ref);
         const user = used.get(record.id);
-        if (user && !bool(p, 'force')) throw new Error(`unable to remove image ${ref}: container ${user} uses it (remove the container first)`);
-        if (user) throw new Error(`unable to remove image ${ref}: container ${user} uses it, even with -f`);
+        if (user && !bool(p, 'force')) throw new UsageError(`unable to remove image ${ref}: container ${user} uses it (remove the container first)`, { kind: 'conflict' });
+        if (user) throw new UsageError(`unable to remove image ${ref}: container ${user} uses it, even with -f`, { kind: 'conflict' });
         const result = engine.images.remove(ref, { force: bool(p, 'force') });
         for (const name of result.untagged) process.stdout.write(`Untagged: ${familiarName(parseReference(name))}\n`);
         for (const id of result.deleted) process.stdout.write(`Deleted: ${id}\n`);
-      } catch (err) {
-        process.stderr.write(`berth: ${(err as Error).message}\n`);
-        failed = true;
+      });
+    },
+  },
+
+  {
+    name: 'tag',
+    aliases: ['image tag'],
+    section: 'images',
+    summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
+    usage: 'SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]',
+    flags: [],
+    async run({ engine }, p) {
+      const [source, target, ...rest] = p.positionals;
+      if (!source || !target || rest.length) throw new UsageError('tag: berth tag SOURCE_IMAGE TARGET_IMAGE[:TAG]');
+      engine.images.tag(source, target);
+      return 0;
+    },
+  },
+
+  {
+    name: 'image inspect',
+    section: 'images',
+    summary: 'Display detailed information on one or more images',
+    usage: '[OPTIONS] IMAGE [IMAGE...]',
+    flags: [{ name: 'format', short: 'f', value: 'TEMPLATE', help: 'Format output using a Go template' }],
+    async run({ engine }, p) {
+      if (p.positionals.length === 0) throw new UsageError('image inspect: at least one image is required');
+      const out = [];
+      for (const ref of p.positionals) out.push(await inspectImage(engine, ref));
+      const format = str(p, 'format');
+      process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
+      return 0;
+    },
+  },
+
+  {
+    name: 'history',
+    aliases: ['image history'],
+    section: 'images',
+    summary: 'Show the history of an image',
+    usage: 'IMAGE',
+    flags: [],
+    async run({ engine }, p) {
+      const [ref, ...rest] = p.positionals;
+      if (!ref || rest.length) throw new UsageError('history: exactly one image is required');
+      const record = engine.images.resolve(ref);
+      const config = await imageConfig(engine.images, record);
+      const rows = [['IMAGE', 'CREATED', 'CREATED BY', 'COMMENT']];
+      const history = [...(config.history ?? [])].reverse();
+      history.forEach((h, i) => {
+        const createdBy = (h.created_by ?? '').length > 45 ? `${(h.created_by ?? '').slice(0, 44)}…` : (h.created_by ?? '');
+        rows.push([i === 0 ? shortId(record.id) : '<missing>', ago(h.created), createdBy, h.comment ?? '']);
+      });
+      process.stdout.write(table(rows));
+      return 0;
+    },
+  },
+
+  {
+    name: 'image prune',
+    section: 'images',
+    summary: 'Remove unused images (untagged ones; all unused with -a)',
+    usage: '[OPTIONS]',
+    flags: [
+      { name: 'all', short: 'a', boolean: true, help: 'Remove all unused images, not just dangling ones' },
+      { name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' },
+    ],
+    async run({ engine }, p) {
+      const used = imagesInUse(engine);
+      const result = engine.images.prune({ all: bool(p, 'all'), inUse: (id) => used.has(id) });
+      for (const id of result.deletedImages) process.stdout.write(`Deleted: ${id}\n`);
+      process.stdout.write(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
+      return 0;
+    },
+  },
+
+  {
+    name: 'load',
+    aliases: ['image load'],
+    section: 'images',
+    summary: 'Load an image from a tar archive (docker-archive or OCI layout) or STDIN',
+    usage: '[OPTIONS]',
+    flags: [
+      { name: 'input', short: 'i', value: 'FILE', help: 'Read from tar archive file, instead of STDIN' },
+      { name: 'quiet', short: 'q', boolean: true, help: 'Suppress the load output' },
+    ],
+    async run({ engine }, p) {
+      const input = str(p, 'input');
+      if (!input && process.stdin.isTTY) throw new UsageError('load: give -i FILE or pipe an archive to stdin');
+      const result = await loadArchive(engine.images, input ?? process.stdin);
+      for (const image of result.images) {
+        const names = image.names.length ? image.names.map((n) => familiarName(parseReference(n))) : [image.id];
+        for (const name of names) process.stdout.write(`Loaded image${image.names.length ? '' : ' ID'}: ${name}\n`);
       }
-    }
-    return failed ? 1 : 0;
+      return 0;
+    },
   },
 
-  async 'image rm'(ctx, argv) {
-    return imageCommands.rmi(ctx, argv);
+  {
+    name: 'save',
+    aliases: ['image save'],
+    section: 'images',
+    summary: 'Save one or more images to a tar archive (streamed to STDOUT by default)',
+    usage: '[OPTIONS] IMAGE [IMAGE...]',
+    flags: [
+      { name: 'output', short: 'o', value: 'FILE', help: 'Write to a file, instead of STDOUT' },
+      { name: 'format', value: 'docker|oci', help: 'The archive: docker-archive (default) or an OCI layout' },
+    ],
+    async run({ engine }, p) {
+      const format = str(p, 'format') ?? 'docker';
+      if (format !== 'docker' && format !== 'oci') throw new UsageError(`save: --format ${format}: use docker or oci`);
+      if (p.positionals.length === 0) throw new UsageError('save: at least one image is required');
+      const out = str(p, 'output');
+      if (!out && process.stdout.isTTY) throw new UsageError('save: refusing to write a tar to a terminal; use -o FILE or a redirect');
+      await saveArchive(engine.images, p.positionals, out ?? process.stdout, format);
+      return 0;
+    },
   },
 
-  async tag({ engine }, argv) {
-    const [source, target, ...rest] = parseArgs(argv, []).positionals;
-    if (!source || !target || rest.length) throw new UsageError('tag: berth tag SOURCE_IMAGE TARGET_IMAGE[:TAG]');
-    engine.images.tag(source, target);
-    return 0;
+  {
+    name: 'import',
+    aliases: ['image import'],
+    section: 'images',
+    summary: 'Import the contents from a tarball to create a filesystem image',
+    usage: '[OPTIONS] FILE|- [REPOSITORY[:TAG]]',
+    flags: [{ name: 'message', short: 'm', value: 'TEXT', help: 'Set commit message for imported image' }],
+    async run({ engine }, p) {
+      const [file, ref, ...rest] = p.positionals;
+      if (!file || rest.length) throw new UsageError('import: berth import FILE|- [REPOSITORY[:TAG]]');
+      const record = await importRootfs(engine.images, file === '-' ? process.stdin : file, { ref, message: str(p, 'message'), source: file });
+      process.stdout.write(`${record.id}\n`);
+      return 0;
+    },
   },
 
-  async 'image inspect'({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'format', short: 'f' }]);
-    if (p.positionals.length === 0) throw new UsageError('image inspect: at least one image is required');
-    const out = [];
-    for (const ref of p.positionals) out.push(await inspectImage(engine, ref));
-    const format = str(p, 'format');
-    process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
-    return 0;
+  {
+    name: 'system df',
+    section: 'system',
+    summary: 'Show berth disk usage',
+    usage: '',
+    flags: [],
+    async run({ engine }) {
+      const usage = engine.images.diskUsage();
+      const containers = engine.containers.list();
+      const used = imagesInUse(engine);
+      const active = usage.images.filter((i) => used.has(i.id)).length;
+      const reclaimable = usage.images.filter((i) => !used.has(i.id)).reduce((n, i) => n + i.size - i.sharedSize, 0);
+      const running = containers.filter((c) => c.state.status === 'running').length;
+      process.stdout.write(
+        table([
+          ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
+          ['Images', String(usage.images.length), String(active), humanSize(usage.blobBytes), humanSize(reclaimable + usage.unreferencedBytes)],
+          ['Containers', String(containers.length), String(running), '', ''],
+        ]),
+      );
+      return 0;
+    },
   },
-
-  async history({ engine }, argv) {
-    const [ref, ...rest] = parseArgs(argv, []).positionals;
-    if (!ref || rest.length) throw new UsageError('history: exactly one image is required');
-    const record = engine.images.resolve(ref);
-    const config = await imageConfig(engine.images, record);
-    const rows = [['IMAGE', 'CREATED', 'CREATED BY', 'COMMENT']];
-    const history = [...(config.history ?? [])].reverse();
-    history.forEach((h, i) => {
-      const createdBy = (h.created_by ?? '').length > 45 ? `${(h.created_by ?? '').slice(0, 44)}…` : (h.created_by ?? '');
-      rows.push([i === 0 ? shortId(record.id) : '<missing>', ago(h.created), createdBy, h.comment ?? '']);
-    });
-    process.stdout.write(table(rows));
-    return 0;
-  },
-
-  async 'image prune'({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'all', short: 'a', boolean: true }, { name: 'force', short: 'f', boolean: true }]);
-    const used = imagesInUse(engine);
-    const result = engine.images.prune({ all: bool(p, 'all'), inUse: (id) => used.has(id) });
-    for (const id of result.deletedImages) process.stdout.write(`Deleted: ${id}\n`);
-    process.stdout.write(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
-    return 0;
-  },
-
-  async load({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'input', short: 'i' }, { name: 'quiet', short: 'q', boolean: true }]);
-    const input = str(p, 'input');
-    if (!input && process.stdin.isTTY) throw new UsageError('load: give -i FILE or pipe an archive to stdin');
-    const result = await loadArchive(engine.images, input ?? process.stdin);
-    for (const image of result.images) {
-      const names = image.names.length ? image.names.map((n) => familiarName(parseReference(n))) : [image.id];
-      for (const name of names) process.stdout.write(`Loaded image${image.names.length ? '' : ' ID'}: ${name}\n`);
-    }
-    return 0;
-  },
-
-  async save({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'output', short: 'o' }, { name: 'format' }]);
-    const format = str(p, 'format') ?? 'docker';
-    if (format !== 'docker' && format !== 'oci') throw new UsageError(`save: --format ${format}: use docker or oci`);
-    if (p.positionals.length === 0) throw new UsageError('save: at least one image is required');
-    const out = str(p, 'output');
-    if (!out && process.stdout.isTTY) throw new UsageError('save: refusing to write a tar to a terminal; use -o FILE or a redirect');
-    await saveArchive(engine.images, p.positionals, out ?? process.stdout, format);
-    return 0;
-  },
-
-  async import({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'message', short: 'm' }]);
-    const [file, ref, ...rest] = p.positionals;
-    if (!file || rest.length) throw new UsageError('import: berth import FILE|- [REPOSITORY[:TAG]]');
-    const record = await importRootfs(engine.images, file === '-' ? process.stdin : file, { ref, message: str(p, 'message'), source: file });
-    process.stdout.write(`${record.id}\n`);
-    return 0;
-  },
-
-  async 'system df'({ engine }) {
-    const usage = engine.images.diskUsage();
-    const containers = engine.containers.list();
-    const used = imagesInUse(engine);
-    const active = usage.images.filter((i) => used.has(i.id)).length;
-    const reclaimable = usage.images.filter((i) => !used.has(i.id)).reduce((n, i) => n + i.size - i.sharedSize, 0);
-    const running = containers.filter((c) => c.state.status === 'running').length;
-    process.stdout.write(
-      table([
-        ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
-        ['Images', String(usage.images.length), String(active), humanSize(usage.blobBytes), humanSize(reclaimable + usage.unreferencedBytes)],
-        ['Containers', String(containers.length), String(running), '', ''],
-      ]),
-    );
-    return 0;
-  },
-};
+];

@@ -4,32 +4,18 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { ContainerRecord } from '../engine/containers.js';
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import { attach } from '../engine/attach.js';
 import { inspectContainer } from '../engine/inspect.js';
 import { parseLogTime, printLogs } from '../engine/logs.js';
-import { bool, list, parseArgs, str, UsageError, type Parsed } from './args.js';
-import type { Command } from './command.js';
+import { bool, list, str, UsageError, type Parsed } from './args.js';
+import type { CommandSpec, Flag } from './command.js';
+import { eachOperand } from './operands.js';
+import { errnoCodeOf, errorKindOf, isMissing } from '../errors.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
 import { inspectImage } from './berth-images.js';
 import { renderTemplate } from './template.js';
-
-/** Runs `fn` for each container named, docker's way: each printed on success, errors on stderr, 1 if any failed. */
-async function eachContainer(refs: string[], verb: string, fn: (ref: string) => Promise<void>, echo = true): Promise<number> {
-  if (refs.length === 0) throw new UsageError(`${verb}: at least one container is required`);
-  let failed = false;
-  for (const ref of refs) {
-    try {
-      await fn(ref);
-      if (echo) process.stdout.write(`${ref}\n`);
-    } catch (err) {
-      process.stderr.write(`berth: ${(err as Error).message.split('\n')[0]}\n`);
-      failed = true;
-    }
-  }
-  return failed ? 1 : 0;
-}
 
 function timeoutFlag(p: Parsed): number | undefined {
   const t = str(p, 'time') ?? str(p, 'timeout');
@@ -42,7 +28,7 @@ function timeoutFlag(p: Parsed): number | undefined {
  * Attached to a container under its monitor until its output ends (then its exit code) or the
  * detach keys (then 0, leaving it running). `start` starts it once attached, so nothing is missed.
  */
-export async function attachAndWait(engine: Engine, record: ContainerRecord, opts: { stdin: boolean; start?: (beforeStart: () => Promise<void>) => Promise<unknown> }): Promise<number> {
+export async function attachAndWait(engine: EngineService, record: ContainerRecord, opts: { stdin: boolean; start?: (beforeStart: () => Promise<void>) => Promise<unknown> }): Promise<number> {
   const exit = engine.watchExit(record.id);
   try {
     let attachment: ReturnType<typeof attach> | undefined;
@@ -60,204 +46,333 @@ export async function attachAndWait(engine: Engine, record: ContainerRecord, opt
   }
 }
 
-export const lifecycleCommands: Record<string, Command> = {
-  async start({ engine }, argv) {
-    const p = parseArgs(argv, [
-      { name: 'attach', short: 'a', boolean: true },
-      { name: 'interactive', short: 'i', boolean: true },
-    ]);
-    if (bool(p, 'attach')) {
-      const [ref, ...rest] = p.positionals;
-      if (!ref || rest.length) throw new UsageError('start -a: exactly one container');
-      const record = engine.containers.find(ref);
-      return attachAndWait(engine, record, { stdin: bool(p, 'interactive') && record.openStdin, start: (beforeStart) => engine.start(ref, { beforeStart }) });
-    }
-    return eachContainer(p.positionals, 'start', async (ref) => void (await engine.start(ref)));
-  },
+const TIME_FLAGS: Flag[] = [
+  { name: 'time', short: 't', value: 'SECONDS', help: 'Seconds to wait before killing the container (default 10)' },
+  { name: 'timeout', value: 'SECONDS', help: '--time', hidden: true },
+];
 
-  async stop({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'time', short: 't' }, { name: 'timeout' }]);
-    const timeout = timeoutFlag(p);
-    return eachContainer(p.positionals, 'stop', async (ref) => void (await engine.stop(ref, timeout)));
-  },
-
-  async restart({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'time', short: 't' }, { name: 'timeout' }]);
-    const timeout = timeoutFlag(p);
-    return eachContainer(p.positionals, 'restart', async (ref) => void (await engine.restart(ref, timeout)));
-  },
-
-  async kill({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'signal', short: 's' }]);
-    return eachContainer(p.positionals, 'kill', (ref) => engine.kill(ref, str(p, 'signal') ?? 'SIGKILL'));
-  },
-
-  async pause({ engine }, argv) {
-    return eachContainer(parseArgs(argv, []).positionals, 'pause', (ref) => engine.pause(ref));
-  },
-
-  async unpause({ engine }, argv) {
-    return eachContainer(parseArgs(argv, []).positionals, 'unpause', (ref) => engine.unpause(ref));
-  },
-
-  async wait({ engine }, argv) {
-    const refs = parseArgs(argv, []).positionals;
-    return eachContainer(refs, 'wait', async (ref) => void process.stdout.write(`${await engine.wait(ref)}\n`), false);
-  },
-
-  async rename({ engine }, argv) {
-    const [ref, name, ...rest] = parseArgs(argv, []).positionals;
-    if (!ref || !name || rest.length) throw new UsageError('rename: berth rename CONTAINER NEW_NAME');
-    engine.rename(ref, name);
-    return 0;
-  },
-
-  async attach({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'no-stdin', boolean: true }]);
-    const [ref, ...rest] = p.positionals;
-    if (!ref || rest.length) throw new UsageError('attach: exactly one container');
-    const record = await engine.inspect(ref);
-    if (record.state.status !== 'running') throw new UsageError(`cannot attach to a stopped container, start it first`);
-    if (!record.monitored) throw new UsageError(`container ${record.name} runs in the foreground of its berth run: there is nothing to attach to`);
-    return attachAndWait(engine, record, { stdin: record.openStdin && !bool(p, 'no-stdin') });
-  },
-
-  async logs({ engine }, argv) {
-    const p = parseArgs(argv, [
-      { name: 'follow', short: 'f', boolean: true },
-      { name: 'timestamps', short: 't', boolean: true },
-      { name: 'since' },
-      { name: 'until' },
-      { name: 'tail', short: 'n' },
-      { name: 'details', boolean: true },
-    ]);
-    const [ref, ...rest] = p.positionals;
-    if (!ref || rest.length) throw new UsageError('logs: exactly one container');
-    const record = await engine.inspect(ref);
-    const tailText = str(p, 'tail');
-    if (tailText !== undefined && tailText !== 'all' && !/^\d+$/.test(tailText)) throw new UsageError(`--tail: ${tailText}: a number of lines or "all"`);
-    const since = str(p, 'since');
-    const until = str(p, 'until');
-    await printLogs(
-      engine.monitorPaths(record.id).log,
-      {
-        timestamps: bool(p, 'timestamps'),
-        tail: tailText === undefined || tailText === 'all' ? undefined : Number(tailText),
-        since: since === undefined ? undefined : parseLogTime(since),
-        until: until === undefined ? undefined : parseLogTime(until),
-        follow: bool(p, 'follow'),
-        running: async () => {
-          try {
-            const now = await engine.inspect(record.id);
-            return now.state.status === 'running' || now.state.status === 'paused';
-          } catch {
-            return false; // removed (--rm)
-          }
-        },
-      },
-      (stream, text) => (stream === 'stderr' ? process.stderr : process.stdout).write(text),
-    );
-    return 0;
-  },
-
-  async exec({ engine }, argv) {
-    const p = parseArgs(
-      argv,
-      [
-        { name: 'interactive', short: 'i', boolean: true },
-        { name: 'tty', short: 't', boolean: true },
-        { name: 'detach', short: 'd', boolean: true },
-        { name: 'env', short: 'e', repeatable: true },
-        { name: 'workdir', short: 'w' },
-        { name: 'user', short: 'u' },
-        { name: 'explain', boolean: true },
-      ],
-      true,
-    );
-    const [ref, ...command] = p.positionals;
-    if (!ref || command.length === 0) throw new UsageError('exec: berth exec [OPTIONS] CONTAINER COMMAND [ARG...]');
-    return engine.exec(ref, {
-      command,
-      env: list(p, 'env'),
-      workdir: str(p, 'workdir'),
-      user: str(p, 'user'),
-      tty: bool(p, 'tty'),
-      interactive: bool(p, 'interactive'),
-      detach: bool(p, 'detach'),
-      explain: bool(p, 'explain') ? (lines) => process.stderr.write(lines.join('\n') + '\n') : undefined,
-    });
-  },
-
-  async top({ engine }, argv) {
-    const [ref, ...psArgs] = parseArgs(argv, [], true).positionals;
-    if (!ref) throw new UsageError('top: berth top CONTAINER [ps OPTIONS]');
-    const record = await engine.inspect(ref);
-    if (record.state.status !== 'running' && record.state.status !== 'paused') throw new UsageError(`container ${record.name} is not running`);
-    const pids = new Set(engine.runtime.cgroup(record.id).pids());
-    // docker's way: the host's `ps` (default -ef), keeping the rows of the container's processes.
-    const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
-    if (ps.status !== 0) throw new UsageError(`top: ps ${psArgs.join(' ')} failed: ${ps.stderr.trim()}`);
-    const [header, ...rows] = ps.stdout.trimEnd().split('\n');
-    const pidColumn = header.trim().split(/\s+/).indexOf('PID');
-    if (pidColumn < 0) throw new UsageError('top: the ps output has no PID column');
-    process.stdout.write([header, ...rows.filter((r) => pids.has(Number(r.trim().split(/\s+/)[pidColumn])))].join('\n') + '\n');
-    return 0;
-  },
-
-  async stats({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'no-stream', boolean: true }, { name: 'all', short: 'a', boolean: true }, { name: 'format' }]);
-    const stream = !bool(p, 'no-stream');
-    const pick = async () =>
-      p.positionals.length
-        ? Promise.all(p.positionals.map((r) => engine.inspect(r)))
-        : (await engine.list()).filter((r) => bool(p, 'all') || r.state.status === 'running' || r.state.status === 'paused');
-    for (;;) {
-      const records = await pick();
-      const rows = await containerStats(engine, records);
-      const format = str(p, 'format');
-      const out = format
-        ? rows.map((r) => renderTemplate(format, r) + '\n').join('')
-        : table([['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'], ...rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs])]);
-      // A live table redraws in place on a terminal, as docker's does.
-      process.stdout.write((stream && process.stdout.isTTY ? '\x1b[2J\x1b[H' : '') + out);
-      if (!stream) return 0;
-    }
-  },
-
-  async inspect(ctx, argv) {
-    const p = parseArgs(argv, [{ name: 'format', short: 'f' }, { name: 'type' }]);
-    if (p.positionals.length === 0) throw new UsageError('inspect: at least one container or image');
-    const { engine } = ctx;
-    const out: unknown[] = [];
-    for (const ref of p.positionals) {
-      let record: ContainerRecord | null = null;
-      if (str(p, 'type') !== 'image') {
-        try {
-          record = await engine.inspect(ref);
-        } catch (err) {
-          if (str(p, 'type') === 'container') throw err;
-        }
+export const lifecycleCommands: CommandSpec[] = [
+  {
+    name: 'start',
+    aliases: ['container start'],
+    section: 'containers',
+    summary: 'Start one or more stopped containers',
+    usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+    flags: [
+      { name: 'attach', short: 'a', boolean: true, help: "Attach STDOUT/STDERR and forward signals" },
+      { name: 'interactive', short: 'i', boolean: true, help: "Attach container's STDIN" },
+    ],
+    async run({ engine }, p) {
+      if (bool(p, 'attach')) {
+        const [ref, ...rest] = p.positionals;
+        if (!ref || rest.length) throw new UsageError('start -a: exactly one container');
+        const record = engine.containers.find(ref);
+        return attachAndWait(engine, record, { stdin: bool(p, 'interactive') && record.openStdin, start: (beforeStart) => engine.start(ref, { beforeStart }) });
       }
-      if (record) out.push(inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id)));
-      else out.push(await inspectImage(engine, ref));
+      return eachOperand(p.positionals, { verb: 'start', noun: 'container' }, async (ref) => void (await engine.start(ref)));
+    },
+  },
+
+  {
+    name: 'stop',
+    aliases: ['container stop'],
+    section: 'containers',
+    summary: 'Stop one or more running containers (its stop signal, then SIGKILL)',
+    usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+    flags: TIME_FLAGS,
+    async run({ engine }, p) {
+      const timeout = timeoutFlag(p);
+      return eachOperand(p.positionals, { verb: 'stop', noun: 'container' }, async (ref) => void (await engine.stop(ref, timeout)));
+    },
+  },
+
+  {
+    name: 'restart',
+    aliases: ['container restart'],
+    section: 'containers',
+    summary: 'Restart one or more containers',
+    usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+    flags: TIME_FLAGS,
+    async run({ engine }, p) {
+      const timeout = timeoutFlag(p);
+      return eachOperand(p.positionals, { verb: 'restart', noun: 'container' }, async (ref) => void (await engine.restart(ref, timeout)));
+    },
+  },
+
+  {
+    name: 'kill',
+    aliases: ['container kill'],
+    section: 'containers',
+    summary: 'Kill one or more running containers',
+    usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+    flags: [{ name: 'signal', short: 's', value: 'SIGNAL', help: 'Signal to send to the container (default SIGKILL)' }],
+    async run({ engine }, p) {
+      return eachOperand(p.positionals, { verb: 'kill', noun: 'container' }, (ref) => engine.kill(ref, str(p, 'signal') ?? 'SIGKILL'));
+    },
+  },
+
+  {
+    name: 'pause',
+    aliases: ['container pause'],
+    section: 'containers',
+    summary: 'Pause all processes within one or more containers (the cgroup freezer)',
+    usage: 'CONTAINER [CONTAINER...]',
+    flags: [],
+    async run({ engine }, p) {
+      return eachOperand(p.positionals, { verb: 'pause', noun: 'container' }, (ref) => engine.pause(ref));
+    },
+  },
+
+  {
+    name: 'unpause',
+    aliases: ['container unpause'],
+    section: 'containers',
+    summary: 'Unpause all processes within one or more containers',
+    usage: 'CONTAINER [CONTAINER...]',
+    flags: [],
+    async run({ engine }, p) {
+      return eachOperand(p.positionals, { verb: 'unpause', noun: 'container' }, (ref) => engine.unpause(ref));
+    },
+  },
+
+  {
+    name: 'wait',
+    aliases: ['container wait'],
+    section: 'containers',
+    summary: 'Block until one or more containers stop, then print their exit codes',
+    usage: 'CONTAINER [CONTAINER...]',
+    flags: [],
+    async run({ engine }, p) {
+      return eachOperand(p.positionals, { verb: 'wait', noun: 'container', echo: false }, async (ref) => void process.stdout.write(`${await engine.wait(ref)}\n`));
+    },
+  },
+
+  {
+    name: 'rename',
+    aliases: ['container rename'],
+    section: 'containers',
+    summary: 'Rename a container',
+    usage: 'CONTAINER NEW_NAME',
+    flags: [],
+    async run({ engine }, p) {
+      const [ref, name, ...rest] = p.positionals;
+      if (!ref || !name || rest.length) throw new UsageError('rename: berth rename CONTAINER NEW_NAME');
+      engine.rename(ref, name);
+      return 0;
+    },
+  },
+
+  {
+    name: 'attach',
+    aliases: ['container attach'],
+    section: 'containers',
+    summary: "Attach local standard input, output, and error streams to a running container (Ctrl-P Ctrl-Q detaches)",
+    usage: '[OPTIONS] CONTAINER',
+    flags: [{ name: 'no-stdin', boolean: true, help: 'Do not attach STDIN' }],
+    async run({ engine }, p) {
+      const [ref, ...rest] = p.positionals;
+      if (!ref || rest.length) throw new UsageError('attach: exactly one container');
+      const record = await engine.inspect(ref);
+      if (record.state.status !== 'running') throw new UsageError(`cannot attach to a stopped container, start it first`);
+      if (!record.monitored) throw new UsageError(`container ${record.name} runs in the foreground of its berth run: there is nothing to attach to`);
+      return attachAndWait(engine, record, { stdin: record.openStdin && !bool(p, 'no-stdin') });
+    },
+  },
+
+  {
+    name: 'logs',
+    aliases: ['container logs'],
+    section: 'containers',
+    summary: 'Fetch the logs of a container',
+    usage: '[OPTIONS] CONTAINER',
+    flags: [
+      { name: 'follow', short: 'f', boolean: true, help: 'Follow log output' },
+      { name: 'timestamps', short: 't', boolean: true, help: 'Show timestamps' },
+      { name: 'since', value: 'TIME', help: 'Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)' },
+      { name: 'until', value: 'TIME', help: 'Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)' },
+      { name: 'tail', short: 'n', value: 'N|all', help: 'Number of lines to show from the end of the logs (default all)' },
+      { name: 'details', boolean: true, help: 'Show extra details provided to logs (none in berth)' },
+    ],
+    async run({ engine }, p) {
+      const [ref, ...rest] = p.positionals;
+      if (!ref || rest.length) throw new UsageError('logs: exactly one container');
+      const record = await engine.inspect(ref);
+      const tailText = str(p, 'tail');
+      if (tailText !== undefined && tailText !== 'all' && !/^\d+$/.test(tailText)) throw new UsageError(`--tail: ${tailText}: a number of lines or "all"`);
+      const since = str(p, 'since');
+      const until = str(p, 'until');
+      await printLogs(
+        engine.monitorPaths(record.id).log,
+        {
+          timestamps: bool(p, 'timestamps'),
+          tail: tailText === undefined || tailText === 'all' ? undefined : Number(tailText),
+          since: since === undefined ? undefined : parseLogTime(since),
+          until: until === undefined ? undefined : parseLogTime(until),
+          follow: bool(p, 'follow'),
+          running: async () => {
+            try {
+              const now = await engine.inspect(record.id);
+              return now.state.status === 'running' || now.state.status === 'paused';
+            } catch (err) {
+              if (errorKindOf(err) !== 'not-found') throw err;
+              return false; // removed (--rm)
+            }
+          },
+        },
+        (stream, text) => (stream === 'stderr' ? process.stderr : process.stdout).write(text),
+      );
+      return 0;
+    },
+  },
+
+  {
+    name: 'exec',
+    aliases: ['container exec'],
+    section: 'containers',
+    summary: 'Execute a command in a running container',
+    usage: '[OPTIONS] CONTAINER COMMAND [ARG...]',
+    stopAtOperand: true,
+    flags: [
+      { name: 'interactive', short: 'i', boolean: true, help: 'Keep STDIN open even if not attached' },
+      { name: 'tty', short: 't', boolean: true, help: 'Allocate a pseudo-TTY' },
+      { name: 'detach', short: 'd', boolean: true, help: 'Detached mode: run command in the background' },
+      { name: 'env', short: 'e', repeatable: true, value: 'KEY=VALUE', help: 'Set environment variables' },
+      { name: 'workdir', short: 'w', value: 'DIR', help: 'Working directory inside the container' },
+      { name: 'user', short: 'u', value: 'USER[:GROUP]', help: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
+      { name: 'explain', boolean: true, help: 'Print each step of the join as a shell line, before it is taken' },
+    ],
+    async run({ engine }, p) {
+      const [ref, ...command] = p.positionals;
+      if (!ref || command.length === 0) throw new UsageError('exec: berth exec [OPTIONS] CONTAINER COMMAND [ARG...]');
+      return engine.exec(ref, {
+        command,
+        env: list(p, 'env'),
+        workdir: str(p, 'workdir'),
+        user: str(p, 'user'),
+        tty: bool(p, 'tty'),
+        interactive: bool(p, 'interactive'),
+        detach: bool(p, 'detach'),
+        explain: bool(p, 'explain') ? (lines) => process.stderr.write(lines.join('\n') + '\n') : undefined,
+      });
+    },
+  },
+
+  {
+    name: 'top',
+    aliases: ['container top'],
+    section: 'containers',
+    summary: 'Display the running processes of a container (the host\'s ps, its rows kept)',
+    usage: 'CONTAINER [ps OPTIONS]',
+    stopAtOperand: true,
+    flags: [],
+    async run({ engine }, p) {
+      const [ref, ...psArgs] = p.positionals;
+      if (!ref) throw new UsageError('top: berth top CONTAINER [ps OPTIONS]');
+      const record = await engine.inspect(ref);
+      if (record.state.status !== 'running' && record.state.status !== 'paused') throw new UsageError(`container ${record.name} is not running`);
+      const pids = new Set(engine.cgroup(record.id).pids());
+      // docker's way: the host's `ps` (default -ef), keeping the rows of the container's processes.
+      const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
+      if (ps.status !== 0) throw new UsageError(`top: ps ${psArgs.join(' ')} failed: ${ps.stderr.trim()}`);
+      const [header, ...rows] = ps.stdout.trimEnd().split('\n');
+      const pidColumn = header.trim().split(/\s+/).indexOf('PID');
+      if (pidColumn < 0) throw new UsageError('top: the ps output has no PID column');
+      process.stdout.write([header, ...rows.filter((r) => pids.has(Number(r.trim().split(/\s+/)[pidColumn])))].join('\n') + '\n');
+      return 0;
+    },
+  },
+
+  {
+    name: 'stats',
+    aliases: ['container stats'],
+    section: 'containers',
+    summary: 'Display a live stream of container(s) resource usage statistics',
+    usage: '[OPTIONS] [CONTAINER...]',
+    flags: [
+      { name: 'no-stream', boolean: true, help: 'Disable streaming stats and only pull the first result' },
+      { name: 'all', short: 'a', boolean: true, help: 'Show all containers (default shows just running)' },
+      { name: 'format', value: 'TEMPLATE', help: 'Format output using a Go template' },
+    ],
+    async run({ engine }, p) {
+      const stream = !bool(p, 'no-stream');
+      const pick = async () =>
+        p.positionals.length
+          ? Promise.all(p.positionals.map((r) => engine.inspect(r)))
+          : (await engine.list()).filter((r) => bool(p, 'all') || r.state.status === 'running' || r.state.status === 'paused');
+      for (;;) {
+        const records = await pick();
+        const rows = await containerStats(engine, records);
+        const format = str(p, 'format');
+        const out = format
+          ? rows.map((r) => renderTemplate(format, r) + '\n').join('')
+          : table([['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'], ...rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs])]);
+        // A live table redraws in place on a terminal, as docker's does.
+        process.stdout.write((stream && process.stdout.isTTY ? '\x1b[2J\x1b[H' : '') + out);
+        if (!stream) return 0;
+      }
+    },
+  },
+
+  {
+    name: 'inspect',
+    section: 'containers',
+    summary: 'Return low-level information on containers or images',
+    usage: '[OPTIONS] CONTAINER|IMAGE [CONTAINER|IMAGE...]',
+    flags: [
+      { name: 'format', short: 'f', value: 'TEMPLATE', help: 'Format output using a Go template' },
+      { name: 'type', value: 'container|image', help: 'Return JSON for specified type' },
+    ],
+    async run({ engine }, p) {
+      return inspect(engine, p.positionals, str(p, 'type'), str(p, 'format'));
+    },
+  },
+
+  {
+    name: 'container inspect',
+    section: 'containers',
+    summary: 'Display detailed information on one or more containers',
+    usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+    flags: [{ name: 'format', short: 'f', value: 'TEMPLATE', help: 'Format output using a Go template' }],
+    async run({ engine }, p) {
+      return inspect(engine, p.positionals, 'container', str(p, 'format'));
+    },
+  },
+
+  {
+    name: 'container cleanup',
+    section: 'containers',
+    summary: "The monitor's exit command: settles the container's exit (record, restart policy, --rm)",
+    usage: 'ID',
+    hidden: true,
+    flags: [],
+    async run({ engine }, p) {
+      const [id, ...rest] = p.positionals;
+      if (!id || rest.length) throw new UsageError('container cleanup: exactly one container id');
+      await engine.cleanup(id);
+      return 0;
+    },
+  },
+];
+
+/** `berth inspect`: containers and images in docker's shapes, JSON or a template each. */
+async function inspect(engine: EngineService, refs: string[], type: string | undefined, format: string | undefined): Promise<number> {
+  if (refs.length === 0) throw new UsageError('inspect: at least one container or image');
+  const out: unknown[] = [];
+  for (const ref of refs) {
+    let record: ContainerRecord | null = null;
+    if (type !== 'image') {
+      try {
+        record = await engine.inspect(ref);
+      } catch (err) {
+        if (type === 'container' || errorKindOf(err) !== 'not-found') throw err;
+      }
     }
-    const format = str(p, 'format');
-    process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
-    return 0;
-  },
-
-  async 'container inspect'(ctx, argv) {
-    return lifecycleCommands.inspect(ctx, ['--type', 'container', ...argv]);
-  },
-
-  /** The monitor's exit command: settles the container's exit (record, restart policy, --rm). */
-  async 'container cleanup'({ engine }, argv) {
-    const [id, ...rest] = parseArgs(argv, []).positionals;
-    if (!id || rest.length) throw new UsageError('container cleanup: exactly one container id');
-    await engine.cleanup(id);
-    return 0;
-  },
-};
+    if (record) out.push(inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id)));
+    else out.push(await inspectImage(engine, ref));
+  }
+  process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
+  return 0;
+}
 
 interface StatsRow {
   ID: string;
@@ -283,13 +398,14 @@ function netIO(pid: number): [number, number] {
       tx += f[8];
     }
     return [rx, tx];
-  } catch {
-    return [0, 0];
+  } catch (err) {
+    if (!isMissing(err) && errnoCodeOf(err) !== 'ESRCH') throw err;
+    return [0, 0]; // the process is gone: its row says what is left
   }
 }
 
 /** One docker stats row per container: CPU from two samples of the cgroup's usage 500 ms apart. */
-async function containerStats(engine: Engine, records: ContainerRecord[]): Promise<StatsRow[]> {
+async function containerStats(engine: EngineService, records: ContainerRecord[]): Promise<StatsRow[]> {
   const live = records.filter((r) => r.state.status === 'running' || r.state.status === 'paused');
   const sample = () => new Map(live.map((r) => [r.id, safeStats(engine, r.id)]));
   const first = sample();
@@ -317,9 +433,9 @@ async function containerStats(engine: Engine, records: ContainerRecord[]): Promi
   });
 }
 
-function safeStats(engine: Engine, id: string) {
+function safeStats(engine: EngineService, id: string) {
   try {
-    return engine.runtime.cgroup(id).stats();
+    return engine.cgroup(id).stats();
   } catch {
     return undefined; // exited between the list and the sample
   }

@@ -2,14 +2,14 @@
 // one line per layer, redrawn in place on a terminal, and plain status lines otherwise.
 import { readFileSync } from 'node:fs';
 import { ensureImage, familiarName, parsePlatform, parseReference, PULL_POLICIES, shortId, type PullPolicy } from '../image/index.js';
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import { progressLines, pull, pushImage, removeCredentials, RegistryClient, storeCredentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
 import { DOCKER_HUB } from '../image/reference.js';
-import { bool, parseArgs, str, UsageError, type Parsed } from './args.js';
-import type { Command } from './command.js';
+import { bool, str, UsageError, type Parsed } from './args.js';
+import type { CommandSpec, Flag } from './command.js';
 import { humanSize } from '../units.js';
 
-const TLS_FLAG = { name: 'tls-verify', boolean: true };
+export const TLS_FLAG: Flag = { name: 'tls-verify', boolean: true, help: 'Check the registry\'s certificate (default on; --tls-verify=false also allows plain http)' };
 
 /** --tls-verify=false turns certificate checks off (and allows plain http); default on. */
 function tlsVerify(p: Parsed): boolean {
@@ -101,7 +101,7 @@ function registryDomain(text: string | undefined): string {
  * `berth run/create --pull missing|always|never`: the image from the store, or pulled first as
  * docker does, its progress on stderr (stdout is the container's).
  */
-export async function ensureImageForRun(engine: Engine, text: string, opts: { policy: string; platform?: string; tlsVerify: boolean }): Promise<void> {
+export async function ensureImageForRun(engine: EngineService, text: string, opts: { policy: string; platform?: string; tlsVerify: boolean }): Promise<void> {
   const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
   if (!PULL_POLICIES.includes(opts.policy as PullPolicy)) throw new UsageError(`--pull ${opts.policy}: use missing, always or never`);
   const policy = opts.policy as PullPolicy;
@@ -118,83 +118,119 @@ export async function ensureImageForRun(engine: Engine, text: string, opts: { po
   if (result.pulled && result.downloaded > 0) progress.say(`Status: Downloaded newer image for ${familiarName(parseReference(text))}`);
 }
 
-export const registryCommands: Record<string, Command> = {
-  async pull({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'platform' }, { name: 'quiet', short: 'q', boolean: true }, TLS_FLAG]);
-    const [text, ...rest] = p.positionals;
-    if (!text || rest.length) throw new UsageError('pull: berth pull [--platform OS/ARCH[/VARIANT]] [-q] IMAGE');
-    const platformText = str(p, 'platform');
-    const platform = platformText !== undefined ? parsePlatform(platformText) : undefined;
-    const quiet = bool(p, 'quiet');
-    const ref = parseReference(text);
-    const progress = new Progress(process.stdout, process.stdout.isTTY === true, quiet);
-    progress.say(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
-    const before = engine.images.find(text)?.id;
-    let result;
-    try {
-      result = await pull(engine.images, text, { platform, tlsVerify: tlsVerify(p), onEvent: progressOf(progress, 'pull') });
-    } finally {
-      progress.finish();
-    }
-    const name = familiarName(parseReference(result.reference));
-    if (quiet) {
-      process.stdout.write(`${result.reference}\n`);
+export const registryCommands: CommandSpec[] = [
+  {
+    name: 'pull',
+    aliases: ['image pull'],
+    section: 'registries',
+    summary: 'Download an image from a registry',
+    usage: '[OPTIONS] NAME[:TAG|@DIGEST]',
+    flags: [
+      { name: 'platform', value: 'OS/ARCH[/VARIANT]', help: 'Set platform if server is multi-platform capable' },
+      { name: 'quiet', short: 'q', boolean: true, help: 'Suppress verbose output' },
+      TLS_FLAG,
+    ],
+    async run({ engine }, p) {
+      const [text, ...rest] = p.positionals;
+      if (!text || rest.length) throw new UsageError('pull: berth pull [--platform OS/ARCH[/VARIANT]] [-q] IMAGE');
+      const platformText = str(p, 'platform');
+      const platform = platformText !== undefined ? parsePlatform(platformText) : undefined;
+      const quiet = bool(p, 'quiet');
+      const ref = parseReference(text);
+      const progress = new Progress(process.stdout, process.stdout.isTTY === true, quiet);
+      progress.say(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
+      const before = engine.images.find(text)?.id;
+      let result;
+      try {
+        result = await pull(engine.images, text, { platform, tlsVerify: tlsVerify(p), onEvent: progressOf(progress, 'pull') });
+      } finally {
+        progress.finish();
+      }
+      const name = familiarName(parseReference(result.reference));
+      if (quiet) {
+        process.stdout.write(`${result.reference}\n`);
+        return 0;
+      }
+      progress.say(`Status: ${before === result.record.id ? 'Image is up to date' : 'Downloaded newer image'} for ${name}`);
+      progress.say(`Digest: ${result.digest}`);
       return 0;
-    }
-    progress.say(`Status: ${before === result.record.id ? 'Image is up to date' : 'Downloaded newer image'} for ${name}`);
-    progress.say(`Digest: ${result.digest}`);
-    return 0;
+    },
   },
 
-  async push({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'quiet', short: 'q', boolean: true }, TLS_FLAG]);
-    const [source, destination, ...rest] = p.positionals;
-    if (!source || rest.length) throw new UsageError('push: berth push [-q] IMAGE [DESTINATION]');
-    const quiet = bool(p, 'quiet');
-    const dest = parseReference(destination ?? source);
-    const progress = new Progress(process.stdout, process.stdout.isTTY === true, quiet);
-    progress.say(`The push refers to repository [${dest.domain}/${dest.path}]`);
-    let result;
-    try {
-      result = await pushImage(engine.images, source, destination, { tlsVerify: tlsVerify(p), onEvent: progressOf(progress, 'push') });
-    } finally {
-      progress.finish();
-    }
-    if (quiet) {
-      process.stdout.write(`${result.reference}\n`);
+  {
+    name: 'push',
+    aliases: ['image push'],
+    section: 'registries',
+    summary: 'Upload an image to a registry',
+    usage: '[OPTIONS] NAME[:TAG] [DESTINATION]',
+    flags: [{ name: 'quiet', short: 'q', boolean: true, help: 'Suppress verbose output' }, TLS_FLAG],
+    async run({ engine }, p) {
+      const [source, destination, ...rest] = p.positionals;
+      if (!source || rest.length) throw new UsageError('push: berth push [-q] IMAGE [DESTINATION]');
+      const quiet = bool(p, 'quiet');
+      const dest = parseReference(destination ?? source);
+      const progress = new Progress(process.stdout, process.stdout.isTTY === true, quiet);
+      progress.say(`The push refers to repository [${dest.domain}/${dest.path}]`);
+      let result;
+      try {
+        result = await pushImage(engine.images, source, destination, { tlsVerify: tlsVerify(p), onEvent: progressOf(progress, 'push') });
+      } finally {
+        progress.finish();
+      }
+      if (quiet) {
+        process.stdout.write(`${result.reference}\n`);
+        return 0;
+      }
+      progress.say(`${dest.digest ?? dest.tag}: digest: ${result.digest} size: ${result.size}`);
+      progress.say(`Digest: ${result.digest}`);
       return 0;
-    }
-    progress.say(`${dest.digest ?? dest.tag}: digest: ${result.digest} size: ${result.size}`);
-    progress.say(`Digest: ${result.digest}`);
-    return 0;
+    },
   },
 
-  async login(_ctx, argv) {
-    const p = parseArgs(argv, [{ name: 'username', short: 'u' }, { name: 'password', short: 'p' }, { name: 'password-stdin', boolean: true }, TLS_FLAG]);
-    const [server, ...rest] = p.positionals;
-    if (rest.length) throw new UsageError('login: berth login [-u USER] [-p PASSWORD | --password-stdin] [REGISTRY]');
-    const domain = registryDomain(server);
-    const username = str(p, 'username');
-    let password = str(p, 'password');
-    if (bool(p, 'password-stdin')) {
-      if (password !== undefined) throw new UsageError('login: --password and --password-stdin are mutually exclusive');
-      password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-    } else if (password !== undefined) {
-      process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
-    }
-    if (!username) throw new UsageError('login: a username is required (-u USER)');
-    if (password === undefined || password === '') throw new UsageError('login: a password is required (-p or --password-stdin)');
-    await new RegistryClient(domain, { credentials: { username, password }, tlsVerify: tlsVerify(p) }).ping();
-    storeCredentials(domain, { username, password });
-    process.stdout.write('Login Succeeded\n');
-    return 0;
+  {
+    name: 'login',
+    section: 'registries',
+    summary: 'Log in to a registry (credentials kept as docker keeps them)',
+    usage: '[OPTIONS] [SERVER]',
+    flags: [
+      { name: 'username', short: 'u', value: 'USER', help: 'Username' },
+      { name: 'password', short: 'p', value: 'PASSWORD', help: 'Password' },
+      { name: 'password-stdin', boolean: true, help: 'Take the password from stdin' },
+      TLS_FLAG,
+    ],
+    async run(_ctx, p) {
+      const [server, ...rest] = p.positionals;
+      if (rest.length) throw new UsageError('login: berth login [-u USER] [-p PASSWORD | --password-stdin] [REGISTRY]');
+      const domain = registryDomain(server);
+      const username = str(p, 'username');
+      let password = str(p, 'password');
+      if (bool(p, 'password-stdin')) {
+        if (password !== undefined) throw new UsageError('login: --password and --password-stdin are mutually exclusive');
+        password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      } else if (password !== undefined) {
+        process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+      }
+      if (!username) throw new UsageError('login: a username is required (-u USER)');
+      if (password === undefined || password === '') throw new UsageError('login: a password is required (-p or --password-stdin)');
+      await new RegistryClient(domain, { credentials: { username, password }, tlsVerify: tlsVerify(p) }).ping();
+      storeCredentials(domain, { username, password });
+      process.stdout.write('Login Succeeded\n');
+      return 0;
+    },
   },
 
-  async logout(_ctx, argv) {
-    const [server, ...rest] = parseArgs(argv, []).positionals;
-    if (rest.length) throw new UsageError('logout: berth logout [REGISTRY]');
-    const domain = registryDomain(server);
-    process.stdout.write(removeCredentials(domain) ? `Removing login credentials for ${domain}\n` : `Not logged in to ${domain}\n`);
-    return 0;
+  {
+    name: 'logout',
+    section: 'registries',
+    summary: 'Log out from a registry',
+    usage: '[SERVER]',
+    flags: [],
+    async run(_ctx, p) {
+      const [server, ...rest] = p.positionals;
+      if (rest.length) throw new UsageError('logout: berth logout [REGISTRY]');
+      const domain = registryDomain(server);
+      process.stdout.write(removeCredentials(domain) ? `Removing login credentials for ${domain}\n` : `Not logged in to ${domain}\n`);
+      return 0;
+    },
   },
-};
+];

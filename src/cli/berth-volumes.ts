@@ -2,8 +2,9 @@
 import { createInterface } from 'node:readline';
 import { copyFromContainer, copyIntoContainer, splitCopyArg } from '../engine/copy.js';
 import { ANONYMOUS_LABEL } from '../engine/volumes.js';
-import { bool, list, parseArgs, UsageError } from './args.js';
-import type { Command } from './command.js';
+import { bool, list, UsageError } from './args.js';
+import type { CommandSpec } from './command.js';
+import { eachOperand } from './operands.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
 
@@ -33,95 +34,129 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-export const volumeCommands: Record<string, Command> = {
-  async 'volume create'({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'label', repeatable: true }, { name: 'driver', short: 'd' }]);
-    const driver = p.flags.driver;
-    if (driver !== undefined && driver !== 'local') throw new UsageError(`volume create: driver ${JSON.stringify(driver)}: only "local" exists`);
-    if (p.positionals.length > 1) throw new UsageError('volume create: at most one name (berth volume create [OPTIONS] [VOLUME])');
-    const { volume } = engine.volumes.create(p.positionals[0], labels(list(p, 'label')));
-    process.stdout.write(`${volume.Name}\n`);
-    return 0;
+export const volumeCommands: CommandSpec[] = [
+  {
+    name: 'volume create',
+    section: 'volumes',
+    summary: 'Create a volume',
+    usage: '[OPTIONS] [VOLUME]',
+    flags: [
+      { name: 'label', repeatable: true, value: 'KEY=VALUE', help: 'Set metadata for a volume' },
+      { name: 'driver', short: 'd', value: 'local', help: 'Volume driver name (only "local")' },
+    ],
+    async run({ engine }, p) {
+      const driver = p.flags.driver;
+      if (driver !== undefined && driver !== 'local') throw new UsageError(`volume create: driver ${JSON.stringify(driver)}: only "local" exists`);
+      if (p.positionals.length > 1) throw new UsageError('volume create: at most one name (berth volume create [OPTIONS] [VOLUME])');
+      const { volume } = engine.volumes.create(p.positionals[0], labels(list(p, 'label')));
+      process.stdout.write(`${volume.Name}\n`);
+      return 0;
+    },
   },
 
-  async 'volume ls'({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'quiet', short: 'q', boolean: true }]);
-    if (p.positionals.length) throw new UsageError('volume ls: no arguments expected');
-    const volumes = engine.volumes.list();
-    if (bool(p, 'quiet')) process.stdout.write(volumes.map((v) => `${v.Name}\n`).join(''));
-    else process.stdout.write(table([['DRIVER', 'VOLUME NAME'], ...volumes.map((v) => [v.Driver, v.Name])]));
-    return 0;
+  {
+    name: 'volume ls',
+    section: 'volumes',
+    summary: 'List volumes',
+    usage: '[OPTIONS]',
+    flags: [{ name: 'quiet', short: 'q', boolean: true, help: 'Only display volume names' }],
+    async run({ engine }, p) {
+      if (p.positionals.length) throw new UsageError('volume ls: no arguments expected');
+      const volumes = engine.volumes.list();
+      if (bool(p, 'quiet')) process.stdout.write(volumes.map((v) => `${v.Name}\n`).join(''));
+      else process.stdout.write(table([['DRIVER', 'VOLUME NAME'], ...volumes.map((v) => [v.Driver, v.Name])]));
+      return 0;
+    },
   },
 
-  async 'volume inspect'({ engine }, argv) {
-    const p = parseArgs(argv, []);
-    if (p.positionals.length === 0) throw new UsageError('volume inspect: at least one volume is required');
-    process.stdout.write(JSON.stringify(p.positionals.map((name) => engine.volumes.get(name)), null, 4) + '\n');
-    return 0;
+  {
+    name: 'volume inspect',
+    section: 'volumes',
+    summary: 'Display detailed information on one or more volumes',
+    usage: 'VOLUME [VOLUME...]',
+    flags: [],
+    async run({ engine }, p) {
+      if (p.positionals.length === 0) throw new UsageError('volume inspect: at least one volume is required');
+      process.stdout.write(JSON.stringify(p.positionals.map((name) => engine.volumes.get(name)), null, 4) + '\n');
+      return 0;
+    },
   },
 
-  async 'volume rm'({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'force', short: 'f', boolean: true }]);
-    if (p.positionals.length === 0) throw new UsageError('volume rm: at least one volume is required');
-    let failed = false;
-    for (const name of p.positionals) {
-      try {
+  {
+    name: 'volume rm',
+    section: 'volumes',
+    summary: 'Remove one or more volumes',
+    usage: '[OPTIONS] VOLUME [VOLUME...]',
+    flags: [{ name: 'force', short: 'f', boolean: true, help: 'A volume that does not exist is no error' }],
+    async run({ engine }, p) {
+      return eachOperand(p.positionals, { verb: 'volume rm', noun: 'volume' }, async (name) => {
         // -f, as docker's: a missing volume is no error; one in use still is.
-        if (bool(p, 'force') && !engine.volumes.find(name)) continue;
+        if (bool(p, 'force') && !engine.volumes.find(name)) return 'skip';
         engine.volumes.remove(name, engine.containers.list());
-        process.stdout.write(`${name}\n`);
-      } catch (err) {
-        process.stderr.write(`berth: ${(err as Error).message}\n`);
-        failed = true;
+      });
+    },
+  },
+
+  {
+    name: 'volume prune',
+    section: 'volumes',
+    summary: 'Remove unused local volumes (anonymous ones; all with -a)',
+    usage: '[OPTIONS]',
+    flags: [
+      { name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation' },
+      { name: 'all', short: 'a', boolean: true, help: 'Remove all unused volumes, not just anonymous ones' },
+    ],
+    async run({ engine }, p) {
+      const all = bool(p, 'all');
+      if (!bool(p, 'force')) {
+        const what = all ? 'all local volumes' : 'anonymous local volumes';
+        if (!(await confirm(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue?`))) return 0;
       }
-    }
-    return failed ? 1 : 0;
+      engine.volumes.sweep();
+      const containers = engine.containers.list();
+      const removed: string[] = [];
+      let reclaimed = 0;
+      for (const v of engine.volumes.list()) {
+        if (!all && !(ANONYMOUS_LABEL in v.Labels)) continue;
+        if (engine.volumes.usersOf(v.Name, containers).length) continue;
+        const size = engine.volumes.size(v.Name);
+        engine.volumes.remove(v.Name, containers);
+        removed.push(v.Name);
+        reclaimed += size;
+      }
+      if (removed.length) process.stdout.write(`Deleted Volumes:\n${removed.join('\n')}\n\n`);
+      process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+      return 0;
+    },
   },
 
-  async 'volume prune'({ engine }, argv) {
-    const p = parseArgs(argv, [{ name: 'force', short: 'f', boolean: true }, { name: 'all', short: 'a', boolean: true }]);
-    const all = bool(p, 'all');
-    if (!bool(p, 'force')) {
-      const what = all ? 'all local volumes' : 'anonymous local volumes';
-      if (!(await confirm(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue?`))) return 0;
-    }
-    engine.volumes.sweep();
-    const containers = engine.containers.list();
-    const removed: string[] = [];
-    let reclaimed = 0;
-    for (const v of engine.volumes.list()) {
-      if (!all && !(ANONYMOUS_LABEL in v.Labels)) continue;
-      if (engine.volumes.usersOf(v.Name, containers).length) continue;
-      const size = engine.volumes.size(v.Name);
-      engine.volumes.remove(v.Name, containers);
-      removed.push(v.Name);
-      reclaimed += size;
-    }
-    if (removed.length) process.stdout.write(`Deleted Volumes:\n${removed.join('\n')}\n\n`);
-    process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
-    return 0;
+  {
+    name: 'cp',
+    aliases: ['container cp'],
+    section: 'containers',
+    summary: 'Copy files/folders between a container and the local filesystem',
+    usage: '[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-  or  SRC_PATH|- CONTAINER:DEST_PATH',
+    flags: [
+      { name: 'archive', short: 'a', boolean: true, help: 'Archive mode (copy all uid/gid information)' },
+      { name: 'follow-link', short: 'L', boolean: true, help: 'Always follow symbol link in SRC_PATH' },
+    ],
+    async run({ engine }, p) {
+      const [src, dest, ...rest] = p.positionals;
+      if (!src || !dest || rest.length) throw new UsageError('cp: berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-  or  SRC_PATH|- CONTAINER:DEST_PATH');
+      const from = splitCopyArg(src);
+      const to = splitCopyArg(dest);
+      if (from && to) throw new UsageError('cp: copying between containers is not supported');
+      if (!from && !to) throw new UsageError('cp: must specify at least one container source (CONTAINER:PATH)');
+      const opts = { archive: bool(p, 'archive'), followLink: bool(p, 'follow-link') };
+      if (from) {
+        if (from.path === '') throw new UsageError(`cp: ${src}: the path in the container is empty`);
+        if (dest === '-' && process.stdout.isTTY) throw new UsageError('cp: refusing to write a tar to a terminal; redirect it');
+        await engine.withContainerRoot(from.container, (root) => copyFromContainer(root, from.path, dest, opts, process.stdout));
+      } else if (to) {
+        if (to.path === '') throw new UsageError(`cp: ${dest}: the path in the container is empty`);
+        await engine.withContainerRoot(to.container, (root) => copyIntoContainer(root, src, to.path, opts, process.stdin));
+      }
+      return 0;
+    },
   },
-
-  async cp({ engine }, argv) {
-    const p = parseArgs(argv, [
-      { name: 'archive', short: 'a', boolean: true },
-      { name: 'follow-link', short: 'L', boolean: true },
-    ]);
-    const [src, dest, ...rest] = p.positionals;
-    if (!src || !dest || rest.length) throw new UsageError('cp: berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-  or  SRC_PATH|- CONTAINER:DEST_PATH');
-    const from = splitCopyArg(src);
-    const to = splitCopyArg(dest);
-    if (from && to) throw new UsageError('cp: copying between containers is not supported');
-    if (!from && !to) throw new UsageError('cp: must specify at least one container source (CONTAINER:PATH)');
-    const opts = { archive: bool(p, 'archive'), followLink: bool(p, 'follow-link') };
-    if (from) {
-      if (from.path === '') throw new UsageError(`cp: ${src}: the path in the container is empty`);
-      if (dest === '-' && process.stdout.isTTY) throw new UsageError('cp: refusing to write a tar to a terminal; redirect it');
-      await engine.withContainerRoot(from.container, (root) => copyFromContainer(root, from.path, dest, opts, process.stdout));
-    } else if (to) {
-      if (to.path === '') throw new UsageError(`cp: ${dest}: the path in the container is empty`);
-      await engine.withContainerRoot(to.container, (root) => copyIntoContainer(root, src, to.path, opts, process.stdin));
-    }
-    return 0;
-  },
-};
+];

@@ -7,6 +7,8 @@ import { native } from '../kernel/native.js';
 import { resolveInRoot } from '../runtime/root-path.js';
 import { mountOverlay, type OverlayOptions } from '../storage/overlay.js';
 import type { ContainerMount } from './mount-flags.js';
+import { overlayOptions, type EngineContext } from './context.js';
+import { join } from 'node:path';
 
 /** A directory tree to copy from or into: an fd of its "/" (a container's root, or the host's). */
 export interface CopyRoot {
@@ -68,4 +70,24 @@ export async function withStoppedRoot<T>(overlay: OverlayOptions, mounts: Contai
   } finally {
     rmdirSync(overlay.target);
   }
+}
+
+/**
+ * `berth cp`: `use` gets the container's "/" as an fd. A running container's is its process'
+ * root (/proc/PID/root, its mounts and all); a stopped one's, a temporary overlay of its upper
+ * dir over its layers, with its volumes and binds mounted in it, all unmounted whatever happens.
+ */
+export async function withContainerRoot<T>(ctx: EngineContext, ref: string, use: (root: CopyRoot) => Promise<T>): Promise<T> {
+  const record = ctx.containers.find(ref);
+  const what = `container ${record.name}`;
+  let pid = 0;
+  try {
+    const state = ctx.runtime.state(record.id);
+    if (state.status === 'running' || state.status === 'paused') pid = state.pid ?? 0;
+  } catch {
+    // No runtime state: not running, and the stopped container's tree is mounted below.
+  }
+  if (pid) return withProcessRoot(pid, what, use);
+  const dir = ctx.containers.containerDir(record.id);
+  return withStoppedRoot({ ...overlayOptions(ctx, record), target: join(dir, `cp-${process.pid}`) }, record.mounts ?? [], what, use);
 }

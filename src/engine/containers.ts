@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../fs/atomic.js';
 import { acquireLock, holderAlive, holderId } from '../fs/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
-import { BerthError, type ErrorKind } from '../errors.js';
+import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
 
@@ -151,8 +151,9 @@ export class ContainerStore {
   private nameHolder(name: string): string {
     try {
       return readFileSync(join(this.namesDir, name), 'utf8');
-    } catch {
-      return '?';
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return '?'; // released meanwhile: no holder to name
     }
   }
 
@@ -184,8 +185,9 @@ export class ContainerStore {
   tryLoad(id: string): ContainerRecord | null {
     try {
       return this.load(id);
-    } catch {
-      return null;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return null; // removed, or not recorded yet (container.json is written by rename: whole or not there)
     }
   }
 
@@ -239,8 +241,9 @@ export class ContainerStore {
     let names: string[] = [];
     try {
       names = readdirSync(this.dir).filter((n) => n.startsWith(MAKING_PREFIX) || n.startsWith(REMOVING_PREFIX));
-    } catch {
-      return;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return; // no container made yet
     }
     for (const name of names) {
       const [pid, startTime] = name.startsWith(MAKING_PREFIX) ? name.slice(MAKING_PREFIX.length).split('-') : [];
@@ -269,8 +272,9 @@ export class ContainerStore {
     let names: string[] = [];
     try {
       names = readdirSync(this.namesDir);
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no name claimed yet
     }
     return names.filter((name) => this.nameHolder(name) === id);
   }
@@ -278,8 +282,9 @@ export class ContainerStore {
   ids(): string[] {
     try {
       return readdirSync(this.dir).filter((n) => /^[0-9a-f]{64}$/.test(n));
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no container made yet
     }
   }
 

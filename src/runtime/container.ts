@@ -23,7 +23,7 @@ import { handOverListener } from './seccomp-agent.js';
 import { parseSpec, SpecError } from './spec.js';
 import type { Hook, Process, Resources, Spec, OciState, OciStatus } from '../oci/runtime-spec.js';
 import { StateDir, type ContainerRecord } from './state.js';
-import { BerthError } from '../errors.js';
+import { BerthError, errnoCodeOf, isMissing } from '../errors.js';
 
 export interface CreateOptions {
   bundle: string;
@@ -521,7 +521,8 @@ function executableOf(pid: number): string | null {
   try {
     const st = statSync(`/proc/${pid}/exe`);
     return `${st.dev}:${st.ino}`;
-  } catch {
+  } catch (err) {
+    if (!isMissing(err) && errnoCodeOf(err) !== 'ESRCH') throw err;
     return null;
   }
 }

@@ -5,13 +5,15 @@ import { SyncTag, type Step } from '../kernel/plan.js';
 import { CAPABILITIES, capabilityMask } from '../kernel/capabilities.js';
 import type { SeccompFilter } from './seccomp.js';
 import type { Process } from '../oci/runtime-spec.js';
+import { isMissing } from '../errors.js';
 
 /** The highest capability this kernel knows; bits above it cannot be dropped (there is nothing there). */
 function lastCapability(): number {
   try {
     return Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
-  } catch {
-    return CAPABILITIES.length - 1;
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+    return CAPABILITIES.length - 1; // a kernel older than the file (3.2): the table's last
   }
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { writeFileAtomic } from '../fs/atomic.js';
 import { join } from 'node:path';
 import type { Spec } from '../oci/runtime-spec.js';
-import { BerthError } from '../errors.js';
+import { BerthError, isMissing } from '../errors.js';
 
 /** podman passes no --root, so the default is fixed, never taken from the environment. */
 export const DEFAULT_ROOT = '/run/berth-runtime';
@@ -98,8 +98,9 @@ export class StateDir {
         .filter((e) => e.isDirectory() && ID_PATTERN.test(e.name))
         .map((e) => e.name)
         .sort();
-    } catch {
-      return [];
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      return []; // no container created under this root yet
     }
   }
 }

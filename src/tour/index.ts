@@ -1,7 +1,7 @@
 // `berth tour [CHAPTER] [--step]`: the story of how a container is built, replayed live by berth
 // itself on real containers, one chapter per step of the story. Each step prints the command a
 // person would type, what berth's own code did for it, the real output, and what it shows.
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import type { Chapter } from './chapter.js';
 import { cgroupsChapter } from './chapters/cgroups.js';
 import { chrootChapter } from './chapters/chroot.js';
@@ -61,7 +61,7 @@ function enterPressed(out: NodeJS.WritableStream): Promise<void> {
  * Runs the tour; its exit status: 0 when every claim held, 1 when one did not or a chapter
  * failed, 130 when interrupted. Whatever happens, the tour's containers are removed before it returns.
  */
-export async function runTour(engine: Engine, opts: TourOptions): Promise<number> {
+export async function runTour(engine: EngineService, opts: TourOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
   let session: TourSession | null = null;
   let interrupted = false;

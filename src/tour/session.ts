@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { native } from '../kernel/native.js';
-import type { Engine } from '../engine/engine.js';
+import type { EngineService } from '../engine/service.js';
 import type { ContainerRecord } from '../engine/containers.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import type { Spec } from '../oci/runtime-spec.js';
@@ -71,7 +71,7 @@ export class TourSession {
   private readonly onInterrupt = new Set<() => void>();
 
   constructor(
-    readonly engine: Engine,
+    readonly engine: EngineService,
     /** The image every chapter runs. */
     readonly image: string,
   ) {
@@ -233,7 +233,7 @@ export class TourSession {
   /** SIGKILL to every process of the container (its cgroup), if it runs. */
   async kill(id: string): Promise<void> {
     try {
-      await this.engine.runtime.kill(id, 9, true);
+      await this.engine.cgroup(id).kill(9);
     } catch {
       // not running (or not any more)
     }

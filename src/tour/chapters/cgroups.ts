@@ -75,7 +75,7 @@ interface Window {
 
 /** The container's CPU time over a window of wall time, from its cgroup's usage (CgroupDriver.stats). */
 async function measureShare(session: TourSession, id: string): Promise<Window> {
-  const cgroup = session.engine.runtime.cgroup(id);
+  const cgroup = session.engine.cgroup(id);
   const sample = () => ({ at: performance.now(), stats: cgroup.stats().cpu });
   const a = sample();
   await session.sleep(WINDOW_MS);
@@ -115,7 +115,7 @@ export const cgroupsChapter: Chapter = {
         cpus: QUOTA / PERIOD,
         command: ['sh', '-c', 'while :; do :; done'],
         whileRunning: async ({ record }) => {
-          quota = readQuota(layout, session.engine.runtime.cgroup(record.id).path);
+          quota = readQuota(layout, session.engine.cgroup(record.id).path);
           await session.sleep(500); // past the first period's burst
           // A window of a machine busy elsewhere may come out low; one that misses is measured again, and every window is shown.
           do windows.push(await measureShare(session, record.id));

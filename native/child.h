@@ -1,0 +1,35 @@
+/* The plan executor (berth-init) in two parts: child.c runs the steps, and those of the process
+ * itself; child-root.c those of the container's root. What one part uses of the other. */
+#ifndef BERTH_CHILD_H
+#define BERTH_CHILD_H
+
+#include "plan.h"
+
+/* child.c: the status pipe (a failure reports {step, errno} and _exits), small helpers. */
+void send_msg(int type, int err, int value);
+void fail(int err) __attribute__((noreturn));
+/* A failure of one part of a step (enum step_part): the message then says which. */
+void fail_part(int err, int part) __attribute__((noreturn));
+void check(long rc);
+size_t str_len(const char *s);
+char *put_digits(char *out, unsigned n);
+/* "/proc/self/fd/N" in one of two small buffers (slot 0 or 1). */
+const char *fd_path(int slot, int fd);
+void write_all(int fd, const char *s, size_t n);
+
+/* child-root.c: the root OP_OPEN_ROOT opened, and the steps on it. */
+extern int root_fd;
+/* A procfs file (`path` relative to procfs) opened through the child's own procfs; -errno on failure. */
+int open_proc_file(const char *path, int flags);
+/* The path a mount syscall uses for an O_PATH fd; end_fd_paths() after the call. */
+const char *mount_path(int slot, int fd);
+void end_fd_paths(void);
+void do_mount(const struct plan_step *st);
+void do_mask(const struct plan_step *st);
+void do_mknod(const struct plan_step *st);
+void do_symlink(const struct plan_step *st);
+void do_pivot_root(void);
+void do_move_root(void);
+void do_chroot(void);
+
+#endif

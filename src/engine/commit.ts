@@ -1,0 +1,62 @@
+// A container's filesystem as data: its changes over its image (`diff`), those changes as a new
+// image layer (`commit`), or its whole merged tree as a tar (`export`).
+import { createWriteStream, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { commitImage, type ImageRecord } from '../image/index.js';
+import { diffUpper, writeLayerFromUpper, type Change } from '../storage/diff.js';
+import { mountOverlay } from '../storage/overlay.js';
+import { TarWriter } from '../tar/index.js';
+import { lowerDirs, pathsOf, type EngineContext } from './context.js';
+import { storageDir } from './layers.js';
+
+/** `berth diff`: the container's changes over its image (A, C, D). */
+export function diffContainer(ctx: EngineContext, ref: string): Change[] {
+  const record = ctx.containers.find(ref);
+  return diffUpper(pathsOf(ctx, record).upper, lowerDirs(ctx, record));
+}
+
+/** `berth commit`: the container's upper dir as a new layer on its image, with a history entry. */
+export async function commitContainer(ctx: EngineContext, ref: string, opts: { ref?: string; comment?: string; author?: string }): Promise<ImageRecord> {
+  const record = ctx.containers.find(ref);
+  const tmpDir = join(ctx.root, 'tmp');
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  const layerFile = join(tmpDir, `commit-${record.id.slice(0, 12)}-${process.pid}.tar`);
+  try {
+    const out = createWriteStream(layerFile);
+    const tar = new TarWriter(out);
+    // Finishing the tar ends and flushes the file.
+    const layer = await writeLayerFromUpper(pathsOf(ctx, record).upper, lowerDirs(ctx, record), tar);
+    return await commitImage(ctx.images, {
+      parent: record.imageId,
+      layers: [{ source: layerFile, diffID: layer.diffID }],
+      history: { created_by: record.command.join(' '), comment: opts.comment },
+      author: opts.author,
+      ref: opts.ref,
+    });
+  } finally {
+    rmSync(layerFile, { force: true });
+  }
+}
+
+/**
+ * `berth export`: the container's merged filesystem as a tar. The view is a read-only overlay of
+ * its upper dir over its layers, mounted for the moment of the walk and unmounted whatever happens.
+ */
+export async function exportContainer(ctx: EngineContext, ref: string, out: Writable): Promise<void> {
+  const record = ctx.containers.find(ref);
+  const dir = ctx.containers.containerDir(record.id);
+  const view = join(dir, `export-${process.pid}`);
+  mkdirSync(view);
+  try {
+    const mount = mountOverlay({ lowerDirs: [pathsOf(ctx, record).upper, ...lowerDirs(ctx, record)], target: view, linkDir: join(storageDir(ctx.root), 'l') });
+    try {
+      const tar = new TarWriter(out);
+      await writeLayerFromUpper(view, [], tar);
+    } finally {
+      mount.unmount({ detach: true });
+    }
+  } finally {
+    rmdirSync(view);
+  }
+}

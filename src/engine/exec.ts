@@ -1,0 +1,81 @@
+// `berth exec`: a process joining a running container, through the runtime library in this
+// process, with the container's process settings (capabilities, env, user, cwd) as the base and
+// the flags on top.
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderPlan } from '../explain/render.js';
+import type { Spec } from '../oci/runtime-spec.js';
+import { proxyConsole } from '../runtime/console.js';
+import { exitCodeOf } from '../runtime/container.js';
+import { ContainerStoreError, type ContainerRecord } from './containers.js';
+import { monitorPaths, pathsOf, type EngineContext, type Explain } from './context.js';
+import { layerDirsOf, readImageFile } from './layers.js';
+import { inspectContainer } from './stop.js';
+import { resolveUser } from './users.js';
+
+export interface ExecOptions {
+  command: string[];
+  env: string[];
+  workdir?: string;
+  user?: string;
+  tty: boolean;
+  interactive: boolean;
+  detach: boolean;
+  explain?: Explain;
+}
+
+/** The container's config.json as the engine wrote it. */
+export function bundleSpec(ctx: EngineContext, record: ContainerRecord): Spec {
+  return JSON.parse(readFileSync(join(monitorPaths(ctx, record.id).bundle, 'config.json'), 'utf8')) as Spec;
+}
+
+/** `exec -u`: names looked up in the container's own passwd and group files (its upper dir over its layers). */
+function resolveContainerUser(ctx: EngineContext, record: ContainerRecord, user: string): { uid: number; gid: number; additionalGids: number[] } {
+  const layers = [...layerDirsOf(ctx.root, record.layers), pathsOf(ctx, record).upper];
+  const resolved = resolveUser(user, (path) => readImageFile(layers, path));
+  return { uid: resolved.uid, gid: resolved.gid, additionalGids: resolved.additionalGids };
+}
+
+/** Its exit code, or 0 detached. */
+export async function execInContainer(ctx: EngineContext, ref: string, opts: ExecOptions): Promise<number> {
+  const record = await inspectContainer(ctx, ref);
+  if (record.state.status === 'paused') throw new ContainerStoreError(`container ${record.name} is paused, unpause the container before exec`);
+  if (record.state.status !== 'running') throw new ContainerStoreError(`container ${record.name} is not running`);
+  const spec = bundleSpec(ctx, record);
+  const base = spec.process;
+  const env = [...(base.env ?? [])];
+  for (const e of opts.env) {
+    const entry = e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`;
+    const at = env.findIndex((x) => x.split('=')[0] === entry.split('=')[0]);
+    if (at >= 0) env[at] = entry;
+    else env.push(entry);
+  }
+  if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  const user = opts.user === undefined ? base.user : resolveContainerUser(ctx, record, opts.user);
+  const proc = { ...base, args: opts.command, env, cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty };
+  const devNull = openSync('/dev/null', 'r+');
+  try {
+    const stdin = opts.interactive && !opts.detach ? 0 : devNull;
+    const out = opts.detach ? devNull : 1;
+    const err = opts.detach ? devNull : 2;
+    const started = await ctx.runtime.exec(record.id, proc, {
+      stdio: [stdin, out, err],
+      foregroundConsole: opts.tty && !opts.detach,
+      onPlan: opts.explain && ((plan, rootfs) => opts.explain?.(renderPlan(plan, { rootfs }))),
+    });
+    if (!started) return 0;
+    if (opts.detach) {
+      started.process.release();
+      return 0;
+    }
+    const console = started.consoleMaster === undefined ? null : proxyConsole(started.consoleMaster);
+    const status = await started.process.watch();
+    if (console) {
+      await console.done;
+      console.stop();
+    }
+    return exitCodeOf(status);
+  } finally {
+    closeSync(devNull);
+  }
+}
