@@ -20,6 +20,7 @@ packages="
   podman
   procps
   python3
+  runc
   skopeo
   tini
   util-linux
