@@ -290,6 +290,8 @@ export class ContainerStore {
 
   /** A container by name, full id or unique id prefix, as docker finds them. */
   find(ref: string): ContainerRecord {
+    // Only a name or an id prefix is looked up: `../x` (an API path's %2F) never reaches the names dir.
+    if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(ref)) throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
     const name = ref.replace(/^\//, '');
     const byName = this.nameHolder(name);
     if (byName !== '?') return this.load(byName);
