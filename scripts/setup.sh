@@ -23,6 +23,7 @@ packages="
   podman
   procps
   python3
+  runc
   skopeo
   tini
   util-linux
