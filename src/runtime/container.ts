@@ -16,7 +16,7 @@ import { proxyConsole } from './console.js';
 import { runHooks } from './hooks.js';
 import { NS_FILE, buildJoinPlan } from './join-plan.js';
 import { isAlive, signalProcess, startTimeOf, waitGone } from './processes.js';
-import type { SeccompLoad } from './privileges.js';
+import { unraisableAmbient, type SeccompLoad } from './privileges.js';
 import { libseccompVersion } from '../kernel/seccomp.js';
 import { seccompFilter, type SeccompFilter } from './seccomp.js';
 import { handOverListener } from './seccomp-agent.js';
@@ -184,6 +184,8 @@ export class Runtime {
       return { record: null as unknown as ContainerRecord, process: null };
     }
     if (filter?.skipped.length) this.warn(`linux.seccomp: syscalls unknown to libseccomp ${libseccompVersion()} skipped: ${filter.skipped.join(', ')}`);
+    const ambientWarning = unraisableAmbient(spec.process);
+    if (ambientWarning) this.warn(ambientWarning);
     this.states.claim(id);
     // Saved before anything else exists: a runtime killed from here on leaves a record that
     // `delete --force` can clean up after (pid 0 reads as stopped until the real pid is known).
@@ -455,6 +457,8 @@ export class Runtime {
         fds.push(consoleReceiveFd, consoleSocketFd);
       }
       if (proc.terminal && consoleSocketFd === undefined) throw new RuntimeError('exec: a terminal needs --console-socket');
+      const ambientWarning = unraisableAmbient(proc);
+      if (ambientWarning) this.warn(ambientWarning);
       const seccomp = this.seccompLoad(filter, fds);
       const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd, seccomp: seccomp.load });
       opts.onPlan?.(plan, record.rootfs);
