@@ -10,6 +10,7 @@ packages="
   busybox-static
   conmon
   containerd
+  containernetworking-plugins
   docker-compose
   docker-registry
   docker.io
@@ -23,6 +24,7 @@ packages="
   podman
   procps
   python3
+  runc
   runc
   skopeo
   tini
