@@ -14,6 +14,8 @@ packages="
   fish
   golang-github-containers-common
   iproute2
+  iptables
+  libcap2-bin
   libseccomp-dev
   nftables
   openssl
@@ -24,6 +26,7 @@ packages="
   tini
   util-linux
   zsh
+  zstd
 "
 missing=""
 for p in $packages; do
