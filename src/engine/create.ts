@@ -13,6 +13,7 @@ import { removeFiles } from './lifecycle.js';
 import { withImageVolumes, type MountRequest } from './mount-flags.js';
 import { applyNetworkNamespace, type NetworkRequest } from './network/index.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
+import { applySecurity, type SecurityOptions } from './security.js';
 import { resolveUser } from './users.js';
 import { prepareMounts } from './volumes.js';
 
@@ -36,6 +37,8 @@ export interface EngineRunOptions extends RunOptions {
   explain?: Explain;
   /** networking: --network, -p... (network/options.ts); absent: a namespace with lo only. */
   network?: NetworkRequest;
+  /** --security-opt, --cap-add/--cap-drop, --privileged (security.ts); absent: the defaults. */
+  security?: SecurityOptions;
 }
 
 /** Makes the container (its record, dirs and bundle) from the image; nothing runs yet. */
@@ -91,6 +94,7 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
       files,
       userMounts: userMounts.mounts,
     });
+    applySecurity(spec, opts.security);
     // Its network namespace is made at start (a file under /run/netns), or it is the host's or another's.
     const netns = await ctx.network.prepare({ id, name, hostname, hostsFile: files.hosts, resolvConfFile: files.resolvConf }, opts.network ?? { mode: { kind: 'none' }, ports: [], dns: [], extraHosts: [], aliases: [] }, config.ExposedPorts);
     applyNetworkNamespace(spec, netns);
