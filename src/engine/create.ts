@@ -13,7 +13,7 @@ import { removeFiles } from './lifecycle.js';
 import { withImageVolumes, type MountRequest } from './mount-flags.js';
 import { applyNetworkNamespace, type NetworkRequest } from './network/index.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
-import { applySecurity, type SecurityOptions } from './security.js';
+import { applySecurity, securitySettings, type SecurityOptions } from './security.js';
 import { resolveUser } from './users.js';
 import { prepareMounts } from './volumes.js';
 
@@ -44,6 +44,7 @@ export interface EngineRunOptions extends RunOptions {
 /** Makes the container (its record, dirs and bundle) from the image; nothing runs yet. */
 export async function createContainer(ctx: EngineContext, opts: EngineRunOptions): Promise<ContainerRecord> {
   if (opts.mounts?.length && opts.isolation === 'chroot') throw new EngineUsageError('-v/--mount/--tmpfs need a mount namespace: they cannot go with --isolation chroot');
+  const security = securitySettings(opts.security);
   const image = await imageLayers(ctx.images, opts.image);
   const layerDirs = await ensureLayers(ctx.images, ctx.root, image);
   const config: ImageConfig['config'] = image.config.config ?? {};
@@ -67,6 +68,7 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
     openStdin: opts.interactive ?? false,
     stdinOnce: (opts.interactive ?? false) && !opts.detach && !opts.terminal,
     init: opts.init !== undefined,
+    ...(opts.security ? { security: opts.security } : {}),
     state: { status: 'created', pid: 0, exitCode: 0, oomKilled: false },
   };
   if (record.monitored && opts.isolation === 'chroot') {
@@ -94,7 +96,7 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
       files,
       userMounts: userMounts.mounts,
     });
-    applySecurity(spec, opts.security);
+    applySecurity(spec, security);
     // Its network namespace is made at start (a file under /run/netns), or it is the host's or another's.
     const netns = await ctx.network.prepare({ id, name, hostname, hostsFile: files.hosts, resolvConfFile: files.resolvConf }, opts.network ?? { mode: { kind: 'none' }, ports: [], dns: [], extraHosts: [], aliases: [] }, config.ExposedPorts);
     applyNetworkNamespace(spec, netns);
