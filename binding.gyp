@@ -10,7 +10,7 @@
     {
       "target_name": "berth-init",
       "type": "executable",
-      "sources": ["native/init.c", "native/plan.c", "native/child.c", "native/child-root.c"],
+      "sources": ["native/init.c", "native/plan.c", "native/child.c", "native/child-root.c", "native/child-report.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-fno-strict-aliasing"],
       "ldflags": ["-static", "-s"],
       "defines": ["_GNU_SOURCE"]

@@ -1,11 +1,15 @@
-/* The plan executor (berth-init) in two parts: child.c runs the steps, and those of the process
- * itself; child-root.c those of the container's root. What one part uses of the other. */
+/* The plan executor (berth-init) in three parts: child.c runs the steps, and those of the process
+ * itself; child-root.c those of the container's root; child-report.c the status pipe and the small
+ * helpers both use. What one part uses of another. */
 #ifndef BERTH_CHILD_H
 #define BERTH_CHILD_H
 
 #include "plan.h"
 
-/* child.c: the status pipe (a failure reports {step, errno} and _exits), small helpers. */
+/* child-report.c: the status pipe (a failure reports {step, errno} and _exits), small helpers.
+ * child.c sets status_fd once and current_step as it walks the steps. */
+extern int status_fd;
+extern int current_step;
 void send_msg(int type, int err, int value);
 void fail(int err) __attribute__((noreturn));
 /* A failure of one part of a step (enum step_part): the message then says which. */

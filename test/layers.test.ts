@@ -27,9 +27,10 @@ export const MAY_IMPORT: Record<string, string[]> = {
   runtime: ['cgroups', 'errors', 'explain', 'fs', 'kernel', 'oci'],
   image: ['errors', 'fs', 'oci', 'tar', 'units'],
   storage: ['errors', 'kernel', 'tar'],
-  engine: ['cgroups', 'errors', 'explain', 'fs', 'image', 'kernel', 'oci', 'runtime', 'storage', 'tar'],
+  engine: ['cgroups', 'errors', 'explain', 'fs', 'image', 'kernel', 'oci', 'runtime', 'storage', 'tar', 'units'],
+  api: ['cgroups', 'engine', 'errors', 'image', 'oci', 'units'],
   tour: ['cgroups', 'engine', 'errors', 'explain', 'image', 'kernel', 'oci', 'runtime', 'storage', 'tar'],
-  cli: ['cgroups', 'engine', 'errors', 'image', 'kernel', 'oci', 'runtime', 'tour', 'units'],
+  cli: ['api', 'cgroups', 'engine', 'errors', 'image', 'kernel', 'oci', 'runtime', 'tour', 'units'],
   index: ['cgroups', 'explain', 'kernel', 'oci', 'runtime'],
 };
 

@@ -6,7 +6,8 @@ import { totalmem } from 'node:os';
 import type { ContainerRecord } from '../engine/containers.js';
 import type { EngineService } from '../engine/service.js';
 import { attach } from '../engine/attach.js';
-import { inspectContainer } from '../engine/inspect.js';
+import { inspectContainer, inspectImage } from '../engine/inspect.js';
+import { networkSettings } from '../engine/network/index.js';
 import { parseLogTime, printLogs } from '../engine/logs.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
@@ -14,7 +15,6 @@ import { eachOperand } from './operands.js';
 import { errnoCodeOf, errorKindOf, isMissing } from '../errors.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
-import { inspectImage } from './berth-images.js';
 import { renderTemplate } from './template.js';
 
 function timeoutFlag(p: Parsed): number | undefined {
@@ -369,8 +369,8 @@ async function inspect(engine: EngineService, refs: string[], type: string | und
         if (type === 'container' || errorKindOf(err) !== 'not-found') throw err;
       }
     }
-    if (record) out.push(inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id)));
-    else out.push(await inspectImage(engine, ref));
+    if (record) out.push(inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id), networkSettings(engine.network.record(record.id))));
+    else out.push(await inspectImage(engine.images, ref));
   }
   process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
   return 0;

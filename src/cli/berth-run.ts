@@ -7,6 +7,7 @@ import { parseMountFlags } from '../engine/mount-flags.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import { attachAndWait } from './berth-lifecycle.js';
+import { HOST_OPTION_FLAGS, hostOptionsOf } from './berth-host-options.js';
 import { RUN_NETWORK_FLAGS, runNetworkRequest } from './berth-network.js';
 import { ensureImageForRun, TLS_FLAG } from './berth-registry.js';
 import { SECURITY_FLAGS, securityRequest } from './berth-security.js';
@@ -37,6 +38,7 @@ const RUN_FLAGS: Flag[] = [
   { name: 'tmpfs', repeatable: true, value: 'DST[:OPTS]', help: 'Mount a tmpfs directory' },
   ...RUN_NETWORK_FLAGS,
   ...SECURITY_FLAGS,
+  ...HOST_OPTION_FLAGS,
   { name: 'pull', value: 'missing|always|never', help: 'Pull image before running (default missing)' },
   { name: 'platform', value: 'OS/ARCH[/VARIANT]', help: 'Set platform if server is multi-platform capable' },
   TLS_FLAG,
@@ -75,6 +77,7 @@ function runOptions(p: Parsed) {
     mounts: parseMountFlags({ volumes: list(p, 'volume'), mounts: list(p, 'mount'), tmpfs: list(p, 'tmpfs') }),
     network: runNetworkRequest(p),
     security: securityRequest(p),
+    hostOptions: hostOptionsOf(p),
   };
 }
 

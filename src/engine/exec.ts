@@ -12,7 +12,7 @@ import { monitorPaths, pathsOf, type EngineContext, type Explain } from './conte
 import { layerDirsOf, readImageFile } from './layers.js';
 import { allCapabilities } from './security.js';
 import { inspectContainer } from './stop.js';
-import { resolveUser } from './users.js';
+import { groupAddIds, resolveUser } from './users.js';
 
 export interface ExecOptions {
   command: string[];
@@ -35,8 +35,11 @@ export function bundleSpec(ctx: EngineContext, record: ContainerRecord): Spec {
 /** `exec -u`: names looked up in the container's own passwd and group files (its upper dir over its layers). */
 function resolveContainerUser(ctx: EngineContext, record: ContainerRecord, user: string): { uid: number; gid: number; additionalGids: number[] } {
   const layers = [...layerDirsOf(ctx.root, record.layers), pathsOf(ctx, record).upper];
-  const resolved = resolveUser(user, (path) => readImageFile(layers, path));
-  return { uid: resolved.uid, gid: resolved.gid, additionalGids: resolved.additionalGids };
+  const readFile = (path: string) => readImageFile(layers, path);
+  const resolved = resolveUser(user, readFile);
+  // As docker's exec -u: the container's --group-add too.
+  const groupAdd = groupAddIds(record.hostOptions?.GroupAdd ?? [], readFile);
+  return { uid: resolved.uid, gid: resolved.gid, additionalGids: [...new Set([...resolved.additionalGids, ...groupAdd])] };
 }
 
 /** Its exit code, or 0 detached. */

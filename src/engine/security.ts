@@ -2,14 +2,13 @@
 // fields name them (SecurityOpt, CapAdd, CapDrop, Privileged): the capability set, the seccomp
 // profile (containers-common's with berth's overlay by default; seccomp-profile.ts),
 // no_new_privs, and what --privileged lifts. docs/security.md says what each does.
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { CAPABILITIES } from '../kernel/capabilities.js';
 import { lastCapability } from '../runtime/privileges.js';
-import type { Device, Seccomp, Spec } from '../oci/runtime-spec.js';
+import type { Seccomp, Spec } from '../oci/runtime-spec.js';
 import { DOCKER_CAPABILITIES, EngineUsageError } from './container-spec.js';
 import { defaultSeccomp, userSeccomp } from './seccomp-profile.js';
-import { isMissing } from '../errors.js';
+import { hostDevices } from './host-options.js';
 
 /** What the user asked for, as docker's HostConfig holds it (and `inspect` shows it). */
 export interface SecurityOptions {
@@ -115,41 +114,6 @@ function seccompOf(settings: SecuritySettings): Seccomp | undefined {
   return s.kind === 'file' ? userSeccomp(s.path, settings.capabilities) : defaultSeccomp(settings.capabilities);
 }
 
-/** /dev's nodes that are not the container's own (its pty and console), as runc lists the host's devices. */
-const SKIPPED_DEV_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
-const SKIPPED_DEV_NODES = new Set(['/dev/console', '/dev/ptmx']);
-
-/** The host's character and block devices under /dev, for --privileged. */
-export function hostDevices(dir = '/dev'): Device[] {
-  const out: Device[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    let st;
-    try {
-      st = lstatSync(path);
-    } catch (err) {
-      if (isMissing(err)) continue; // gone since readdir
-      throw err;
-    }
-    if (st.isDirectory()) {
-      if (!SKIPPED_DEV_DIRS.has(name)) out.push(...hostDevices(path));
-      continue;
-    }
-    if ((!st.isCharacterDevice() && !st.isBlockDevice()) || SKIPPED_DEV_NODES.has(path)) continue;
-    const rdev = st.rdev;
-    out.push({
-      type: st.isBlockDevice() ? 'b' : 'c',
-      path,
-      major: Number((BigInt(rdev) >> 8n) & 0xfffn) | Number((BigInt(rdev) >> 32n) & ~0xfffn),
-      minor: Number(BigInt(rdev) & 0xffn) | Number((BigInt(rdev) >> 12n) & ~0xffn),
-      fileMode: st.mode & 0o7777,
-      uid: st.uid,
-      gid: st.gid,
-    });
-  }
-  return out;
-}
-
 /** Sets the spec's security from the settings, on top of containerSpec's defaults. */
 export function applySecurity(spec: Spec, settings: SecuritySettings): void {
   const caps = settings.capabilities;
@@ -165,7 +129,8 @@ export function applySecurity(spec: Spec, settings: SecuritySettings): void {
     for (const m of spec.mounts ?? []) {
       if (m.destination === '/sys' || m.destination === '/sys/fs/cgroup') m.options = (m.options ?? []).filter((o) => o !== 'ro').concat('rw');
     }
-    linux.devices = hostDevices();
+    // The container's /dev/ptmx is its devpts instance's (a symlink the runtime makes), never the host's.
+    linux.devices = [...(linux.devices ?? []), ...hostDevices().filter((d) => d.path !== '/dev/ptmx')];
     linux.resources = { ...linux.resources, devices: [{ allow: true, access: 'rwm' }] };
   }
 }
