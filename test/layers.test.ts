@@ -29,7 +29,8 @@ export const MAY_IMPORT: Record<string, string[]> = {
   storage: ['errors', 'kernel', 'tar'],
   engine: ['cgroups', 'errors', 'explain', 'fs', 'image', 'kernel', 'oci', 'runtime', 'storage', 'tar'],
   tour: ['cgroups', 'engine', 'errors', 'explain', 'image', 'kernel', 'oci', 'runtime', 'storage', 'tar'],
-  cli: ['cgroups', 'engine', 'errors', 'image', 'kernel', 'oci', 'runtime', 'tour', 'units'],
+  build: ['engine', 'errors', 'fs', 'image', 'kernel', 'oci', 'storage', 'tar', 'units'],
+  cli: ['build', 'cgroups', 'engine', 'errors', 'image', 'kernel', 'oci', 'runtime', 'tour', 'units'],
   index: ['cgroups', 'explain', 'kernel', 'oci', 'runtime'],
 };
 
