@@ -12,13 +12,13 @@ import type { Explain } from '../engine/context.js';
 import { networkRequest } from '../engine/network/options.js';
 import type { EngineService } from '../engine/service.js';
 import { resolveUser } from '../engine/users.js';
-import { commitImage, ensureImage, familiarName, imageConfig, parseReference, shortId, type ContainerConfig } from '../image/index.js';
+import { commitImage, ensureImage, familiarName, imageConfig, parsePlatform, parseReference, shortId, type ContainerConfig } from '../image/index.js';
 import { BuildCache } from './cache.js';
 import { BuildContext, findSources, openIn, RunFailedError } from './context.js';
 import { copySources, ensureDirectory, hashSources, type CopyRequest, type Owner } from './copy.js';
 import { expandWord } from './expand.js';
 import { applyConfigInstruction, commandOf, failAt, normalizePath, stageVars, underWorkdir, type Stage } from './instructions.js';
-import { nameValuePairs, parseDockerfile, splitWords, type Instruction } from './parser.js';
+import { DockerfileError, nameValuePairs, parseDockerfile, splitWords, type Instruction } from './parser.js';
 import { planStages, type StagePlan } from './stages.js';
 
 /** What `berth build` (and the Engine API's POST /build) asks for. */
@@ -118,15 +118,15 @@ class Builder {
     const previous = this.stagesDone.find((s) => s.name !== undefined && s.name === base.toLowerCase());
     if (base.toLowerCase() === 'scratch') imageId = await scratchImage(this.engine);
     else if (previous !== undefined) imageId = previous.imageId;
-    else imageId = (await this.pullImage(base, plan.from)).id;
+    else imageId = (await this.pullImage(base, plan.from, plan.platform !== undefined ? expandWord(plan.platform, vars, this.escape) : undefined)).id;
     this.say(` ---> ${shortId(imageId)}\n`);
     const config = (await imageConfig(this.engine.images, imageId)).config ?? {};
     return { index: plan.index, ...(plan.name !== undefined ? { name: plan.name } : {}), imageId, config, args: new Map() };
   }
 
-  private async pullImage(ref: string, ins: Instruction) {
+  private async pullImage(ref: string, ins: Instruction, platform?: string) {
     try {
-      const { record } = await ensureImage(this.engine.images, ref, { policy: this.options.pull ? 'always' : 'missing' });
+      const { record } = await ensureImage(this.engine.images, ref, { policy: this.options.pull ? 'always' : 'missing', ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}) });
       return record;
     } catch (err) {
       throw failAt(ins, `${ref}: ${(err as Error).message}`);
@@ -194,10 +194,18 @@ class Builder {
     return this.configStep(stage, stage.config, `/bin/sh -c #(nop)  ARG ${name}${def !== undefined ? `=${def}` : ''}`);
   }
 
-  private globalArgs = new Map<string, string | undefined>();
+  private readonly globalArgs = new Map<string, string | undefined>();
 
-  setGlobalArgs(args: Map<string, string | undefined>): void {
-    this.globalArgs = args;
+  /** The ARGs before the first FROM: steps of their own (no image), the scope of the FROM lines. */
+  declareGlobalArgs(args: Instruction[]): Map<string, string | undefined> {
+    for (const ins of args) {
+      this.announce(ins);
+      const [[name, def]] = nameValuePairs(ins, this.escape, false) as [[string, string | undefined]];
+      const vars = new Map([...this.globalArgs].filter((e): e is [string, string] => e[1] !== undefined));
+      this.globalArgs.set(name, this.options.buildArgs?.[name] ?? (def !== undefined ? expandWord(def, vars, this.escape) : undefined));
+      if (this.options.buildArgs?.[name] !== undefined) this.usedArgs.add(name);
+    }
+    return this.globalArgs;
   }
 
   /** `ARG NAME` in a stage without a default takes the value of the global ARG of that name. */
@@ -343,7 +351,7 @@ class Builder {
       try {
         sources = findSources(from, patterns, ins.keyword, source === undefined ? this.context.ignore : undefined);
       } catch (err) {
-        throw failAt(ins, (err as Error).message);
+        throw new DockerfileError(`Dockerfile line ${ins.line}: ${(err as Error).message}`, { kind: 'not-found', cause: err });
       }
       const req: CopyRequest = { sources, dest, owner: { uid: 0, gid: 0 }, ...(chmod !== undefined ? { chmod } : {}), ...(source === undefined ? { ignore: this.context.ignore } : {}), extractArchives: ins.keyword === 'ADD' && source === undefined, instruction: ins.keyword };
       // The owner is looked up in the stage's image; the hash does not depend on it (it is in the key).
@@ -394,7 +402,7 @@ class Builder {
   }
 
   unusedArgs(): string[] {
-    return Object.keys(this.options.buildArgs ?? {}).filter((a) => !this.usedArgs.has(a) && !this.globalArgs.has(a));
+    return Object.keys(this.options.buildArgs ?? {}).filter((a) => !this.usedArgs.has(a));
   }
 
   get counts() {
@@ -423,14 +431,8 @@ export async function build(engine: EngineService, options: BuildOptions, progre
     const { text } = context.dockerfile(options.dockerfile);
     const dockerfile = parseDockerfile(text);
     const plan = planStages(dockerfile, options.target);
-    const globalArgs = new Map<string, string | undefined>();
-    for (const ins of plan.globalArgs) {
-      const [[name, def]] = nameValuePairs(ins, dockerfile.escape, false) as [[string, string | undefined]];
-      const vars = new Map([...globalArgs].filter((e): e is [string, string] => e[1] !== undefined));
-      globalArgs.set(name, options.buildArgs?.[name] ?? (def !== undefined ? expandWord(def, vars, dockerfile.escape) : undefined));
-    }
     const builder = new Builder(engine, options, progress, context, dockerfile.escape, plan.steps);
-    builder.setGlobalArgs(globalArgs);
+    const globalArgs = builder.declareGlobalArgs(plan.globalArgs);
     let last: Stage | undefined;
     for (const stage of plan.stages) last = await builder.buildStage(stage, globalArgs);
     await builder.labels(last!);

@@ -173,19 +173,23 @@ function readContextFile(dir: string, rel: string): string | null {
 }
 
 function exists(root: CopyRoot, rel: string, ignore: IgnoreRules | undefined): boolean {
-  if (rel !== '' && ignore?.ignores(rel)) return false;
+  const ignored = rel !== '' && ignore !== undefined && ignore.ignores(rel);
+  if (ignored && !ignore.mayKeepBelow(rel)) return false;
   const fd = openIn(root, rel === '' ? '.' : rel, true);
   if (fd === null) return false;
-  closeSync(fd);
-  return true;
+  try {
+    // An ignored directory is there only for what an exception keeps below it.
+    return !ignored || fstatSync(fd).isDirectory();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The paths of `root` matching a glob, one name per component (docker's filepath.Match). */
 function glob(root: CopyRoot, pattern: string, ignore: IgnoreRules | undefined): string[] {
   const parts = pattern.split('/');
   let current = [''];
-  for (const [i, part] of parts.entries()) {
-    const last = i === parts.length - 1;
+  for (const part of parts) {
     const next: string[] = [];
     for (const base of current) {
       if (!hasGlob(part)) {
@@ -196,7 +200,7 @@ function glob(root: CopyRoot, pattern: string, ignore: IgnoreRules | undefined):
       const re = globRegExp(part);
       for (const name of listIn(root, base)) {
         const p = base === '' ? name : `${base}/${name}`;
-        if (re.test(name) && !ignore?.ignores(p) && (last || exists(root, p, ignore))) next.push(p);
+        if (re.test(name) && exists(root, p, ignore)) next.push(p);
       }
     }
     current = next;

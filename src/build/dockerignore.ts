@@ -7,6 +7,8 @@ import { posix } from 'node:path';
 interface Pattern {
   exclusion: boolean;
   regexp: RegExp;
+  /** The pattern as cleaned: for telling whether an exception reaches below a directory. */
+  text: string;
 }
 
 function toRegExp(pattern: string): RegExp {
@@ -51,7 +53,7 @@ export class IgnoreRules {
       if (exclusion) line = line.slice(1).trim();
       line = posix.normalize(line).replace(/^\/+/, '').replace(/\/+$/, '');
       if (line === '' || line === '.') continue;
-      this.patterns.push({ exclusion, regexp: toRegExp(line) });
+      this.patterns.push({ exclusion, regexp: toRegExp(line), text: line });
     }
   }
 
@@ -68,6 +70,11 @@ export class IgnoreRules {
       if (prefixes.some((prefix) => p.regexp.test(prefix))) ignored = !p.exclusion;
     }
     return ignored;
+  }
+
+  /** Whether an exception may bring back something below the directory `rel` (then it is walked). */
+  mayKeepBelow(rel: string): boolean {
+    return this.patterns.some((p) => p.exclusion && (p.text.startsWith(`${rel}/`) || /[*?[]/.test(p.text)));
   }
 }
 

@@ -17,7 +17,7 @@ export interface StagePlan {
 export interface BuildPlan {
   globalArgs: Instruction[];
   stages: StagePlan[];
-  /** Step count for `Step N/M`: every instruction of the stages built, FROM included. */
+  /** Step count for `Step N/M`: the global ARGs and every instruction of the stages built, FROM included. */
   steps: number;
 }
 
@@ -49,5 +49,5 @@ export function planStages(dockerfile: Dockerfile, target: string | undefined): 
     if (upTo < 0) throw new DockerfileError(`failed to reach build target ${target} in Dockerfile`, { kind: 'not-found' });
   }
   const built = stages.slice(0, upTo + 1);
-  return { globalArgs, stages: built, steps: built.reduce((n, s) => n + 1 + s.instructions.length, 0) };
+  return { globalArgs, stages: built, steps: globalArgs.length + built.reduce((n, s) => n + 1 + s.instructions.length, 0) };
 }
