@@ -10,20 +10,27 @@ packages="
   busybox-static
   conmon
   containerd
+  docker-compose
   docker-registry
+  docker.io
   fish
   golang-github-containers-common
+  golang-github-docker-docker-dev
   iproute2
+  iptables
+  libcap2-bin
   libseccomp-dev
   nftables
   openssl
   podman
   procps
   python3
+  runc
   skopeo
   tini
   util-linux
   zsh
+  zstd
 "
 missing=""
 for p in $packages; do
@@ -31,6 +38,14 @@ for p in $packages; do
 done
 if [ -n "$missing" ]; then
   export DEBIAN_FRONTEND=noninteractive
+  # docker.io and containerd ship services (dockerd, containerd): the tests drive berth with
+  # docker's CLI, and no other engine may start here. policy-rc.d's 101 stops invoke-rc.d and
+  # deb-systemd-invoke from starting any, for the install's time.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi

@@ -6,50 +6,23 @@ import { renderTemplate } from './template.js';
 import type { CommandSpec, Flag } from './command.js';
 import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
-import { humanDuration } from '../units.js';
+import { containerFilter, statusText } from '../engine/container-list.js';
 import { portsColumn } from './berth-network.js';
-
-function statusText(record: ContainerRecord): string {
-  const { status } = record.state;
-  if (status === 'created') return 'Created';
-  if (status === 'running') return `Up ${humanDuration(Date.now() - Date.parse(record.state.startedAt ?? record.created))}`;
-  if (status === 'paused') return `Up ${humanDuration(Date.now() - Date.parse(record.state.startedAt ?? record.created))} (Paused)`;
-  return `Exited (${record.state.exitCode}) ${ago(record.state.finishedAt)}`;
-}
 
 function quoteCommand(args: string[], truncate: boolean): string {
   const text = args.join(' ');
   return JSON.stringify(truncate && text.length > 20 ? `${text.slice(0, 19)}…` : text);
 }
 
-/** docker ps --filter KEY=VALUE: status, name (substring), id (prefix), label (k or k=v), exited, ancestor. */
+/** docker ps --filter KEY=VALUE (the engine's filters). */
 function psFilter(filters: string[]): (r: ContainerRecord) => boolean {
-  const tests = filters.map((f) => {
-    const eq = f.indexOf('=');
-    if (eq < 0) throw new UsageError(`--filter ${f}: use KEY=VALUE`);
-    const key = f.slice(0, eq);
-    const value = f.slice(eq + 1);
-    switch (key) {
-      case 'status':
-        if (!['created', 'running', 'paused', 'exited', 'restarting', 'removing', 'dead'].includes(value)) throw new UsageError(`--filter status=${value}: not a container status`);
-        return (r: ContainerRecord) => r.state.status === value;
-      case 'name':
-        return (r: ContainerRecord) => r.name.includes(value.replace(/^\//, ''));
-      case 'id':
-        return (r: ContainerRecord) => r.id.startsWith(value);
-      case 'label': {
-        const [k, ...v] = value.split('=');
-        return (r: ContainerRecord) => k in r.labels && (v.length === 0 || r.labels[k] === v.join('='));
-      }
-      case 'exited':
-        return (r: ContainerRecord) => r.state.status === 'exited' && String(r.state.exitCode) === value;
-      case 'ancestor':
-        return (r: ContainerRecord) => r.image === value || r.imageId.replace(/^sha256:/, '').startsWith(value.replace(/^sha256:/, ''));
-      default:
-        throw new UsageError(`--filter ${key}: unknown filter (status, name, id, label, exited, ancestor)`);
-    }
-  });
-  return (r) => tests.every((t) => t(r));
+  return containerFilter(
+    filters.map((f) => {
+      const eq = f.indexOf('=');
+      if (eq < 0) throw new UsageError(`--filter ${f}: use KEY=VALUE`);
+      return [f.slice(0, eq), f.slice(eq + 1)];
+    }),
+  );
 }
 
 const PS_FLAGS: Flag[] = [

@@ -1,6 +1,7 @@
 // berth's image verbs: images, rmi, tag, image inspect/prune, history, load, save, import, system df.
 import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
 import type { EngineService } from '../engine/service.js';
+import { inspectImage } from '../engine/inspect.js';
 import { bool, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
 import { eachOperand } from './operands.js';
@@ -18,26 +19,6 @@ function imagesInUse(engine: EngineService): Map<string, string> {
 function repoAndTag(name: string): [string, string] {
   const ref = parseReference(name);
   return [familiarRepository(ref), ref.tag ?? '<none>'];
-}
-
-/** An image in docker's `image inspect` shape. */
-export async function inspectImage(engine: EngineService, ref: string): Promise<Record<string, unknown>> {
-  const record = engine.images.resolve(ref);
-  const config = await imageConfig(engine.images, record);
-  const size = engine.images.diskUsage().images.find((u) => u.id === record.id)?.size ?? 0;
-  return {
-    Id: record.id,
-    RepoTags: record.names.map((n) => familiarName(parseReference(n))),
-    RepoDigests: record.repoDigests,
-    Created: config.created ?? '',
-    Author: config.author ?? '',
-    Config: config.config ?? {},
-    Architecture: config.architecture,
-    Os: config.os,
-    Size: size,
-    RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
-    Metadata: { LastTagTime: record.added },
-  };
 }
 
 export const imageCommands: CommandSpec[] = [
@@ -119,7 +100,7 @@ export const imageCommands: CommandSpec[] = [
     async run({ engine }, p) {
       if (p.positionals.length === 0) throw new UsageError('image inspect: at least one image is required');
       const out = [];
-      for (const ref of p.positionals) out.push(await inspectImage(engine, ref));
+      for (const ref of p.positionals) out.push(await inspectImage(engine.images, ref));
       const format = str(p, 'format');
       process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
       return 0;

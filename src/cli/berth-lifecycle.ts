@@ -6,7 +6,8 @@ import { totalmem } from 'node:os';
 import type { ContainerRecord } from '../engine/containers.js';
 import type { EngineService } from '../engine/service.js';
 import { attach } from '../engine/attach.js';
-import { inspectContainer } from '../engine/inspect.js';
+import { inspectContainer, inspectImage } from '../engine/inspect.js';
+import { networkSettings } from '../engine/network/index.js';
 import { parseLogTime, printLogs } from '../engine/logs.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
@@ -14,7 +15,6 @@ import { eachOperand } from './operands.js';
 import { errnoCodeOf, errorKindOf, isMissing } from '../errors.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
-import { inspectImage } from './berth-images.js';
 import { renderTemplate } from './template.js';
 
 function timeoutFlag(p: Parsed): number | undefined {
@@ -239,6 +239,7 @@ export const lifecycleCommands: CommandSpec[] = [
       { name: 'env', short: 'e', repeatable: true, value: 'KEY=VALUE', help: 'Set environment variables' },
       { name: 'workdir', short: 'w', value: 'DIR', help: 'Working directory inside the container' },
       { name: 'user', short: 'u', value: 'USER[:GROUP]', help: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
+      { name: 'privileged', boolean: true, help: 'Give extended privileges to the command: all capabilities, no seccomp' },
       { name: 'explain', boolean: true, help: 'Print each step of the join as a shell line, before it is taken' },
     ],
     async run({ engine }, p) {
@@ -252,6 +253,7 @@ export const lifecycleCommands: CommandSpec[] = [
         tty: bool(p, 'tty'),
         interactive: bool(p, 'interactive'),
         detach: bool(p, 'detach'),
+        privileged: bool(p, 'privileged'),
         explain: bool(p, 'explain') ? (lines) => process.stderr.write(lines.join('\n') + '\n') : undefined,
       });
     },
@@ -367,8 +369,8 @@ async function inspect(engine: EngineService, refs: string[], type: string | und
         if (type === 'container' || errorKindOf(err) !== 'not-found') throw err;
       }
     }
-    if (record) out.push(inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id)));
-    else out.push(await inspectImage(engine, ref));
+    if (record) out.push(inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id), networkSettings(engine.network.record(record.id))));
+    else out.push(await inspectImage(engine.images, ref));
   }
   process.stdout.write(format ? out.map((o) => renderTemplate(format, o) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
   return 0;

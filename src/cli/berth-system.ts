@@ -1,7 +1,9 @@
-// berth's system verbs: info and version (system df is with the images, whose store it reads).
+// berth's system verbs: info, version and service (system df is with the images, whose store it reads).
 import { release } from 'node:os';
+import { DEFAULT_IDLE_SECONDS, DEFAULT_URI, parseServiceUri, startService } from '../api/server.js';
 import { detectCgroupLayout } from '../cgroups/detect.js';
 import { defaultRoot } from '../image/index.js';
+import { str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
 
 export const VERSION = '0.1.0';
@@ -37,6 +39,29 @@ export const systemCommands: CommandSpec[] = [
     flags: [],
     async run() {
       process.stdout.write(`berth version ${VERSION}\n`);
+      return 0;
+    },
+  },
+
+  {
+    name: 'system service',
+    section: 'system',
+    summary: 'Serve the Docker Engine API (podman\'s system service): DOCKER_HOST=unix:///run/berth/berth.sock',
+    usage: '[OPTIONS] [URI]',
+    flags: [{ name: 'time', short: 't', value: 'SECONDS', help: `Exit after SECONDS without a client; 0 serves until stopped (default ${DEFAULT_IDLE_SECONDS})` }],
+    async run({ engine }, p) {
+      const [uri = DEFAULT_URI, ...rest] = p.positionals;
+      if (rest.length) throw new UsageError('system service: at most one URI');
+      const time = str(p, 'time') ?? String(DEFAULT_IDLE_SECONDS);
+      if (!/^\d+$/.test(time)) throw new UsageError(`--time ${time}: not a number of seconds`);
+      const log = (line: string) => process.stderr.write(`berth system service: ${line}\n`);
+      const service = await startService({ listen: parseServiceUri(uri), idleSeconds: Number(time), service: { engine, version: VERSION }, log });
+      const stop = () => service.close();
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      await service.done;
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
       return 0;
     },
   },

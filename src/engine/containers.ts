@@ -12,6 +12,8 @@ import { writeFileAtomic } from '../fs/atomic.js';
 import { acquireLock, holderAlive, holderId } from '../fs/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
+import type { SecurityOptions } from './security.js';
+import type { HostOptions } from './host-options.js';
 import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
@@ -41,8 +43,12 @@ export interface ContainerRecord {
   stdinOnce: boolean;
   /** --init: tini as PID 1. */
   init: boolean;
+  /** --device, --sysctl, --ulimit, --group-add, --shm-size, ... as given (inspect's HostConfig); absent before they existed. */
+  hostOptions?: HostOptions;
   /** Its -v/--mount/--tmpfs mounts: `volume rm` refuses a volume listed here, `rm -v` removes its anonymous ones. */
   mounts?: ContainerMount[];
+  /** --security-opt, --cap-add/--cap-drop, --privileged as given (inspect's HostConfig shows them). */
+  security?: SecurityOptions;
   state: {
     status: ContainerStatus;
     pid: number;
@@ -290,6 +296,8 @@ export class ContainerStore {
 
   /** A container by name, full id or unique id prefix, as docker finds them. */
   find(ref: string): ContainerRecord {
+    // Only a name or an id prefix is looked up: `../x` (an API path's %2F) never reaches the names dir.
+    if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(ref)) throw new ContainerStoreError(`No such container: ${ref}`, { kind: 'not-found' });
     const name = ref.replace(/^\//, '');
     const byName = this.nameHolder(name);
     if (byName !== '?') return this.load(byName);

@@ -1,0 +1,156 @@
+// The Engine API's requests and answers: what a handler is given (the path's parameters, the
+// query, the negotiated version), the request body read with a bound, and docker's answers —
+// JSON, `{"message": …}` errors with the status of the error's kind, and streams.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { EngineService } from '../engine/service.js';
+import { BerthError, errorMessageOf, httpStatusOf, type ErrorKind } from '../errors.js';
+
+/** The API version berth speaks (docker 20.10's), and the oldest it answers. */
+export const API_VERSION = '1.41';
+export const MIN_API_VERSION = '1.24';
+/** A JSON body larger than this is refused: a container's create is a few KiB. */
+export const MAX_JSON_BODY = 1 << 20;
+
+export class ApiError extends BerthError {
+  override readonly name = 'ApiError';
+  constructor(kind: ErrorKind, message: string) {
+    super(message, { kind });
+  }
+}
+
+/** What the service gives every handler. */
+export interface ServiceInfo {
+  engine: EngineService;
+  /** berth's version, for /version and /info. */
+  version: string;
+}
+
+export interface ApiRequest {
+  method: string;
+  /** The path without its /vX.YY prefix. */
+  path: string;
+  /** The path's parameters, in the order the route names them, decoded. */
+  params: string[];
+  query: URLSearchParams;
+  /** The version the client asked for (its prefix), or berth's. */
+  version: string;
+  req: IncomingMessage;
+  /** The answer, for a request; absent for an upgraded (hijacked) one, which has `socket`. */
+  res?: ServerResponse;
+  socket?: Duplex;
+  /** Bytes the client sent after the upgraded request's headers. */
+  head?: Buffer;
+  service: ServiceInfo;
+}
+
+/** The common headers of dockerd's answers. */
+export function apiHeaders(): Record<string, string> {
+  return { 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', Ostype: 'linux', Server: 'berth (linux)' };
+}
+
+function response(r: ApiRequest): ServerResponse {
+  if (!r.res) throw new ApiError('invalid-argument', `${r.method} ${r.path} does not upgrade the connection`);
+  return r.res;
+}
+
+export function sendJson(r: ApiRequest, status: number, body: unknown): void {
+  const res = response(r);
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { ...apiHeaders(), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(r.method === 'HEAD' ? undefined : text);
+}
+
+export function sendEmpty(r: ApiRequest, status: number): void {
+  response(r).writeHead(status, apiHeaders()).end();
+}
+
+export function sendText(r: ApiRequest, status: number, text: string, type = 'text/plain; charset=utf-8'): void {
+  const res = response(r);
+  res.writeHead(status, { ...apiHeaders(), 'Content-Type': type, 'Content-Length': Buffer.byteLength(text) });
+  res.end(r.method === 'HEAD' ? undefined : text);
+}
+
+/** An error as dockerd answers it: the status of its kind, `{"message": …}`. */
+export function sendError(res: ServerResponse, method: string, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify({ message: errorMessageOf(err) }) + '\n';
+  res.writeHead(httpStatusOf(err), { ...apiHeaders(), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(method === 'HEAD' ? undefined : text);
+}
+
+/** The raw request body, refused past `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new ApiError('invalid-argument', `request body of ${declared} bytes is over the limit of ${limit}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new ApiError('invalid-argument', `request body is over the limit of ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The body as a JSON object (an empty body is `{}`); anything else is a 400. */
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const body = await readBody(req, MAX_JSON_BODY);
+  if (body.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError('invalid-argument', `request body is not JSON: ${errorMessageOf(err)}`);
+  }
+  if (value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ApiError('invalid-argument', 'request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** A boolean query parameter as dockerd reads one: 1, true, True (absent: `fallback`). */
+export function boolParam(query: URLSearchParams, name: string, fallback = false): boolean {
+  const v = query.get(name);
+  if (v === null || v === '') return fallback;
+  if (['1', 'true', 'True', 'TRUE'].includes(v)) return true;
+  if (['0', 'false', 'False', 'FALSE'].includes(v)) return false;
+  throw new ApiError('invalid-argument', `query parameter ${name}=${v}: not a boolean`);
+}
+
+/** An integer query parameter, checked. */
+export function intParam(query: URLSearchParams, name: string): number | undefined {
+  const v = query.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw new ApiError('invalid-argument', `query parameter ${name}=${v}: not an integer`);
+  return Number(v);
+}
+
+/**
+ * docker's `filters` parameter, as key and value pairs: `{"status":["running"]}`, or the older
+ * `{"label":{"a=b":true}}`.
+ */
+export function filtersParam(query: URLSearchParams): [string, string][] {
+  const text = query.get('filters');
+  if (!text) return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiError('invalid-argument', 'query parameter filters: not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError('invalid-argument', 'query parameter filters: must be a JSON object');
+  const out: [string, string][] = [];
+  for (const [key, values] of Object.entries(value)) {
+    if (Array.isArray(values) && values.every((v) => typeof v === 'string')) {
+      for (const v of values) out.push([key, v]);
+    } else if (typeof values === 'object' && values !== null && !Array.isArray(values)) {
+      for (const [v, on] of Object.entries(values)) if (on === true) out.push([key, v]);
+    } else {
+      throw new ApiError('invalid-argument', `query parameter filters: ${key}: must be a list of strings`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,9 @@
+// Every route of the Engine API that berth answers, gathered from the files that define them.
+import { containerRoutes } from './containers.js';
+import { imageRoutes } from './images.js';
+import type { Route } from './router.js';
+import { systemRoutes } from './system.js';
+
+export function routes(): Route[] {
+  return [...systemRoutes, ...imageRoutes, ...containerRoutes];
+}
