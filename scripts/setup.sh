@@ -17,6 +17,8 @@ packages="
   golang-github-containers-common
   golang-github-docker-docker-dev
   iproute2
+  iptables
+  libcap2-bin
   libseccomp-dev
   nftables
   openssl
@@ -28,6 +30,7 @@ packages="
   tini
   util-linux
   zsh
+  zstd
 "
 missing=""
 for p in $packages; do
