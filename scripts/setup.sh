@@ -18,6 +18,8 @@ packages="
   golang-github-containers-common
   golang-github-docker-docker-dev
   iproute2
+  iptables
+  libcap2-bin
   libseccomp-dev
   nftables
   openssl
@@ -30,6 +32,7 @@ packages="
   tini
   util-linux
   zsh
+  zstd
 "
 missing=""
 for p in $packages; do

@@ -6,10 +6,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { bindMount, makeBundle } from './helpers/bundle.js';
-import { schemasAvailable, SCHEMAS_MISSING_REASON, validateAgainstRuntimeSchema } from './helpers/oci-schema.js';
+import { validateAgainstRuntimeSchema } from './helpers/oci-schema.js';
 import { cgroupDirsOf, isAlivePid, lastLine, processesRootedAt, runtime, runtimeInBackground, runtimeOk, runtimeWith, scratchDir, show, tempRoot, unique, waitFor } from './helpers/run.js';
-
-const schemaSkip = schemasAvailable() ? false : SCHEMAS_MISSING_REASON;
 
 interface State {
   ociVersion: string;
@@ -52,10 +50,7 @@ describe('lifecycle', () => {
     });
     t.after(bundle.cleanup);
     const id = unique('life');
-    if (schemaSkip) t.diagnostic(`state not validated: ${schemaSkip}`);
-    const checkSchema = (s: State) => {
-      if (!schemaSkip) assert.deepEqual(validateAgainstRuntimeSchema('state', s), [], JSON.stringify(s));
-    };
+    const checkSchema = (s: State) => assert.deepEqual(validateAgainstRuntimeSchema('state', s), [], JSON.stringify(s));
 
     const c = create(root, ['--bundle', bundle.dir, id]);
     assert.equal(c.status, 0, c.stderr);
@@ -394,7 +389,7 @@ describe('spec', () => {
     assert.equal(lastLine(again.stderr), `berth-runtime: ${join(dir, 'config.json')}: already exists`);
   });
 
-  test('the config.json of spec, and of spec --rootless, are valid against the schema', { skip: schemaSkip }, async (t) => {
+  test('the config.json of spec, and of spec --rootless, are valid against the schema', async (t) => {
     for (const flags of [[], ['--rootless']]) {
       const dir = mkdtempSync('/tmp/berth-test-spec-');
       t.after(() => rmSync(dir, { recursive: true, force: true }));

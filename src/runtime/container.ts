@@ -1,7 +1,7 @@
 // The runtime's operations, as a library: create, start, run, state, kill, delete, exec.
 // Every failure leaves nothing behind: no state dir, no process, no namespace (the child's mounts
 // live and die in its own mount namespace).
-import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { writeFileAtomic } from '../fs/atomic.js';
@@ -15,6 +15,7 @@ import { cgroupOf, cgroupPathOf, containerResources } from './cgroup.js';
 import { proxyConsole } from './console.js';
 import { runHooks } from './hooks.js';
 import { NS_FILE, buildJoinPlan } from './join-plan.js';
+import { rootOnHost } from './namespaces.js';
 import { isAlive, signalProcess, startTimeOf, waitGone } from './processes.js';
 import { unraisableAmbient, type SeccompLoad } from './privileges.js';
 import { libseccompVersion } from '../kernel/seccomp.js';
@@ -199,8 +200,14 @@ export class Runtime {
       const seccomp = this.seccompLoad(filter, fds);
       let execFifoFd: number | undefined;
       if (!startNow) {
-        native.mkfifo(this.states.fifo(id), 0o622);
-        execFifoFd = native.openPath(this.states.fifo(id));
+        // Writable by the container's root, also when it is another uid on the host (a user
+        // namespace): mkfifo's mode is cut by Node's umask, so it is set again, and owned as runc owns it.
+        const fifo = this.states.fifo(id);
+        native.mkfifo(fifo, 0o622);
+        chmodSync(fifo, 0o622);
+        const owner = rootOnHost(spec);
+        chownSync(fifo, owner.uid, owner.gid);
+        execFifoFd = native.openPath(fifo);
         fds.push(execFifoFd);
       }
       let consoleSocketFd: number | undefined;
@@ -431,13 +438,21 @@ export class Runtime {
   async exec(
     id: string,
     proc: Process,
-    opts: { stdio?: [number, number, number]; consoleSocket?: string; foregroundConsole?: boolean; onPlan?: (plan: Plan, rootfs: string) => void; dryRun?: boolean },
+    opts: {
+      stdio?: [number, number, number];
+      consoleSocket?: string;
+      foregroundConsole?: boolean;
+      onPlan?: (plan: Plan, rootfs: string) => void;
+      dryRun?: boolean;
+      /** Not under the container's seccomp filter (an engine's `exec --privileged`; runc has no such thing). */
+      withoutSeccomp?: boolean;
+    },
   ): Promise<{ process: PlanProcess; consoleMaster?: number } | null> {
     const record = this.states.load(id);
     const status = this.status(record);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in container ${id}: it is ${status}`);
     // The container's filter, as its own process has it (runc does the same for exec).
-    const filter = this.seccompOf(record.config, join(record.bundle, 'config.json'));
+    const filter = opts.withoutSeccomp ? null : this.seccompOf(record.config, join(record.bundle, 'config.json'));
     if (opts.dryRun) {
       // The plan only: no console socket is connected, no process started.
       const seccomp = this.seccompLoad(filter, [], 5).load;

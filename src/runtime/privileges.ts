@@ -8,7 +8,7 @@ import type { Process } from '../oci/runtime-spec.js';
 import { isMissing } from '../errors.js';
 
 /** The highest capability this kernel knows; bits above it cannot be dropped (there is nothing there). */
-function lastCapability(): number {
+export function lastCapability(): number {
   try {
     return Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
   } catch (err) {
