@@ -192,7 +192,7 @@ describe('security flags', { skip }, () => {
 
   test('bad security flags: one line naming what is wrong, nothing left behind', async (t) => {
     const { berth } = berthRoot(t, 'sec-bad');
-    probeImage(t, berth, 'sec:probe');
+    probeImage(t, berth, 'sec:probe', { 'calls.sh': callScript() });
     const badAction = profileFile(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOPE' }] });
     const badOp = profileFile(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_SOMETIMES' }] }] });
     assertRefused(berth, ['--cap-add', 'bogus'], /--cap-add: unknown capability "bogus"/);
