@@ -6,10 +6,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spec } from '../src/oci/runtime-spec.js';
-import { makeBundle, type Bundle } from './helpers/bundle.js';
+import { addCapabilities, makeBundle, type Bundle } from './helpers/bundle.js';
 import { isAlivePid, runtime, runtimeOk, runtimeWith, scratchDir, show, tempRoot, unique, waitFor } from './helpers/run.js';
 
 /** A busybox bundle whose config.json is what `runc spec` writes there, then `edit`ed. */
@@ -76,4 +76,41 @@ test('a user namespace whose root is another host uid: create leaves it created,
   const lines = c.output().trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
   assert.deepEqual(lines, ['0', '0 1000 2000', '0 1000 3000']);
   runtimeOk(root, 'delete', id);
+});
+
+/** A container of runtime-tools' linux_rootfs_propagation shape: CAP_SYS_ADMIN, no seccomp, the propagation asked. */
+async function propagationBundle(t: TestContext, propagation: 'shared' | 'unbindable', script: string): Promise<Bundle> {
+  const bundle = await makeBundle({
+    args: ['sh', '-c', script],
+    setup: (rootfs) => {
+      for (const dir of ['target', 'mnt', 'test']) mkdirSync(join(rootfs, dir));
+      writeFileSync(join(rootfs, 'test/example'), '');
+    },
+    edit: (s) => {
+      addCapabilities(s, 'CAP_SYS_ADMIN');
+      delete s.linux!.seccomp;
+      s.linux!.rootfsPropagation = propagation;
+    },
+  });
+  t.after(bundle.cleanup);
+  return bundle;
+}
+
+test('rootfsPropagation shared and unbindable: the pivoted root has it, and the host has none of its mounts', async (t) => {
+  const root = tempRoot(t);
+  // shared: a bind of "/" is its peer, so a mount made under "/" afterwards shows in the bind too.
+  const shared = await propagationBundle(t, 'shared', [
+    'mount -o rbind / /target',
+    'mount -o bind /test /mnt',
+    'ls /target/mnt',
+    "awk '$5 == \"/\" && / shared:/' /proc/self/mountinfo | wc -l",
+  ].join(' && '));
+  const r = runtime(root, 'run', '--bundle', shared.dir, unique('shared'));
+  assert.equal(r.status, 0, show(r));
+  assert.deepEqual(r.stdout.trim().split('\n'), ['example', '1']);
+  // unbindable: "/" cannot be bound at all.
+  const unbindable = await propagationBundle(t, 'unbindable', 'mount -o rbind / /target 2>&1; awk \'$5 == "/" && / unbindable /\' /proc/self/mountinfo | wc -l');
+  const u = runtime(root, 'run', '--bundle', unbindable.dir, unique('unbindable'));
+  assert.equal(u.status, 0, show(u));
+  assert.match(u.stdout, /Invalid argument\n1\n$/);
 });
