@@ -154,5 +154,6 @@ test('a profile that denies getcwd (runtime-tools linux_seccomp): the container 
   t.after(bundle.cleanup);
   const r = runtime(root, 'run', '--bundle', bundle.dir, unique('seccomp'));
   assert.equal(r.status, 0, show(r));
-  assert.equal(r.stdout, 'status 1\n');
+  // busybox's pwd prints an empty line when getcwd fails, where it would print /bin.
+  assert.equal(r.stdout.replace(/\nstatus \d+\n$/, ''), '');
 });
