@@ -48,6 +48,7 @@ if [ ${#files[@]} -eq 0 ]; then
   files=(
     dist/test/cgroups.test.js
     dist/test/device-filter.test.js
+    dist/test/engine-host-options.test.js
     dist/test/cgroups-enforcement.test.js
     dist/test/engine-limits.test.js
     dist/test/runtime-lifecycle.test.js

@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../fs/atomic.js';
 import { acquireLock, holderAlive, holderId } from '../fs/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
+import type { SecurityOptions } from './security.js';
 import type { HostOptions } from './host-options.js';
 import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
@@ -46,6 +47,8 @@ export interface ContainerRecord {
   hostOptions?: HostOptions;
   /** Its -v/--mount/--tmpfs mounts: `volume rm` refuses a volume listed here, `rm -v` removes its anonymous ones. */
   mounts?: ContainerMount[];
+  /** --security-opt, --cap-add/--cap-drop, --privileged as given (inspect's HostConfig shows them). */
+  security?: SecurityOptions;
   state: {
     status: ContainerStatus;
     pid: number;

@@ -14,6 +14,7 @@ import { removeFiles } from './lifecycle.js';
 import { withImageVolumes, type MountRequest } from './mount-flags.js';
 import { applyNetworkNamespace, type NetworkRequest } from './network/index.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
+import { applySecurity, securitySettings, type SecurityOptions } from './security.js';
 import { resolveUser } from './users.js';
 import { prepareMounts } from './volumes.js';
 
@@ -37,6 +38,8 @@ export interface EngineRunOptions extends RunOptions {
   explain?: Explain;
   /** networking: --network, -p... (network/options.ts); absent: a namespace with lo only. */
   network?: NetworkRequest;
+  /** --security-opt, --cap-add/--cap-drop, --privileged (security.ts); absent: the defaults. */
+  security?: SecurityOptions;
   /** --device, --sysctl, --ulimit, --group-add, --shm-size, ... as docker's HostConfig fields (host-options.ts). */
   hostOptions?: HostOptions;
 }
@@ -44,7 +47,10 @@ export interface EngineRunOptions extends RunOptions {
 /** Makes the container (its record, dirs and bundle) from the image; nothing runs yet. */
 export async function createContainer(ctx: EngineContext, opts: EngineRunOptions): Promise<ContainerRecord> {
   if (opts.mounts?.length && opts.isolation === 'chroot') throw new EngineUsageError('-v/--mount/--tmpfs need a mount namespace: they cannot go with --isolation chroot');
-  const hostOptions = opts.hostOptions ?? DEFAULT_HOST_OPTIONS;
+  const security = securitySettings(opts.security);
+  // As dockerd: a ShmSize of 0 is the default, and recorded as such.
+  const given = opts.hostOptions ?? DEFAULT_HOST_OPTIONS;
+  const hostOptions = { ...given, ShmSize: given.ShmSize || DEFAULT_HOST_OPTIONS.ShmSize };
   checkHostOptions(hostOptions);
   const image = await imageLayers(ctx.images, opts.image);
   const layerDirs = await ensureLayers(ctx.images, ctx.root, image);
@@ -69,6 +75,7 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
     openStdin: opts.interactive ?? false,
     stdinOnce: (opts.interactive ?? false) && !opts.detach && !opts.terminal,
     init: opts.init !== undefined,
+    ...(opts.security ? { security: opts.security } : {}),
     hostOptions,
     state: { status: 'created', pid: 0, exitCode: 0, oomKilled: false },
   };
@@ -97,6 +104,7 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
       files,
       userMounts: userMounts.mounts,
     });
+    applySecurity(spec, security);
     // Its network namespace is made at start (a file under /run/netns), or it is the host's or another's.
     const netns = await ctx.network.prepare({ id, name, hostname, hostsFile: files.hosts, resolvConfFile: files.resolvConf }, opts.network ?? { mode: { kind: 'none' }, ports: [], dns: [], extraHosts: [], aliases: [] }, config.ExposedPorts);
     applyNetworkNamespace(spec, netns);

@@ -10,6 +10,7 @@ import { exitCodeOf } from '../runtime/container.js';
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
 import { monitorPaths, pathsOf, type EngineContext, type Explain } from './context.js';
 import { layerDirsOf, readImageFile } from './layers.js';
+import { allCapabilities } from './security.js';
 import { inspectContainer } from './stop.js';
 import { groupAddIds, resolveUser } from './users.js';
 
@@ -21,6 +22,8 @@ export interface ExecOptions {
   tty: boolean;
   interactive: boolean;
   detach: boolean;
+  /** --privileged: every capability, and not the container's seccomp filter, for this process only. */
+  privileged?: boolean;
   explain?: Explain;
 }
 
@@ -56,6 +59,10 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
   if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   const user = opts.user === undefined ? base.user : resolveContainerUser(ctx, record, opts.user);
   const proc = { ...base, args: opts.command, env, cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty };
+  if (opts.privileged) {
+    const all = allCapabilities();
+    proc.capabilities = { bounding: all, effective: all, permitted: all };
+  }
   const devNull = openSync('/dev/null', 'r+');
   try {
     const stdin = opts.interactive && !opts.detach ? 0 : devNull;
@@ -64,6 +71,7 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
     const started = await ctx.runtime.exec(record.id, proc, {
       stdio: [stdin, out, err],
       foregroundConsole: opts.tty && !opts.detach,
+      withoutSeccomp: opts.privileged,
       onPlan: opts.explain && ((plan, rootfs) => opts.explain?.(renderPlan(plan, { rootfs }))),
     });
     if (!started) return 0;

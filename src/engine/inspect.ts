@@ -49,6 +49,11 @@ export function inspectContainer(record: ContainerRecord, spec: Spec, paths: { l
       NanoCpus: resources?.cpu?.quota && resources.cpu.period ? Math.round((resources.cpu.quota / resources.cpu.period) * 1e9) : 0,
       Memory: resources?.memory?.limit ?? 0,
       PidsLimit: resources?.pids?.limit ?? null,
+      // As given, as docker's API (swagger.yaml HostConfig) has them: null when none.
+      Privileged: record.security?.privileged ?? false,
+      CapAdd: record.security?.capAdd ?? null,
+      CapDrop: record.security?.capDrop ?? null,
+      SecurityOpt: record.security?.securityOpt ?? null,
       ...hostConfigOf(record),
     },
     Mounts: (spec.mounts ?? [])
