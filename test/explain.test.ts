@@ -13,9 +13,13 @@ function planOf(steps: Step[], cloneFlags = 0): Plan {
   return { cloneFlags, stdio: [0, 1, 2], keepFds: [], steps };
 }
 
-/** The lines of the steps alone: not the clone line and the berth-init comment that open every plan. */
+/**
+ * The lines of the steps alone: not the clone line and the berth-init comment that open every plan.
+ * The plan has a mount namespace of its own, as a container's has (without one, a note precedes the
+ * first mount: its own test).
+ */
 function render(...steps: Step[]): string[] {
-  return renderPlan(planOf(steps), { rootfs: ROOTFS }).slice(2);
+  return renderPlan(planOf(steps, NS_FLAGS.mount), { rootfs: ROOTFS }).slice(2);
 }
 
 test('a typical container: in-root paths under the rootfs until pivot_root, plain after', () => {
@@ -179,7 +183,7 @@ test('the root as an in-root path, and moveRoot and chroot also change the view'
     create: 'none',
   };
   const mask: Step = { op: 'mask', path: { inRoot: 'proc/acpi' } };
-  assert.deepEqual(renderPlan(planOf([bindRoot]), { rootfs: `${ROOTFS}/` }).slice(2), [`mount --bind ${ROOTFS} ${ROOTFS}`]);
+  assert.deepEqual(renderPlan(planOf([bindRoot], NS_FLAGS.mount), { rootfs: `${ROOTFS}/` }).slice(2), [`mount --bind ${ROOTFS} ${ROOTFS}`]);
   assert.deepEqual(render({ op: 'moveRoot' }, mask), [
     `cd ${ROOTFS} && mount --move . / && chroot .`,
     'if [ -d /proc/acpi ]; then mount -t tmpfs -o ro tmpfs /proc/acpi; elif [ -e /proc/acpi ]; then mount --bind /dev/null /proc/acpi; fi   # /dev/null checked to be the null device 1:3',
