@@ -30,7 +30,6 @@ packages="
   procps
   python3
   runc
-  runc
   skopeo
   tini
   util-linux
