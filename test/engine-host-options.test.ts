@@ -130,7 +130,7 @@ describe('berth run: docker host options', { skip }, () => {
   test('defaults as docker: 64 MiB /dev/shm; exec gets the container\'s --oom-score-adj and --group-add (also with -u); inspect shows HostConfig', { skip: skipInGuest }, async (t) => {
     const { berth } = berthRoot(t, 'hostopt-exec');
     image(t, berth, 'hostopt:bb');
-    const plain = ok(berth('create', 'hostopt:bb', 'true')).trim();
+    const plain = ok(berth('create', '--shm-size', '0', 'hostopt:bb', 'true')).trim(); // 0: docker's default
     const plainHost = JSON.parse(ok(berth('inspect', '-f', '{{json .HostConfig}}', plain)));
     assert.equal(plainHost.ShmSize, 64 * 1024 * 1024);
     assert.deepEqual([plainHost.Devices, plainHost.DeviceCgroupRules, plainHost.Ulimits, plainHost.GroupAdd, plainHost.OomScoreAdj, plainHost.Sysctls], [[], null, [], null, 0, undefined]);
@@ -174,7 +174,7 @@ describe('berth run: docker host options', { skip }, () => {
       [['--ulimit', 'nofile=20:10'], /--ulimit nofile: ulimit soft limit must be less than or equal to hard limit: 20 > 10/],
       [['--ulimit', 'nofile=ten'], /--ulimit nofile=ten: not an integer/],
       [['--group-add', 'no-such-group'], /--group-add no-such-group: unable to find group no-such-group/],
-      [['--shm-size', '0'], /--shm-size: 0: must be a positive number of bytes/],
+      [['--shm-size', '-1'], /--shm-size: -1: SHM size can not be less than 0/],
       [['--shm-size', 'big'], /--shm-size: not a size: "big"/],
       [['--oom-score-adj', '1001'], /--oom-score-adj: invalid value 1001, range for oom score adj is \[-1000, 1000\]/],
       [['--oom-score-adj', '-1001'], /--oom-score-adj: invalid value -1001/],

@@ -48,7 +48,9 @@ export interface EngineRunOptions extends RunOptions {
 export async function createContainer(ctx: EngineContext, opts: EngineRunOptions): Promise<ContainerRecord> {
   if (opts.mounts?.length && opts.isolation === 'chroot') throw new EngineUsageError('-v/--mount/--tmpfs need a mount namespace: they cannot go with --isolation chroot');
   const security = securitySettings(opts.security);
-  const hostOptions = opts.hostOptions ?? DEFAULT_HOST_OPTIONS;
+  // As dockerd: a ShmSize of 0 is the default, and recorded as such.
+  const given = opts.hostOptions ?? DEFAULT_HOST_OPTIONS;
+  const hostOptions = { ...given, ShmSize: given.ShmSize || DEFAULT_HOST_OPTIONS.ShmSize };
   checkHostOptions(hostOptions);
   const image = await imageLayers(ctx.images, opts.image);
   const layerDirs = await ensureLayers(ctx.images, ctx.root, image);

@@ -35,7 +35,7 @@ export interface HostOptions {
   Sysctls: Record<string, string>;
   Ulimits: Ulimit[];
   GroupAdd: string[];
-  /** Bytes of the /dev/shm tmpfs. */
+  /** Bytes of the /dev/shm tmpfs; 0 is docker's default, 64 MiB. */
   ShmSize: number;
   OomScoreAdj: number;
 }
@@ -180,7 +180,7 @@ export function checkHostOptions(o: HostOptions): void {
     for (const v of [u.Soft, u.Hard]) if (!Number.isSafeInteger(v) || v < -1) throw new EngineUsageError(`--ulimit ${u.Name}: invalid limit ${v}`);
     if (u.Hard !== -1 && (u.Soft === -1 || u.Soft > u.Hard)) throw new EngineUsageError(`--ulimit ${u.Name}: ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
   }
-  if (!Number.isSafeInteger(o.ShmSize) || o.ShmSize <= 0) throw new EngineUsageError(`--shm-size: ${o.ShmSize}: must be a positive number of bytes`);
+  if (!Number.isSafeInteger(o.ShmSize) || o.ShmSize < 0) throw new EngineUsageError(`--shm-size: ${o.ShmSize}: SHM size can not be less than 0`);
   if (!Number.isInteger(o.OomScoreAdj) || o.OomScoreAdj < -1000 || o.OomScoreAdj > 1000) {
     throw new EngineUsageError(`--oom-score-adj: invalid value ${o.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   }
@@ -197,7 +197,7 @@ export function applyHostOptions(spec: Spec, o: HostOptions, readImageFile: (pat
   checkHostOptions(o);
   if (!hasNamespace(spec, 'mount')) {
     if (o.Devices.length) throw new EngineUsageError('--device needs a mount namespace: it cannot go with --isolation chroot');
-    if (o.ShmSize !== DEFAULT_SHM_SIZE) throw new EngineUsageError('--shm-size needs a mount namespace: it cannot go with --isolation chroot');
+    if (o.ShmSize !== 0 && o.ShmSize !== DEFAULT_SHM_SIZE) throw new EngineUsageError('--shm-size needs a mount namespace: it cannot go with --isolation chroot');
   }
   const linux = (spec.linux ??= {});
   const resources = (linux.resources ??= {});
@@ -224,7 +224,7 @@ export function applyHostOptions(spec: Spec, o: HostOptions, readImageFile: (pat
     user.additionalGids = [...new Set([...(user.additionalGids ?? []), ...groupAddIds(o.GroupAdd, readImageFile)])];
   }
   const shm = spec.mounts?.find((m) => m.destination === '/dev/shm' && m.type === 'tmpfs');
-  if (shm) shm.options = [...(shm.options ?? []).filter((opt) => !opt.startsWith('size=')), `size=${o.ShmSize}`];
+  if (shm) shm.options = [...(shm.options ?? []).filter((opt) => !opt.startsWith('size=')), `size=${o.ShmSize || DEFAULT_SHM_SIZE}`];
   // Always, as docker: the container's score is its own, not inherited from whoever starts it.
   spec.process.oomScoreAdj = o.OomScoreAdj;
 }
