@@ -97,15 +97,26 @@ export function renderMkdir(path: string): string {
 export function renderPlan(plan: Plan, ctx: { rootfs: string }): string[] {
   const lines = [renderClone(plan.cloneFlags), BERTH_INIT_COMMENT];
   let view: View = { rootfs: ctx.rootfs, insideRoot: false };
+  let callersMounts = !hasMountNamespace(plan);
   for (const item of groupJoins(plan.steps)) {
     if (Array.isArray(item)) {
       lines.push(renderSetns(item));
       continue;
     }
+    if (callersMounts && item.op === 'mount') {
+      lines.push("# no mount namespace: the mounts below are made in the caller's own mount namespace (the host's), where everyone sees them, and stay there after the container is gone");
+      callersMounts = false;
+    }
     lines.push(renderStep(item, view));
     if (ROOT_CHANGING_OPS.has(item.op)) view = { ...view, insideRoot: true };
   }
   return lines;
+}
+
+/** Whether the plan's process gets a mount namespace of its own or joins one. */
+function hasMountNamespace(plan: Plan): boolean {
+  if (plan.cloneFlags & NS_FLAGS.mount) return true;
+  return plan.steps.some((step) => (step.op === 'unshare' && step.flags & NS_FLAGS.mount) || (step.op === 'setns' && step.ns === 'mount'));
 }
 
 /** Runs of setns steps gathered into one item each: nsenter joins several namespaces in one call. */
