@@ -54,6 +54,7 @@ if [ ${#files[@]} -eq 0 ]; then
     dist/test/runtime-lifecycle.test.js
     dist/test/runtime-errors.test.js
     dist/test/runtime-explain.test.js
+    dist/test/runtime-explain-replay.test.js
     dist/test/runtime-features.test.js
     dist/test/runtime-hooks.test.js
     dist/test/runtime-inside.test.js
