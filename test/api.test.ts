@@ -3,11 +3,14 @@
 // info, images and containers of the same store as the berth CLI, Docker's error shapes and
 // statuses, and the socket's owner, mode and lifetime.
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
+import { startRegistry } from './helpers/registry.js';
+import { waitFor } from './helpers/run.js';
 import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, rawBytes, rawRequest, startService } from './helpers/api-service.js';
 
 const skip = !busyboxAvailable() ? BUSYBOX_MISSING_REASON : !existsSync(DEBIAN_DOCKER) ? `${DEBIAN_DOCKER} not found (apt-get install docker.io)` : false;
@@ -81,4 +84,86 @@ test('system service: docker version, info, images, ps and inspect show berth\'s
   assert.equal(ok(dockerCli(t, idle.socket)('version', '--format', '{{.Server.APIVersion}}')).trim(), '1.41');
   assert.equal(await idle.exited, 0);
   assert.equal(existsSync(idle.socket), false);
+});
+
+test('docker run, logs -f, exec, stop, kill, wait, start -a, rm and pull through the API; the berth CLI sees the same containers', { skip }, async (t) => {
+  const { env, berth, root } = berthRoot(t, 'api-run');
+  const registry = await startRegistry(t);
+  const image = `${registry.host}/test/busybox:1`;
+  ok(berth('import', busyboxRootfsTar(t), image));
+  ok(berth('push', image));
+  ok(berth('rmi', image));
+  ok(berth('image', 'prune', '-a')); // its blobs too: the pull downloads them
+  const service = await startService(t, env);
+  const docker = dockerCli(t, service.socket);
+
+  // A pull with docker's JSON progress, then run: the output demultiplexed, the exit status kept.
+  const pulled = ok(docker('pull', image));
+  assert.match(pulled, /Pull complete/);
+  assert.match(pulled, /Status: Downloaded newer image for 127\.0\.0\.1:\d+\/test\/busybox:1/);
+  const run = docker('run', '--rm', image, 'sh', '-c', 'echo out; echo err >&2; exit 3');
+  assert.equal(run.status, 3);
+  assert.equal(run.stdout, 'out\n');
+  assert.equal(run.stderr, 'err\n');
+  assert.equal(ok(berth('ps', '-aq')), '', '--rm left the container');
+
+  // Detached: berth's CLI sees it; logs, logs -f until the stop, exec with its status and stdin.
+  const id = ok(docker('run', '-d', '--name', 'web', image, 'sh', '-c', 'echo started; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done')).trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  assert.equal(ok(berth('ps', '--format', '{{.Names}} {{.State}}')), 'web running\n');
+  await waitFor('the first line in the log', () => docker('logs', 'web').stdout === 'started\n', 10_000);
+  const follow = spawn(DEBIAN_DOCKER, ['logs', '-f', 'web'], { env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: root } });
+  let followed = '';
+  follow.stdout.on('data', (d: Buffer) => (followed += d.toString()));
+  const followExit = new Promise((resolve) => follow.once('exit', resolve));
+  const exec = docker('exec', 'web', 'sh', '-c', 'echo in-exec; echo to-stderr >&2; exit 7');
+  assert.deepEqual([exec.status, exec.stdout, exec.stderr], [7, 'in-exec\n', 'to-stderr\n']);
+  const execIn = spawnSync(DEBIAN_DOCKER, ['exec', '-i', 'web', 'cat'], { input: 'through stdin\n', encoding: 'utf8', env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: root } });
+  assert.equal(execIn.stdout, 'through stdin\n');
+  ok(docker('stop', 'web'));
+  assert.equal(await followExit, 0, 'logs -f ends when the container stops');
+  assert.equal(followed, 'started\nbye\n');
+  assert.equal(ok(docker('wait', 'web')), '0\n');
+  assert.equal(ok(berth('ps', '-a', '--format', '{{.Names}} {{.Status}}')).split(' (')[0], 'web Exited');
+
+  // Started again, killed: 137; then removed.
+  ok(docker('start', 'web'));
+  ok(docker('kill', 'web'));
+  assert.equal(ok(docker('wait', 'web')), '137\n');
+  ok(docker('rm', 'web'));
+  assert.equal(ok(berth('ps', '-aq')), '');
+
+  // create + start -a, both ways between the CLIs.
+  ok(docker('create', '--name', 'made', image, 'echo', 'created by docker'));
+  assert.equal(ok(berth('start', '-a', 'made')), 'created by docker\n');
+  ok(berth('create', '--name', 'made2', image, 'sh', '-c', 'echo created by berth; exit 2'));
+  const startA = docker('start', '-a', 'made2');
+  assert.deepEqual([startA.status, startA.stdout], [2, 'created by berth\n']);
+  ok(docker('rm', 'made', 'made2'));
+
+  // -it: a terminal, its exit status; exec -it into it, under a pty of script(1).
+  for (const bin of DOCKER_CLIS) {
+    const tty = spawnSync('script', ['-eqc', `${bin} run --rm -it ${image} sh -c 'tty; exit 4'`, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: root } });
+    assert.equal(tty.status, 4, `${bin}: ${tty.stdout}`);
+    assert.match(tty.stdout, /\/dev\/pts\/0/);
+  }
+  ok(docker('run', '-d', '--name', 'sleeper', image, 'sleep', '1000'));
+  const execTty = spawnSync('script', ['-eqc', `${DEBIAN_DOCKER} exec -it sleeper sh -c 'tty; exit 5'`, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: root } });
+  assert.equal(execTty.status, 5, execTty.stdout);
+  assert.match(execTty.stdout, /\/dev\/pts\/\d+/);
+
+  // Requests no CLI sends: an unsupported setting is refused by name, a bad or huge body is a 400.
+  const create = (body: string) => rawRequest(service.socket, 'POST', '/v1.41/containers/create', body, { 'Content-Type': 'application/json' });
+  const privileged = await create(JSON.stringify({ Image: image, HostConfig: { Privileged: true } }));
+  assert.deepEqual([privileged.status, JSON.parse(privileged.body).message], [400, 'HostConfig.Privileged: berth does not support it']);
+  assert.equal((await create('{"Image": ')).status, 400);
+  assert.equal((await create(JSON.stringify({ Image: image, Env: ['x'.repeat(2 << 20)] }))).status, 400);
+  const noImage = await create(JSON.stringify({ Image: 'no/such:image' }));
+  assert.deepEqual([noImage.status, JSON.parse(noImage.body).message], [404, 'No such image: no/such:image']);
+
+  // Stopping the service stops no container, and leaves no exit file behind.
+  assert.equal(await service.stop(), 0);
+  assert.equal(ok(berth('ps', '--format', '{{.Names}} {{.State}}')), 'sleeper running\n');
+  ok(berth('rm', '-f', 'sleeper'));
+  assert.deepEqual(readdirSync(join(root, 'exits')), []);
 });

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EngineService } from '../engine/service.js';
+import type { ServiceState } from './state.js';
 import { BerthError, errorMessageOf, httpStatusOf, type ErrorKind } from '../errors.js';
 
 /** The API version berth speaks (docker 20.10's), and the oldest it answers. */
@@ -42,6 +43,7 @@ export interface ApiRequest {
   /** Bytes the client sent after the upgraded request's headers. */
   head?: Buffer;
   service: ServiceInfo;
+  state: ServiceState;
 }
 
 /** The common headers of dockerd's answers. */
@@ -96,9 +98,42 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
+/**
+ * An upgraded request's body (exec start sends one): its Content-Length bytes, from what came
+ * with the headers and then from the connection; what follows stays for the hijacked stream.
+ */
+async function readUpgradeBody(r: ApiRequest, limit: number): Promise<Buffer> {
+  const length = Number(r.req.headers['content-length'] ?? 0);
+  if (!Number.isSafeInteger(length) || length < 0) throw new ApiError('invalid-argument', 'Content-Length: not a length');
+  if (length > limit) throw new ApiError('invalid-argument', `request body of ${length} bytes is over the limit of ${limit}`);
+  let have = r.head ?? Buffer.alloc(0);
+  const socket = r.socket!;
+  while (have.length < length) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (d: Buffer) => done(d);
+      const onEnd = () => done(null);
+      const done = (d: Buffer | null) => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('close', onEnd);
+        socket.pause();
+        resolve(d);
+      };
+      socket.on('data', onData);
+      socket.once('end', onEnd);
+      socket.once('close', onEnd);
+      socket.resume();
+    });
+    if (chunk === null) throw new ApiError('invalid-argument', 'the connection ended before the request body');
+    have = Buffer.concat([have, chunk]);
+  }
+  r.head = have.subarray(length);
+  return have.subarray(0, length);
+}
+
 /** The body as a JSON object (an empty body is `{}`); anything else is a 400. */
-export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const body = await readBody(req, MAX_JSON_BODY);
+export async function readJson(r: ApiRequest): Promise<Record<string, unknown>> {
+  const body = r.socket ? await readUpgradeBody(r, MAX_JSON_BODY) : await readBody(r.req, MAX_JSON_BODY);
   if (body.length === 0) return {};
   let value: unknown;
   try {

@@ -149,6 +149,48 @@ export function acquireLock(path: string, options: LockOptions = {}): () => void
   }
 }
 
+/** acquireLock waiting with timers, so that another caller of this process holding the lock meanwhile can finish. */
+async function acquireLockAsync(path: string, options: LockOptions = {}): Promise<() => void> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    const release = tryAcquireLock(path);
+    if (release !== undefined) return release;
+    if (Date.now() > deadline) throw new LockError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${holderPid(path)})`);
+    await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+/** Per lock path, the last caller of this process in line for it (withLockAsync). */
+const queues = new Map<string, Promise<void>>();
+
+/**
+ * Runs `fn` holding the lock, in a process that serves many callers at once (the API service):
+ * its callers take turns in a queue per path first, then the lock file settles it with other
+ * processes, waited for with timers so that nothing else of this process stops meanwhile.
+ */
+export async function withLockAsync<T>(path: string, fn: () => Promise<T> | T, options?: LockOptions): Promise<T> {
+  const before = queues.get(path) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const turn = before.then(() => mine);
+  queues.set(path, turn);
+  await before;
+  try {
+    const release = await acquireLockAsync(path, options);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  } finally {
+    done();
+    if (queues.get(path) === turn) queues.delete(path);
+  }
+}
+
 /** Runs `fn` holding the lock. */
 export function withLock<T>(path: string, fn: () => T, options?: LockOptions): T {
   const release = acquireLock(path, options);

@@ -15,7 +15,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeOrphanedTemps, writeFileAtomic } from '../../fs/atomic.js';
-import { acquireLock } from '../../fs/lock.js';
+import { withLockAsync } from '../../fs/lock.js';
 import { attachRuleset, detachRuleset, LIST_TABLE, parseTable, type TableState } from './firewall.js';
 import { HostCommandError, runHostCommand, writeSysctl, type Explain } from './host-commands.js';
 import { claimHostPorts } from './host-ports.js';
@@ -121,12 +121,7 @@ export class NetworkManager {
   /** Runs `fn` holding the host-wide network lock. */
   private async locked<T>(fn: () => Promise<T> | T): Promise<T> {
     mkdirSync('/run/berth', { recursive: true, mode: 0o700 });
-    const release = acquireLock(NETWORK_LOCK);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
+    return withLockAsync(NETWORK_LOCK, fn);
   }
 
   // ---- the container's life ----
@@ -371,7 +366,7 @@ export class NetworkManager {
     return out;
   }
 
-  async createNetwork(opts: { name: string; subnet?: string; gateway?: string }): Promise<NetworkRecord> {
+  async createNetwork(opts: { name: string; subnet?: string; gateway?: string; labels?: Record<string, string> }): Promise<NetworkRecord> {
     if (opts.name === DEFAULT_NETWORK) throw new NetworkError(`network with name ${DEFAULT_NETWORK} already exists (it is the default network)`);
     return this.locked(() => this.networks.create(opts));
   }
