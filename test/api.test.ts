@@ -3,17 +3,23 @@
 // info, images and containers of the same store as the berth CLI, Docker's error shapes and
 // statuses, and the socket's owner, mode and lifetime.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { saveHostNetwork } from './helpers/host-network.js';
 import { berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
-import { startRegistry } from './helpers/registry.js';
+import { freePort, startRegistry } from './helpers/registry.js';
 import { waitFor } from './helpers/run.js';
 import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, rawBytes, rawRequest, startService } from './helpers/api-service.js';
 
+const COMPOSE = '/usr/bin/docker-compose';
 const skip = !busyboxAvailable() ? BUSYBOX_MISSING_REASON : !existsSync(DEBIAN_DOCKER) ? `${DEBIAN_DOCKER} not found (apt-get install docker.io)` : false;
+
+// Containers are on bridges: ip_forward and /run/netns as they were, after.
+after(saveHostNetwork());
 
 function groupId(name: string): number | undefined {
   try {
@@ -96,15 +102,15 @@ test('docker run, logs -f, exec, stop, kill, wait, start -a, rm and pull through
   ok(berth('image', 'prune', '-a')); // its blobs too: the pull downloads them
   const service = await startService(t, env);
   const docker = dockerCli(t, service.socket);
+  const dockerEnv = { PATH: process.env.PATH, TERM: 'xterm', DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: mkdtempSync('/tmp/berth-test-docker-config-') };
+  t.after(() => rmSync(dockerEnv.DOCKER_CONFIG, { recursive: true, force: true }));
 
   // A pull with docker's JSON progress, then run: the output demultiplexed, the exit status kept.
   const pulled = ok(docker('pull', image));
   assert.match(pulled, /Pull complete/);
   assert.match(pulled, /Status: Downloaded newer image for 127\.0\.0\.1:\d+\/test\/busybox:1/);
   const run = docker('run', '--rm', image, 'sh', '-c', 'echo out; echo err >&2; exit 3');
-  assert.equal(run.status, 3);
-  assert.equal(run.stdout, 'out\n');
-  assert.equal(run.stderr, 'err\n');
+  assert.deepEqual([run.status, run.stdout, run.stderr], [3, 'out\n', 'err\n']);
   assert.equal(ok(berth('ps', '-aq')), '', '--rm left the container');
 
   // Detached: berth's CLI sees it; logs, logs -f until the stop, exec with its status and stdin.
@@ -112,13 +118,13 @@ test('docker run, logs -f, exec, stop, kill, wait, start -a, rm and pull through
   assert.match(id, /^[0-9a-f]{64}$/);
   assert.equal(ok(berth('ps', '--format', '{{.Names}} {{.State}}')), 'web running\n');
   await waitFor('the first line in the log', () => docker('logs', 'web').stdout === 'started\n', 10_000);
-  const follow = spawn(DEBIAN_DOCKER, ['logs', '-f', 'web'], { env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: root } });
+  const follow = spawn(DEBIAN_DOCKER, ['logs', '-f', 'web'], { env: dockerEnv });
   let followed = '';
   follow.stdout.on('data', (d: Buffer) => (followed += d.toString()));
   const followExit = new Promise((resolve) => follow.once('exit', resolve));
   const exec = docker('exec', 'web', 'sh', '-c', 'echo in-exec; echo to-stderr >&2; exit 7');
   assert.deepEqual([exec.status, exec.stdout, exec.stderr], [7, 'in-exec\n', 'to-stderr\n']);
-  const execIn = spawnSync(DEBIAN_DOCKER, ['exec', '-i', 'web', 'cat'], { input: 'through stdin\n', encoding: 'utf8', env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: root } });
+  const execIn = spawnSync(DEBIAN_DOCKER, ['exec', '-i', 'web', 'cat'], { input: 'through stdin\n', encoding: 'utf8', env: dockerEnv });
   assert.equal(execIn.stdout, 'through stdin\n');
   ok(docker('stop', 'web'));
   assert.equal(await followExit, 0, 'logs -f ends when the container stops');
@@ -143,12 +149,12 @@ test('docker run, logs -f, exec, stop, kill, wait, start -a, rm and pull through
 
   // -it: a terminal, its exit status; exec -it into it, under a pty of script(1).
   for (const bin of DOCKER_CLIS) {
-    const tty = spawnSync('script', ['-eqc', `${bin} run --rm -it ${image} sh -c 'tty; exit 4'`, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: root } });
+    const tty = spawnSync('script', ['-eqc', `${bin} run --rm -it ${image} sh -c 'tty; exit 4'`, '/dev/null'], { encoding: 'utf8', env: dockerEnv });
     assert.equal(tty.status, 4, `${bin}: ${tty.stdout}`);
     assert.match(tty.stdout, /\/dev\/pts\/0/);
   }
   ok(docker('run', '-d', '--name', 'sleeper', image, 'sleep', '1000'));
-  const execTty = spawnSync('script', ['-eqc', `${DEBIAN_DOCKER} exec -it sleeper sh -c 'tty; exit 5'`, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: root } });
+  const execTty = spawnSync('script', ['-eqc', `${DEBIAN_DOCKER} exec -it sleeper sh -c 'tty; exit 5'`, '/dev/null'], { encoding: 'utf8', env: dockerEnv });
   assert.equal(execTty.status, 5, execTty.stdout);
   assert.match(execTty.stdout, /\/dev\/pts\/\d+/);
 
@@ -167,3 +173,79 @@ test('docker run, logs -f, exec, stop, kill, wait, start -a, rm and pull through
   ok(berth('rm', '-f', 'sleeper'));
   assert.deepEqual(readdirSync(join(root, 'exits')), []);
 });
+
+test('docker cp, docker network and volume, and docker-compose: two services by name on a network, a volume, a published port, down leaves nothing', { skip: skip || (!existsSync(COMPOSE) && `${COMPOSE} not found (apt-get install docker-compose)`) }, async (t) => {
+  const { env, berth } = berthRoot(t, 'api-compose');
+  ok(berth('import', busyboxRootfsTar(t), 'busybox:latest'));
+  const service = await startService(t, env);
+  const docker = dockerCli(t, service.socket);
+  const dir = mkdtempSync('/tmp/berth-test-compose-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+
+  // docker cp both ways, and a symlink in the container that aims at the host stays inside it.
+  ok(docker('run', '-d', '--name', 'box', 'busybox', 'sh', '-c', 'echo inside > /etc/motd; ln -s /etc /escape; exec sleep 1000'));
+  await waitFor('the container to write its files', () => docker('exec', 'box', 'test', '-L', '/escape').status === 0, 10_000);
+  ok(docker('cp', 'box:/etc/motd', join(dir, 'motd')));
+  assert.equal(readFileSync(join(dir, 'motd'), 'utf8'), 'inside\n');
+  writeFileSync(join(dir, 'upload'), 'from the host\n');
+  ok(docker('cp', join(dir, 'upload'), 'box:/escape/uploaded'));
+  assert.equal(ok(docker('exec', 'box', 'cat', '/etc/uploaded')), 'from the host\n', 'the symlink was followed inside the container');
+  assert.equal(existsSync('/etc/uploaded'), false, 'docker cp wrote to the host');
+  assert.match(docker('cp', 'box:/no/such', dir).stderr, /Could not find the file \/no\/such/);
+  ok(docker('rm', '-f', 'box'));
+
+  // networks and volumes, listed by docker and berth alike.
+  ok(docker('network', 'create', '--label', 'made=api', 'apinet'));
+  assert.match(ok(berth('network', 'ls')), /apinet/);
+  assert.equal(ok(docker('network', 'inspect', '--format', '{{.Name}} {{.Driver}} {{.Labels}}', 'apinet')).trim(), 'apinet bridge map[made:api]');
+  ok(docker('volume', 'create', 'apivol'));
+  assert.equal(ok(berth('volume', 'ls', '-q')), 'apivol\n');
+  assert.equal(ok(docker('volume', 'inspect', '--format', '{{.Name}} {{.Driver}}', 'apivol')).trim(), 'apivol local');
+  ok(docker('volume', 'rm', 'apivol'));
+  ok(docker('network', 'rm', 'apinet'));
+
+  // compose: web serves a page from its volume on a published port; client reaches it by name.
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'docker-compose.yml'),
+    [
+      'version: "3.8"',
+      'services:',
+      '  web:',
+      '    image: busybox',
+      "    command: sh -c 'echo hello-from-web > /www/index.html; exec httpd -f -p 80 -h /www'",
+      '    volumes: ["www:/www"]',
+      `    ports: ["${port}:80"]`,
+      '  client:',
+      '    image: busybox',
+      "    command: sh -c 'until wget -qO- http://web/; do sleep 0.2; done; exec sleep 1000'",
+      '    depends_on: [web]',
+      'volumes:',
+      '  www:',
+      '',
+    ].join('\n'),
+  );
+  const compose = (...args: string[]) => {
+    const r = spawnSync(COMPOSE, ['-p', 'apitest', ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: dir, DOCKER_HOST: `unix://${service.socket}` } });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  ok(compose('up', '-d'));
+  assert.match(ok(compose('ps')), /apitest_web_1 .* Up .*0\.0\.0\.0:\d+->80\/tcp/);
+  await waitFor('the client to reach web by name', () => compose('logs', 'client').stdout.includes('hello-from-web'), 30_000);
+  assert.equal(await httpGet(`http://127.0.0.1:${port}/`), 'hello-from-web\n');
+  assert.equal(ok(berth('ps', '--format', '{{.Names}}')).split('\n').filter(Boolean).sort().join(' '), 'apitest_client_1 apitest_web_1');
+  ok(compose('down', '-v'));
+  assert.equal(ok(berth('ps', '-aq')), '');
+  assert.equal(ok(berth('volume', 'ls', '-q')), '');
+  assert.doesNotMatch(ok(berth('network', 'ls')), /apitest/);
+});
+
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}

@@ -145,11 +145,15 @@ export function createOptions(body: Json, name: string | undefined): CreateReque
   const autoRemove = host.AutoRemove === true;
   const policy = parseRestartPolicy(retries ? `${restartName}:${retries}` : restartName || 'no');
   if (autoRemove && policy.name !== 'no') throw new ApiError('invalid-argument', 'conflicting options: HostConfig.RestartPolicy and HostConfig.AutoRemove');
-  const mounts = parseMountFlags({
-    volumes: [...strings('HostConfig.Binds', host.Binds), ...anonymous],
+  const flags = {
+    volumes: strings('HostConfig.Binds', host.Binds),
     mounts: (Array.isArray(host.Mounts) ? host.Mounts : []).map((m, i) => mountText(obj(`HostConfig.Mounts[${i}]`, m), i)),
     tmpfs,
-  });
+  };
+  // Config.Volumes names mount points: those no bind, mount or tmpfs covers are anonymous volumes (compose lists both).
+  const explicit = parseMountFlags(flags);
+  const uncovered = anonymous.filter((path) => !explicit.some((m) => m.target === path.replace(/(.)\/+$/, '$1')));
+  const mounts = uncovered.length ? parseMountFlags({ ...flags, volumes: [...flags.volumes, ...uncovered] }) : explicit;
   const entrypoint = body.Entrypoint === undefined || body.Entrypoint === null ? undefined : strings('Entrypoint', body.Entrypoint);
   const openStdin = body.OpenStdin === true;
   const attachStdin = body.AttachStdin === true || body.StdinOnce === true;

@@ -87,12 +87,17 @@ export function sendError(res: ServerResponse, method: string, err: unknown): vo
 /** The raw request body, refused past `limit` bytes. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new ApiError('invalid-argument', `request body of ${declared} bytes is over the limit of ${limit}`);
+  // Refused, and the rest read and dropped (never kept), so that the client reads the 400 rather than a reset.
+  const refuse = (message: string) => {
+    req.resume();
+    return new ApiError('invalid-argument', message);
+  };
+  if (declared > limit) throw refuse(`request body of ${declared} bytes is over the limit of ${limit}`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new ApiError('invalid-argument', `request body is over the limit of ${limit} bytes`);
+    if (size > limit) throw refuse(`request body is over the limit of ${limit} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
