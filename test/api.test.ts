@@ -12,11 +12,12 @@ import { saveHostNetwork } from './helpers/host-network.js';
 import { berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { freePort, startRegistry } from './helpers/registry.js';
+import { SWAGGER_MISSING_REASON, swaggerAvailable, validateDefinition, validateResponse } from './helpers/docker-swagger.js';
 import { waitFor } from './helpers/run.js';
 import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, rawBytes, rawRequest, startService } from './helpers/api-service.js';
 
 const COMPOSE = '/usr/bin/docker-compose';
-const skip = !busyboxAvailable() ? BUSYBOX_MISSING_REASON : !existsSync(DEBIAN_DOCKER) ? `${DEBIAN_DOCKER} not found (apt-get install docker.io)` : false;
+const skip = !busyboxAvailable() ? BUSYBOX_MISSING_REASON : !existsSync(DEBIAN_DOCKER) ? `${DEBIAN_DOCKER} not found (apt-get install docker.io)` : !swaggerAvailable() ? SWAGGER_MISSING_REASON : false;
 
 // Containers are on bridges: ip_forward and /run/netns as they were, after.
 after(saveHostNetwork());
@@ -57,6 +58,15 @@ test('system service: docker version, info, images, ps and inspect show berth\'s
     assert.notEqual(missing.status, 0);
     assert.match(missing.stderr, /No such container: no-such/, bin);
   }
+
+  // The answers conform to Docker's own definition of them.
+  const json = async (path: string): Promise<unknown> => JSON.parse((await rawRequest(service.socket, 'GET', path)).body);
+  assert.deepEqual(validateResponse('/version', 'get', 200, await json('/v1.41/version')), []);
+  assert.deepEqual(validateDefinition('SystemInfo', await json('/v1.41/info')), []);
+  assert.deepEqual(validateResponse('/containers/json', 'get', 200, await json('/v1.41/containers/json?all=1')), []);
+  assert.deepEqual(validateResponse('/containers/{id}/json', 'get', 200, await json(`/v1.41/containers/${id}/json`)), []);
+  assert.deepEqual(validateResponse('/images/json', 'get', 200, await json('/v1.41/images/json')), []);
+  assert.deepEqual(validateDefinition('Image', await json('/v1.41/images/busybox/json')), []);
 
   // What no CLI sends: the version prefix checked, Docker's endpoints berth lacks are 501, others 404.
   const ping = await rawRequest(service.socket, 'HEAD', '/_ping');
@@ -201,6 +211,11 @@ test('docker cp, docker network and volume, and docker-compose: two services by 
   ok(docker('volume', 'create', 'apivol'));
   assert.equal(ok(berth('volume', 'ls', '-q')), 'apivol\n');
   assert.equal(ok(docker('volume', 'inspect', '--format', '{{.Name}} {{.Driver}}', 'apivol')).trim(), 'apivol local');
+  const json = async (path: string): Promise<unknown> => JSON.parse((await rawRequest(service.socket, 'GET', path)).body);
+  assert.deepEqual(validateResponse('/networks', 'get', 200, await json('/v1.41/networks')), []);
+  assert.deepEqual(validateDefinition('Network', await json('/v1.41/networks/apinet')), []);
+  assert.deepEqual(validateResponse('/volumes', 'get', 200, await json('/v1.41/volumes')), []);
+  assert.deepEqual(validateDefinition('Volume', await json('/v1.41/volumes/apivol')), []);
   ok(docker('volume', 'rm', 'apivol'));
   ok(docker('network', 'rm', 'apinet'));
 
@@ -234,6 +249,9 @@ test('docker cp, docker network and volume, and docker-compose: two services by 
   await waitFor('the client to reach web by name', () => compose('logs', 'client').stdout.includes('hello-from-web'), 30_000);
   assert.equal(await httpGet(`http://127.0.0.1:${port}/`), 'hello-from-web\n');
   assert.equal(ok(berth('ps', '--format', '{{.Names}}')).split('\n').filter(Boolean).sort().join(' '), 'apitest_client_1 apitest_web_1');
+  // A container with a published port, a volume and a user network, as Docker defines it.
+  assert.deepEqual(validateResponse('/containers/json', 'get', 200, await json('/v1.41/containers/json')), []);
+  assert.deepEqual(validateResponse('/containers/{id}/json', 'get', 200, await json('/v1.41/containers/apitest_web_1/json')), []);
   ok(compose('down', '-v'));
   assert.equal(ok(berth('ps', '-aq')), '');
   assert.equal(ok(berth('volume', 'ls', '-q')), '');

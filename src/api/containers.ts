@@ -48,7 +48,10 @@ async function list(r: ApiRequest): Promise<void> {
 async function inspect(r: ApiRequest): Promise<void> {
   const { engine } = r.service;
   const record = await engine.inspect(r.params[0]);
-  sendJson(r, 200, inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id), networkSettings(engine.network.record(record.id))));
+  const shown = inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id), networkSettings(engine.network.record(record.id))) as { HostConfig: { RestartPolicy: { Name: string } } };
+  // The API's name for no policy is "" (its definition has no "no"); berth inspect says "no", as docker's CLI shows it.
+  if (shown.HostConfig.RestartPolicy.Name === 'no') shown.HostConfig.RestartPolicy.Name = '';
+  sendJson(r, 200, shown);
 }
 
 export const containerRoutes: Route[] = [

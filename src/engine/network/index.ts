@@ -29,7 +29,7 @@ export function networkSettings(rec: ContainerNetworkRecord | null): Record<stri
   for (const name of rec?.networks ?? []) {
     const e = rec?.attachment?.endpoints.find((x) => x.network === name);
     networks[name] = {
-      Aliases: name === DEFAULT_NETWORK ? null : rec?.request.aliases ?? [],
+      Aliases: name === DEFAULT_NETWORK ? [] : rec?.request.aliases ?? [],
       NetworkID: e?.networkId ?? '',
       Gateway: e?.gateway ?? '',
       IPAddress: e?.ip ?? '',
