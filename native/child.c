@@ -142,11 +142,16 @@ static void do_exec_fifo(const struct plan_step *st, const struct plan_step *exe
   current_step = exec_index;
   find_and_exec(exec_step, 1);
   current_step = fifo_step;
+  /* Opened without blocking first, so that a FIFO this process may not write is create's failure,
+   * reported before READY, not a silent exit after it: the kernel checks the permission, then says
+   * ENXIO while no start has it open for reading. */
+  int fd = open(fd_path(0, path_fd), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno != ENXIO) fail(errno);
   send_msg(MSG_READY, 0, 0);
-  int fd;
-  do fd = open(fd_path(0, path_fd), O_WRONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) fail(errno);
+  while (fd < 0) {
+    fd = open(fd_path(0, path_fd), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno != EINTR) fail(errno);
+  }
   write_all(fd, "0", 1);
   close(fd);
   close(path_fd);

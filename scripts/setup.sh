@@ -17,16 +17,20 @@ packages="
   golang-github-containers-common
   golang-github-docker-docker-dev
   iproute2
+  iptables
+  libcap2-bin
   libseccomp-dev
   nftables
   openssl
   podman
   procps
   python3
+  runc
   skopeo
   tini
   util-linux
   zsh
+  zstd
 "
 missing=""
 for p in $packages; do

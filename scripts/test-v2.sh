@@ -20,10 +20,10 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = --guest ]; then
   shift
   echo "guest: kernel $(uname -r), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup), controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control), $(nproc) CPUs, in cgroup $(cut -d: -f3 /proc/self/cgroup)"
-  # The files that measure CPU shares (*enforcement*, *tour*) run alone, on a quiet guest; the others two
+  # The files that measure CPU shares (*enforcement*, *limits*, *tour*) run alone, on a quiet guest; the others two
   # at a time (the guest has 2 CPUs, and a test file mostly waits on one child process at a time).
   alone=(); shared=()
-  for f in "$@"; do case $f in *enforcement*|*tour*) alone+=("$f") ;; *) shared+=("$f") ;; esac; done
+  for f in "$@"; do case $f in *enforcement*|*limits*|*tour*) alone+=("$f") ;; *) shared+=("$f") ;; esac; done
   rc=0
   group() {   # group CONCURRENCY FILE...
     local concurrency=$1 start=$EPOCHREALTIME status=0
@@ -48,7 +48,9 @@ if [ ${#files[@]} -eq 0 ]; then
   files=(
     dist/test/cgroups.test.js
     dist/test/device-filter.test.js
+    dist/test/engine-host-options.test.js
     dist/test/cgroups-enforcement.test.js
+    dist/test/engine-limits.test.js
     dist/test/runtime-lifecycle.test.js
     dist/test/runtime-errors.test.js
     dist/test/runtime-explain.test.js

@@ -30,3 +30,23 @@ export function humanSize(bytes: number): string {
   }
   return `${Number(value.toPrecision(3))}${units[i]}`;
 }
+
+/**
+ * A Go duration as docker's flags take it ("30s", "1m30s", "1.5h", "300ms", "0"): milliseconds.
+ * Null when the text is not one.
+ */
+export function parseDuration(text: string): number | null {
+  if (text === '0') return 0;
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
+  let ms = 0;
+  let at = 0;
+  while (at < text.length) {
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (m === null) return null;
+    ms += Number(m[1]) * unit[m[2]!]!;
+    at = re.lastIndex;
+  }
+  return at === 0 ? null : ms;
+}

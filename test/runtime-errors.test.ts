@@ -167,14 +167,18 @@ describe('ids', () => {
     assert.equal((JSON.parse(runtimeOk(root, 'state', id)) as { status: string }).status, 'running');
   });
 
-  test('an unknown id: start, state, kill, delete, delete --force and exec say it does not exist', (t) => {
+  test('an unknown id: start, state, kill, kill --all, delete and exec say it does not exist; delete --force succeeds, as runc’s', (t) => {
     const root = tempRoot(t);
     const id = unique('nobody');
-    for (const args of [['start', id], ['state', id], ['kill', id, 'KILL'], ['delete', id], ['delete', '--force', id], ['exec', id, 'true']]) {
+    for (const args of [['start', id], ['state', id], ['kill', id, 'KILL'], ['kill', '--all', id, 'KILL'], ['delete', id], ['exec', id, 'true']]) {
       const r = runtime(root, ...args);
+      // "does not exist" is what containerd's shim reads as "no such container".
       assertOneLineError(r, new RegExp(`^berth-runtime: container ${id} does not exist$`));
       assertNothingLeft(root, [id]);
     }
+    const force = runtime(root, 'delete', '--force', id);
+    assert.deepEqual([force.status, force.stderr], [0, ''], show(force));
+    assertNothingLeft(root, [id]);
   });
 
   test('an id that is not a name: refused before anything is made', async (t) => {

@@ -73,11 +73,3 @@ export function fingerprint(path: string): string {
   }
 }
 
-export function haveSetfattr(): boolean {
-  try {
-    execFileSync('setfattr', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -39,7 +39,8 @@ function imageFilter(filters: [string, string][], labelsOf: (r: ImageRecord) => 
 
 async function listImages(r: ApiRequest): Promise<void> {
   const { engine } = r.service;
-  boolParam(r.query, 'all');
+  // all=1 shows the build cache's intermediate images too, as docker shows its intermediate ones
+  const all = boolParam(r.query, 'all');
   const usage = new Map(engine.images.diskUsage().images.map((u) => [u.id, u]));
   const configs = new Map<string, Awaited<ReturnType<typeof imageConfig>>>();
   for (const record of engine.images.listImages()) configs.set(record.id, await imageConfig(engine.images, record));
@@ -49,6 +50,7 @@ async function listImages(r: ApiRequest): Promise<void> {
   for (const c of engine.containers.list()) containers.set(c.imageId, (containers.get(c.imageId) ?? 0) + 1);
   const out = engine.images
     .listImages()
+    .filter((rec) => all || !rec.buildCache)
     .filter(matches)
     .map((rec) => {
       const config = configs.get(rec.id);

@@ -30,11 +30,11 @@ export const imageCommands: CommandSpec[] = [
     usage: '[OPTIONS]',
     flags: [
       { name: 'quiet', short: 'q', boolean: true, help: 'Only show image IDs' },
-      { name: 'all', short: 'a', boolean: true, help: 'Show all images (berth keeps no intermediate images: the same list)' },
+      { name: 'all', short: 'a', boolean: true, help: 'Show all images (default hides intermediate images of the build cache)' },
       { name: 'no-trunc', boolean: true, help: "Don't truncate output" },
     ],
     async run({ engine }, p) {
-      const images = engine.images.listImages();
+      const images = engine.images.listImages().filter((r) => bool(p, 'all') || !r.buildCache);
       const id = (r: ImageRecord) => (bool(p, 'no-trunc') ? r.id : shortId(r.id));
       if (bool(p, 'quiet')) {
         process.stdout.write([...new Set(images.map(id))].map((i) => i + '\n').join(''));

@@ -7,8 +7,10 @@ import { parseMountFlags } from '../engine/mount-flags.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import { attachAndWait } from './berth-lifecycle.js';
+import { HOST_OPTION_FLAGS, hostOptionsOf } from './berth-host-options.js';
 import { RUN_NETWORK_FLAGS, runNetworkRequest } from './berth-network.js';
 import { ensureImageForRun, TLS_FLAG } from './berth-registry.js';
+import { SECURITY_FLAGS, securityRequest } from './berth-security.js';
 import type { CommandSpec, Flag } from './command.js';
 import { parseBytes } from './runtime-cgroup-commands.js';
 
@@ -35,6 +37,8 @@ const RUN_FLAGS: Flag[] = [
   { name: 'mount', repeatable: true, value: 'type=bind|volume|tmpfs,...', help: 'Attach a filesystem mount to the container' },
   { name: 'tmpfs', repeatable: true, value: 'DST[:OPTS]', help: 'Mount a tmpfs directory' },
   ...RUN_NETWORK_FLAGS,
+  ...SECURITY_FLAGS,
+  ...HOST_OPTION_FLAGS,
   { name: 'pull', value: 'missing|always|never', help: 'Pull image before running (default missing)' },
   { name: 'platform', value: 'OS/ARCH[/VARIANT]', help: 'Set platform if server is multi-platform capable' },
   TLS_FLAG,
@@ -72,6 +76,8 @@ function runOptions(p: Parsed) {
     stopSignal: str(p, 'stop-signal'),
     mounts: parseMountFlags({ volumes: list(p, 'volume'), mounts: list(p, 'mount'), tmpfs: list(p, 'tmpfs') }),
     network: runNetworkRequest(p),
+    security: securityRequest(p),
+    hostOptions: hostOptionsOf(p),
   };
 }
 

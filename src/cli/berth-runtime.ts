@@ -186,13 +186,17 @@ const COMMANDS: Record<string, (g: Globals, argv: string[]) => Promise<number>> 
     const [id, signal = 'SIGTERM', ...rest] = p.positionals;
     if (!id) throw new UsageError('kill: a container ID is required');
     if (rest.length) throw new UsageError(`kill: unexpected arguments: ${rest.join(' ')}`);
-    await g.runtime.kill(id, parseSignal(signal), bool(p, 'all'));
+    // 0 checks that the container can be signalled, as kill(2) does (runc takes it too).
+    await g.runtime.kill(id, signal === '0' ? 0 : parseSignal(signal), bool(p, 'all'));
     return 0;
   },
 
   async delete(g, argv) {
     const p = parseArgs(argv, [{ name: 'force', short: 'f', boolean: true }]);
-    await g.runtime.delete(oneId(p, 'delete'), bool(p, 'force'));
+    const id = oneId(p, 'delete');
+    // runc's --force: a container that is already gone is nothing left to do, not an error.
+    if (bool(p, 'force') && !g.runtime.states.exists(id)) return 0;
+    await g.runtime.delete(id, bool(p, 'force'));
     return 0;
   },
 

@@ -1,5 +1,6 @@
 // The command table of `berth`: every command, gathered from the files that define them. What
 // parses a command line, prints help, writes a completion script or the README's list reads it.
+import { buildCommands } from './berth-build.js';
 import { containerCommands } from './berth-containers.js';
 import { imageCommands } from './berth-images.js';
 import { lifecycleCommands } from './berth-lifecycle.js';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...lifecycleCommands,
   ...containerCommands,
   ...imageCommands,
+  ...buildCommands,
   ...volumeCommands,
   ...networkCommands,
   ...registryCommands,

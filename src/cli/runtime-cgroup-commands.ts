@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { CgroupStats } from '../cgroups/driver.js';
-import type { Runtime } from '../runtime/container.js';
+import { RuntimeError, type Runtime } from '../runtime/container.js';
 import type { Resources } from '../oci/runtime-spec.js';
 import { str, UsageError, type FlagSpec, type Parsed } from './args.js';
 
@@ -91,6 +91,8 @@ function parseInterval(text: string): number {
  */
 export async function eventsCommand(runtime: Runtime, id: string, once: boolean, interval: string): Promise<number> {
   const every = parseInterval(interval);
+  // runc's events read a live container only: a stopped one's cgroup may be gone or half gone.
+  if (runtime.state(id).status === 'stopped') throw new RuntimeError(`cannot read the events of container ${id}: container not running`);
   const cgroup = runtime.cgroup(id);
   const emit = (type: string, data?: unknown) => process.stdout.write(JSON.stringify({ type, id, ...(data ? { data } : {}) }) + '\n');
   let ooms = cgroup.stats().memory.oomEvents;

@@ -3,7 +3,7 @@
 import { createWriteStream, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { commitImage, type ImageRecord } from '../image/index.js';
+import { commitImage, type ContainerConfig, type ImageRecord } from '../image/index.js';
 import { diffUpper, writeLayerFromUpper, type Change } from '../storage/diff.js';
 import { mountOverlay } from '../storage/overlay.js';
 import { TarWriter } from '../tar/index.js';
@@ -17,7 +17,20 @@ export function diffContainer(ctx: EngineContext, ref: string): Change[] {
 }
 
 /** `berth commit`: the container's upper dir as a new layer on its image, with a history entry. */
-export async function commitContainer(ctx: EngineContext, ref: string, opts: { ref?: string; comment?: string; author?: string }): Promise<ImageRecord> {
+export interface CommitContainerOptions {
+  /** Name for the new image. */
+  ref?: string;
+  comment?: string;
+  author?: string;
+  /** The history entry's created_by (default: the container's command, as docker commit). */
+  createdBy?: string;
+  /** A build step's image, kept as the build cache (ImageRecord.buildCache). */
+  buildCache?: boolean;
+  /** The new image's config (default: the container's image's). */
+  config?: ContainerConfig;
+}
+
+export async function commitContainer(ctx: EngineContext, ref: string, opts: CommitContainerOptions): Promise<ImageRecord> {
   const record = ctx.containers.find(ref);
   const tmpDir = join(ctx.root, 'tmp');
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
@@ -30,9 +43,11 @@ export async function commitContainer(ctx: EngineContext, ref: string, opts: { r
     return await commitImage(ctx.images, {
       parent: record.imageId,
       layers: [{ source: layerFile, diffID: layer.diffID }],
-      history: { created_by: record.command.join(' '), comment: opts.comment },
+      history: { created_by: opts.createdBy ?? record.command.join(' '), comment: opts.comment },
       author: opts.author,
       ref: opts.ref,
+      buildCache: opts.buildCache,
+      ...(opts.config !== undefined ? { config: opts.config } : {}),
     });
   } finally {
     rmSync(layerFile, { force: true });

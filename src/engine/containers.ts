@@ -12,6 +12,8 @@ import { writeFileAtomic } from '../fs/atomic.js';
 import { holderAlive, holderId, withLockAsync } from '../fs/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
+import type { SecurityOptions } from './security.js';
+import type { HostOptions } from './host-options.js';
 import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
@@ -41,8 +43,12 @@ export interface ContainerRecord {
   stdinOnce: boolean;
   /** --init: tini as PID 1. */
   init: boolean;
+  /** --device, --sysctl, --ulimit, --group-add, --shm-size, ... as given (inspect's HostConfig); absent before they existed. */
+  hostOptions?: HostOptions;
   /** Its -v/--mount/--tmpfs mounts: `volume rm` refuses a volume listed here, `rm -v` removes its anonymous ones. */
   mounts?: ContainerMount[];
+  /** --security-opt, --cap-add/--cap-drop, --privileged as given (inspect's HostConfig shows them). */
+  security?: SecurityOptions;
   state: {
     status: ContainerStatus;
     pid: number;

@@ -8,11 +8,13 @@ import { containerSpec, EngineUsageError, type RunOptions } from './container-sp
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
 import { containerPaths, lowerDirs, makeInitLayer, rootfsOverlay, type EngineContext, type Explain } from './context.js';
 import { writeContainerFiles } from './etc-files.js';
+import { applyHostOptions, checkHostOptions, DEFAULT_HOST_OPTIONS, type HostOptions } from './host-options.js';
 import { ensureLayers, readImageFile, storageDir } from './layers.js';
 import { removeFiles } from './lifecycle.js';
 import { withImageVolumes, type MountRequest } from './mount-flags.js';
 import { applyNetworkNamespace, type NetworkRequest } from './network/index.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
+import { applySecurity, securitySettings, type SecurityOptions } from './security.js';
 import { resolveUser } from './users.js';
 import { prepareMounts } from './volumes.js';
 
@@ -36,11 +38,20 @@ export interface EngineRunOptions extends RunOptions {
   explain?: Explain;
   /** networking: --network, -p... (network/options.ts); absent: a namespace with lo only. */
   network?: NetworkRequest;
+  /** --security-opt, --cap-add/--cap-drop, --privileged (security.ts); absent: the defaults. */
+  security?: SecurityOptions;
+  /** --device, --sysctl, --ulimit, --group-add, --shm-size, ... as docker's HostConfig fields (host-options.ts). */
+  hostOptions?: HostOptions;
 }
 
 /** Makes the container (its record, dirs and bundle) from the image; nothing runs yet. */
 export async function createContainer(ctx: EngineContext, opts: EngineRunOptions): Promise<ContainerRecord> {
   if (opts.mounts?.length && opts.isolation === 'chroot') throw new EngineUsageError('-v/--mount/--tmpfs need a mount namespace: they cannot go with --isolation chroot');
+  const security = securitySettings(opts.security);
+  // As dockerd: a ShmSize of 0 is the default, and recorded as such.
+  const given = opts.hostOptions ?? DEFAULT_HOST_OPTIONS;
+  const hostOptions = { ...given, ShmSize: given.ShmSize || DEFAULT_HOST_OPTIONS.ShmSize };
+  checkHostOptions(hostOptions);
   const image = await imageLayers(ctx.images, opts.image);
   const layerDirs = await ensureLayers(ctx.images, ctx.root, image);
   const config: ImageConfig['config'] = image.config.config ?? {};
@@ -64,6 +75,8 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
     openStdin: opts.interactive ?? false,
     stdinOnce: (opts.interactive ?? false) && !opts.detach && !opts.terminal,
     init: opts.init !== undefined,
+    ...(opts.security ? { security: opts.security } : {}),
+    hostOptions,
     state: { status: 'created', pid: 0, exitCode: 0, oomKilled: false },
   };
   if (record.monitored && opts.isolation === 'chroot') {
@@ -91,9 +104,11 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
       files,
       userMounts: userMounts.mounts,
     });
+    applySecurity(spec, security);
     // Its network namespace is made at start (a file under /run/netns), or it is the host's or another's.
     const netns = await ctx.network.prepare({ id, name, hostname, hostsFile: files.hosts, resolvConfFile: files.resolvConf }, opts.network ?? { mode: { kind: 'none' }, ports: [], dns: [], extraHosts: [], aliases: [] }, config.ExposedPorts);
     applyNetworkNamespace(spec, netns);
+    applyHostOptions(spec, hostOptions, (path) => readImageFile(layerDirs, path));
     record.command = opts.init ? spec.process.args.slice(2) : spec.process.args; // as docker shows it: without its init
     writeFileSync(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
     ctx.containers.save(record);

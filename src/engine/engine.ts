@@ -13,7 +13,7 @@ import { ImageStore, type ImageRecord } from '../image/index.js';
 import type { Spec } from '../oci/runtime-spec.js';
 import { Runtime } from '../runtime/container.js';
 import type { Change } from '../storage/diff.js';
-import { commitContainer, diffContainer, exportContainer } from './commit.js';
+import { commitContainer, diffContainer, exportContainer, type CommitContainerOptions } from './commit.js';
 import { withContainerRoot, type CopyRoot } from './container-root.js';
 import { ContainerStore, type ContainerRecord } from './containers.js';
 import { ENGINE_RUNTIME_ROOT, monitorPaths, type EngineContext, type Explain } from './context.js';
@@ -142,7 +142,7 @@ export class Engine implements EngineService, EngineContext {
     return diffContainer(this, ref);
   }
 
-  commit(ref: string, opts: { ref?: string; comment?: string; author?: string }): Promise<ImageRecord> {
+  commit(ref: string, opts: CommitContainerOptions): Promise<ImageRecord> {
     return commitContainer(this, ref, opts);
   }
 

@@ -10,8 +10,9 @@ import { exitCodeOf } from '../runtime/container.js';
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
 import { monitorPaths, pathsOf, type EngineContext, type Explain } from './context.js';
 import { layerDirsOf, readImageFile } from './layers.js';
+import { allCapabilities } from './security.js';
 import { inspectContainer } from './stop.js';
-import { resolveUser } from './users.js';
+import { groupAddIds, resolveUser } from './users.js';
 
 export interface ExecOptions {
   command: string[];
@@ -21,6 +22,8 @@ export interface ExecOptions {
   tty: boolean;
   interactive: boolean;
   detach: boolean;
+  /** --privileged: every capability, and not the container's seccomp filter, for this process only. */
+  privileged?: boolean;
   explain?: Explain;
   /** Streams other than this process's stdio (the Engine API's connection). */
   io?: ExecIO;
@@ -43,8 +46,11 @@ export function bundleSpec(ctx: EngineContext, record: ContainerRecord): Spec {
 /** `exec -u`: names looked up in the container's own passwd and group files (its upper dir over its layers). */
 function resolveContainerUser(ctx: EngineContext, record: ContainerRecord, user: string): { uid: number; gid: number; additionalGids: number[] } {
   const layers = [...layerDirsOf(ctx.root, record.layers), pathsOf(ctx, record).upper];
-  const resolved = resolveUser(user, (path) => readImageFile(layers, path));
-  return { uid: resolved.uid, gid: resolved.gid, additionalGids: resolved.additionalGids };
+  const readFile = (path: string) => readImageFile(layers, path);
+  const resolved = resolveUser(user, readFile);
+  // As docker's exec -u: the container's --group-add too.
+  const groupAdd = groupAddIds(record.hostOptions?.GroupAdd ?? [], readFile);
+  return { uid: resolved.uid, gid: resolved.gid, additionalGids: [...new Set([...resolved.additionalGids, ...groupAdd])] };
 }
 
 /** Its exit code, or 0 detached. */
@@ -64,6 +70,10 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
   if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   const user = opts.user === undefined ? base.user : resolveContainerUser(ctx, record, opts.user);
   const proc = { ...base, args: opts.command, env, cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty };
+  if (opts.privileged) {
+    const all = allCapabilities();
+    proc.capabilities = { bounding: all, effective: all, permitted: all };
+  }
   const devNull = openSync('/dev/null', 'r+');
   try {
     const [ownIn, ownOut, ownErr] = opts.io?.stdio ?? [0, 1, 2];
@@ -73,6 +83,7 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
     const started = await ctx.runtime.exec(record.id, proc, {
       stdio: [stdin, out, err],
       foregroundConsole: opts.tty && !opts.detach,
+      withoutSeccomp: opts.privileged,
       onPlan: opts.explain && ((plan, rootfs) => opts.explain?.(renderPlan(plan, { rootfs }))),
     });
     if (!started) return 0;

@@ -5,6 +5,7 @@ import { familiarName, imageConfig, parseReference, type ImageStore } from '../i
 import type { Spec } from '../oci/runtime-spec.js';
 import type { ContainerRecord } from './containers.js';
 import { INIT_PATH } from './container-spec.js';
+import { DEFAULT_HOST_OPTIONS } from './host-options.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -48,6 +49,12 @@ export function inspectContainer(record: ContainerRecord, spec: Spec, paths: { l
       NanoCpus: resources?.cpu?.quota && resources.cpu.period ? Math.round((resources.cpu.quota / resources.cpu.period) * 1e9) : 0,
       Memory: resources?.memory?.limit ?? 0,
       PidsLimit: resources?.pids?.limit ?? null,
+      // As given, as docker's API (swagger.yaml HostConfig) has them: null when none.
+      Privileged: record.security?.privileged ?? false,
+      CapAdd: record.security?.capAdd ?? null,
+      CapDrop: record.security?.capDrop ?? null,
+      SecurityOpt: record.security?.securityOpt ?? null,
+      ...hostConfigOf(record),
     },
     Mounts: (spec.mounts ?? [])
       .filter((m) => m.type === 'bind' && !['/etc/resolv.conf', '/etc/hostname', '/etc/hosts', INIT_PATH].includes(m.destination))
@@ -87,5 +94,19 @@ export async function inspectImage(images: ImageStore, ref: string): Promise<Rec
     Size: size,
     RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
     Metadata: { LastTagTime: record.added },
+  };
+}
+
+/** --device, --sysctl, --ulimit, ... in docker's HostConfig fields, with docker's empty values (null for none). */
+function hostConfigOf(record: ContainerRecord): Record<string, unknown> {
+  const o = record.hostOptions ?? DEFAULT_HOST_OPTIONS;
+  return {
+    Devices: o.Devices,
+    DeviceCgroupRules: o.DeviceCgroupRules.length ? o.DeviceCgroupRules : null,
+    ...(Object.keys(o.Sysctls).length ? { Sysctls: o.Sysctls } : {}),
+    Ulimits: o.Ulimits,
+    GroupAdd: o.GroupAdd.length ? o.GroupAdd : null,
+    ShmSize: o.ShmSize,
+    OomScoreAdj: o.OomScoreAdj,
   };
 }

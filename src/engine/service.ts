@@ -7,6 +7,7 @@ import type { ImageRecord, ImageStore } from '../image/index.js';
 import type { Spec } from '../oci/runtime-spec.js';
 import type { Change } from '../storage/diff.js';
 import type { Writable } from 'node:stream';
+import type { CommitContainerOptions } from './commit.js';
 import type { CopyRoot } from './container-root.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
 import type { Explain } from './context.js';
@@ -51,7 +52,7 @@ export interface EngineService {
   cgroup(id: string): CgroupDriver;
   exec(ref: string, opts: ExecOptions): Promise<number>;
   diff(ref: string): Change[];
-  commit(ref: string, opts: { ref?: string; comment?: string; author?: string }): Promise<ImageRecord>;
+  commit(ref: string, opts: CommitContainerOptions): Promise<ImageRecord>;
   exportContainer(ref: string, out: Writable): Promise<void>;
   withContainerRoot<T>(ref: string, use: (root: CopyRoot) => Promise<T>): Promise<T>;
 }

@@ -67,3 +67,23 @@ export function resolveUser(spec: string | undefined, readFile: (path: string) =
   const additionalGids = name ? groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid) : [];
   return { uid, gid, additionalGids, home: entry?.home || '/' };
 }
+
+/**
+ * --group-add: each a gid, or a group name looked up in the image's /etc/group, as docker does;
+ * the ids in order, without repeats.
+ */
+export function groupAddIds(names: readonly string[], readFile: (path: string) => string | null): number[] {
+  if (names.length === 0) return [];
+  const groups = parseGroup(readFile('/etc/group'));
+  const ids = names.map((name) => {
+    if (/^\d+$/.test(name)) {
+      const gid = Number(name);
+      if (gid > 0xffff_fffe) throw new UserLookupError(`--group-add ${name}: a gid must be below 4294967295`);
+      return gid;
+    }
+    const group = groups.find((g) => g.name === name);
+    if (!group) throw new UserLookupError(`--group-add ${name}: unable to find group ${name}: no matching entries in the image's /etc/group`);
+    return group.gid;
+  });
+  return [...new Set(ids)];
+}

@@ -6,7 +6,7 @@ import type { ContainerConfig, Descriptor, Digest, HistoryEntry, ImageConfig } f
 import { MediaType } from '../oci/image-spec.js';
 import type { BlobSource } from './blobs.js';
 import type { ImageRecord, ImageStore } from './store.js';
-import { DigestError, ImageError } from './errors.js';
+import { DigestError } from './errors.js';
 import { buildManifest, encodeJSON, layerMediaType } from './manifest.js';
 import { blobCompression, inspectLayer } from './layer-check.js';
 import { imageLayers } from './layers.js';
@@ -24,7 +24,7 @@ export interface CommitOptions {
   parent?: string | ImageRecord;
   /** The new image's container defaults; default the parent's (the engine applies --change on top). */
   config?: ContainerConfig;
-  /** Bottom first; each gets a history entry. */
+  /** Bottom first; each gets a history entry (none: one empty_layer entry, when `history` is given). */
   layers: CommitLayer[];
   /** The history entry of the new layers: `created_by`, `comment`, `author` (created is filled in). */
   history?: HistoryEntry;
@@ -33,10 +33,11 @@ export interface CommitOptions {
   ref?: string;
   /** Creation time (default now). */
   created?: Date;
+  /** A build step's image, kept for the build cache (see ImageRecord.buildCache). */
+  buildCache?: boolean;
 }
 
 export async function commitImage(store: ImageStore, options: CommitOptions): Promise<ImageRecord> {
-  if (options.layers.length === 0) throw new ImageError('commit: no layer to commit');
   const parent = options.parent !== undefined ? await imageLayers(store, options.parent) : undefined;
   const lease = store.lease();
   try {
@@ -60,13 +61,15 @@ export async function commitImage(store: ImageStore, options: CommitOptions): Pr
       ...(options.author !== undefined ? { author: options.author } : {}),
       config: options.config ?? base.config ?? {},
       rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...newLayers.map((l) => l.diffID)] },
-      history: [...(base.history ?? []), ...newLayers.map(() => ({ ...entry }))],
+      // No layer: a step that changed only the config (a build's ENV, CMD...) has one entry of
+      // its own, marked empty_layer, as docker writes it; no layer and no history: none.
+      history: [...(base.history ?? []), ...(newLayers.length === 0 ? (options.history !== undefined ? [{ ...entry, empty_layer: true }] : []) : newLayers.map(() => ({ ...entry })))],
     };
     const configDesc = await store.ingest(encodeJSON(config), { mediaType: MediaType.ociConfig, lease, what: 'commit: config' });
     const layers = [...(parent?.layers.map((l) => l.descriptor) ?? []), ...newLayers.map((l) => l.descriptor)];
     const manifestDesc = await store.ingest(encodeJSON(buildManifest(configDesc, layers)), { mediaType: MediaType.ociManifest, lease, what: 'commit: manifest' });
     const platform = { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) };
-    return store.putImage({ manifest: { ...manifestDesc, platform }, names: options.ref !== undefined ? [options.ref] : [] });
+    return store.putImage({ manifest: { ...manifestDesc, platform }, names: options.ref !== undefined ? [options.ref] : [], ...(options.buildCache ? { buildCache: true } : {}) });
   } finally {
     store.endLease(lease);
   }

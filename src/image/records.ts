@@ -22,6 +22,11 @@ export interface ImageRecord {
   repoDigests: string[];
   /** When the image entered this store (ISO 8601). */
   added: string;
+  /**
+   * A step of a build, kept as the build cache (docker's intermediate images): `images` lists it
+   * only with -a; an image recorded again without the mark (a build's result) loses it.
+   */
+  buildCache?: boolean;
 }
 
 interface RecordsFile {

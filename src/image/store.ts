@@ -36,6 +36,8 @@ export interface NewImage {
   /** References to give it (moved from any image that has them). */
   names?: string[];
   repoDigests?: string[];
+  /** A build step's image, kept for the cache (ImageRecord.buildCache); without it, the mark goes. */
+  buildCache?: boolean;
 }
 
 export interface RemoveResult {
@@ -188,9 +190,9 @@ export class ImageStore {
       for (const other of images) if (other.id !== id) other.names = other.names.filter((n) => !names.includes(n));
       let record = images.find((r) => r.id === id);
       if (record === undefined) {
-        record = { id, manifest: image.manifest, names: [], repoDigests: [], added: new Date().toISOString() };
+        record = { id, manifest: image.manifest, names: [], repoDigests: [], added: new Date().toISOString(), ...(image.buildCache ? { buildCache: true } : {}) };
         images.push(record);
-      }
+      } else if (!image.buildCache) delete record.buildCache;
       record.manifest = image.manifest;
       if (image.index !== undefined) record.index = image.index;
       for (const n of names) if (!record.names.includes(n)) record.names.push(n);

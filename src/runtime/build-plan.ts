@@ -3,7 +3,7 @@
 // layout, whether a bind source is a directory, the image's /etc/passwd). Nothing runs here.
 import { SyncTag, type Plan, type Step } from '../kernel/plan.js';
 import { deviceSteps, devSymlinkSteps } from './devices.js';
-import { finalMountSteps, mountsDevpts, rootfsSteps, specMountSteps } from './mounts.js';
+import { finalMountSteps, mountsDevpts, rootfsSteps, rootPropagationSteps, specMountSteps } from './mounts.js';
 import { becomeNamespaceRoot, hasNamespace, planNamespaces } from './namespaces.js';
 import { placeSeccomp, privilegeSteps, type SeccompLoad } from './privileges.js';
 import { RLIMITS, rlimitValue } from './rlimits.js';
@@ -86,6 +86,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     // As runc: /dev/console is made and bound before the root may turn read-only below.
     steps.push(sessionStep(spec, opts, true));
     steps.push(...finalMountSteps(spec, ctx));
+    steps.push(...rootPropagationSteps(spec));
   } else {
     steps.push({ op: 'openRoot', path: opts.rootfs });
     steps.push(...becomeNamespaceRoot(spec));

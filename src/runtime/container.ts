@@ -1,7 +1,7 @@
 // The runtime's operations, as a library: create, start, run, state, kill, delete, exec.
 // Every failure leaves nothing behind: no state dir, no process, no namespace (the child's mounts
 // live and die in its own mount namespace).
-import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { writeFileAtomic } from '../fs/atomic.js';
@@ -15,8 +15,9 @@ import { cgroupOf, cgroupPathOf, containerResources } from './cgroup.js';
 import { proxyConsole } from './console.js';
 import { runHooks } from './hooks.js';
 import { NS_FILE, buildJoinPlan } from './join-plan.js';
+import { rootOnHost } from './namespaces.js';
 import { isAlive, signalProcess, startTimeOf, waitGone } from './processes.js';
-import type { SeccompLoad } from './privileges.js';
+import { unraisableAmbient, type SeccompLoad } from './privileges.js';
 import { libseccompVersion } from '../kernel/seccomp.js';
 import { seccompFilter, type SeccompFilter } from './seccomp.js';
 import { handOverListener } from './seccomp-agent.js';
@@ -184,6 +185,8 @@ export class Runtime {
       return { record: null as unknown as ContainerRecord, process: null };
     }
     if (filter?.skipped.length) this.warn(`linux.seccomp: syscalls unknown to libseccomp ${libseccompVersion()} skipped: ${filter.skipped.join(', ')}`);
+    const ambientWarning = unraisableAmbient(spec.process);
+    if (ambientWarning) this.warn(ambientWarning);
     this.states.claim(id);
     // Saved before anything else exists: a runtime killed from here on leaves a record that
     // `delete --force` can clean up after (pid 0 reads as stopped until the real pid is known).
@@ -197,8 +200,14 @@ export class Runtime {
       const seccomp = this.seccompLoad(filter, fds);
       let execFifoFd: number | undefined;
       if (!startNow) {
-        native.mkfifo(this.states.fifo(id), 0o622);
-        execFifoFd = native.openPath(this.states.fifo(id));
+        // Writable by the container's root, also when it is another uid on the host (a user
+        // namespace): mkfifo's mode is cut by Node's umask, so it is set again, and owned as runc owns it.
+        const fifo = this.states.fifo(id);
+        native.mkfifo(fifo, 0o622);
+        chmodSync(fifo, 0o622);
+        const owner = rootOnHost(spec);
+        chownSync(fifo, owner.uid, owner.gid);
+        execFifoFd = native.openPath(fifo);
         fds.push(execFifoFd);
       }
       let consoleSocketFd: number | undefined;
@@ -343,21 +352,29 @@ export class Runtime {
     }
   }
 
-  /** Signals the container's init, or with `all` every process in its cgroup. */
+  /**
+   * Signals the container's init, or with `all` every process in its cgroup, as runc does:
+   * - `all` works on a stopped container too, for what its init left behind (containerd's runc shim
+   *   sends `kill --all ID 9` once the init of a container in a shared PID namespace has exited);
+   *   an empty cgroup, or one already gone, is success;
+   * - a plain kill of a stopped container fails with runc's words, "container not running", which
+   *   containerd's shim (and others) read as "the process already finished";
+   * - SIGKILL to a paused container thaws it, or its frozen tasks could not die.
+   */
   async kill(id: string, signal: number, all = false): Promise<void> {
     const record = this.states.load(id);
     const status = this.status(record);
-    if (status === 'stopped') throw new RuntimeError(`cannot kill container ${id}: it is not running`);
-    if (all) {
-      cgroupOf(record.cgroupPath).kill(signal);
-      return;
-    }
-    if (!signalProcess(record.pid, record.pidStartTime, signal)) throw new RuntimeError(`cannot kill container ${id}: it is not running`);
+    const cgroup = cgroupOf(record.cgroupPath);
+    if (all) cgroup.kill(signal);
+    else if (status === 'stopped' || !signalProcess(record.pid, record.pidStartTime, signal)) throw new RuntimeError(`cannot kill container ${id}: container not running`);
+    if (status === 'paused' && signal === constants.signals.SIGKILL) await cgroup.thaw();
   }
 
   /**
-   * Removes a stopped container (with `force`, kills it first): its cgroup (after killing what is
-   * left in it, and reading whether the OOM killer struck), its state. Then the poststop hooks.
+   * Removes a stopped or created container (a running or paused one only with `force`, which kills
+   * it first; a created one is killed as runc kills it, its process never ran the user's program):
+   * its cgroup (after killing what is left in it, and reading whether the OOM killer struck), its
+   * state. Then the poststop hooks.
    */
   async delete(id: string, force = false): Promise<{ oomKilled: boolean }> {
     if (force && this.states.removeUnsaved(id)) return { oomKilled: false };
@@ -365,7 +382,7 @@ export class Runtime {
     const status = this.status(record);
     const cgroup = cgroupOf(record.cgroupPath);
     if (status !== 'stopped') {
-      if (!force) throw new RuntimeError(`cannot delete container ${id}: it is ${status}; stop it or use --force`);
+      if (!force && status !== 'created') throw new RuntimeError(`cannot delete container ${id}: it is ${status}; stop it or use --force`);
       cgroup.kill(9);
       signalProcess(record.pid, record.pidStartTime, 9);
       if (status === 'paused') await cgroup.thaw(); // frozen tasks die only once thawed
@@ -421,13 +438,21 @@ export class Runtime {
   async exec(
     id: string,
     proc: Process,
-    opts: { stdio?: [number, number, number]; consoleSocket?: string; foregroundConsole?: boolean; onPlan?: (plan: Plan, rootfs: string) => void; dryRun?: boolean },
+    opts: {
+      stdio?: [number, number, number];
+      consoleSocket?: string;
+      foregroundConsole?: boolean;
+      onPlan?: (plan: Plan, rootfs: string) => void;
+      dryRun?: boolean;
+      /** Not under the container's seccomp filter (an engine's `exec --privileged`; runc has no such thing). */
+      withoutSeccomp?: boolean;
+    },
   ): Promise<{ process: PlanProcess; consoleMaster?: number } | null> {
     const record = this.states.load(id);
     const status = this.status(record);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in container ${id}: it is ${status}`);
     // The container's filter, as its own process has it (runc does the same for exec).
-    const filter = this.seccompOf(record.config, join(record.bundle, 'config.json'));
+    const filter = opts.withoutSeccomp ? null : this.seccompOf(record.config, join(record.bundle, 'config.json'));
     if (opts.dryRun) {
       // The plan only: no console socket is connected, no process started.
       const seccomp = this.seccompLoad(filter, [], 5).load;
@@ -447,6 +472,8 @@ export class Runtime {
         fds.push(consoleReceiveFd, consoleSocketFd);
       }
       if (proc.terminal && consoleSocketFd === undefined) throw new RuntimeError('exec: a terminal needs --console-socket');
+      const ambientWarning = unraisableAmbient(proc);
+      if (ambientWarning) this.warn(ambientWarning);
       const seccomp = this.seccompLoad(filter, fds);
       const plan = buildJoinPlan(record, proc, { stdio: opts.stdio ?? [0, 1, 2], consoleSocketFd, seccomp: seccomp.load });
       opts.onPlan?.(plan, record.rootfs);

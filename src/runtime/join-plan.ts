@@ -45,6 +45,8 @@ export function buildJoinPlan(record: ContainerRecord, proc: Process, opts: Join
   }
   const env = processEnv(proc, record.rootfs);
   if (!opts.asHook) {
+    // As runc's exec: the container's score, not the caller's.
+    if (proc.oomScoreAdj !== undefined) steps.push({ op: 'writeProc', path: 'self/oom_score_adj', content: String(proc.oomScoreAdj) });
     for (const limit of proc.rlimits ?? []) {
       steps.push({ op: 'rlimit', resource: RLIMITS[limit.type], soft: rlimitValue(limit.soft), hard: rlimitValue(limit.hard) });
     }

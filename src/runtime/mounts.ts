@@ -18,27 +18,42 @@ export interface MountContext {
 }
 
 /**
- * Before anything is mounted: stop mounts from propagating back to the host (rslave by default,
- * or linux.rootfsPropagation), mount the rootfs overlay when the engine asked for one, then bind
- * the rootfs onto itself so that it is a mount point that pivot_root can take, and open it: every
- * later path is resolved under it.
+ * The propagation asked of the container's root (rslave by default): applied to "/" before
+ * anything is mounted, so that no mount of the container reaches the host, except `shared` and
+ * `unbindable`, which only the pivoted root can take: under a shared parent pivot_root fails
+ * (EINVAL), and an unbindable root cannot be bound onto itself. Those are applied after the pivot
+ * (`rootPropagationSteps`), as runc and crun apply them, with "/" rslave until then.
+ */
+function rootPropagation(spec: Spec): { before: number; after: number } {
+  const name = spec.linux?.rootfsPropagation;
+  const requested = name ? propagationFlags(name) : MS.SLAVE | MS.REC;
+  if (requested & (MS.SHARED | MS.UNBINDABLE)) return { before: MS.SLAVE | MS.REC, after: requested };
+  return { before: requested, after: 0 };
+}
+
+/**
+ * Before anything is mounted: stop mounts from propagating back to the host (see rootPropagation),
+ * mount the rootfs overlay when the engine asked for one, then bind the rootfs onto itself so that
+ * it is a mount point that pivot_root can take, and open it: every later path is resolved under it.
  */
 export function rootfsSteps(spec: Spec, ctx: MountContext): Step[] {
-  const propagation = spec.linux?.rootfsPropagation;
-  const flags = propagation ? propagationFlags(propagation) : MS.SLAVE | MS.REC;
-  // A shared "/" would make the rootfs bind's parent shared too, which pivot_root refuses: the bind
-  // is then made private by itself.
   const overlay = rootfsOverlayOf(spec);
+  const { before, after } = rootPropagation(spec);
   const steps: Step[] = [
-    { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags, data: null, create: 'none' },
+    { op: 'mount', source: null, target: { path: '/' }, fstype: null, flags: before, data: null, create: 'none' },
     ...(overlay ? rootfsOverlaySteps(overlay, ctx.rootfs) : []),
     { op: 'mount', source: { path: ctx.rootfs }, target: { path: ctx.rootfs }, fstype: 'bind', flags: MS.BIND | MS.REC, data: null, create: 'none' },
   ];
-  if (flags & MS.SHARED) {
-    steps.push({ op: 'mount', source: null, target: { path: ctx.rootfs }, fstype: null, flags: MS.PRIVATE, data: null, create: 'none' });
-  }
+  // A root to be shared after the pivot is a peer group of its own, never the host's.
+  if (after) steps.push({ op: 'mount', source: null, target: { path: ctx.rootfs }, fstype: null, flags: MS.PRIVATE, data: null, create: 'none' });
   steps.push({ op: 'openRoot', path: ctx.rootfs });
   return steps;
+}
+
+/** After the pivot and the root's last mounts: `shared` or `unbindable` on the container's "/". */
+export function rootPropagationSteps(spec: Spec): Step[] {
+  const { after } = rootPropagation(spec);
+  return after ? [{ op: 'mount', source: null, target: { inRoot: '/' }, fstype: null, flags: after, data: null, create: 'none' }] : [];
 }
 
 /** The filesystems that show the kernel itself, where masked and read-only paths live. */

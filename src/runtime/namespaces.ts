@@ -76,3 +76,19 @@ export function becomeNamespaceRoot(spec: Spec): Step[] {
 export function hasNamespace(spec: Spec, kind: NamespaceKind): boolean {
   return (spec.linux?.namespaces ?? []).some((ns) => ns.type === kind);
 }
+
+/**
+ * The host's uid and gid of the container's root: its mapped ids in a new user namespace (what the
+ * exec FIFO is given, as runc gives it), the host's root otherwise (and in a joined namespace,
+ * whose maps are not the spec's to say).
+ */
+export function rootOnHost(spec: Spec): { uid: number; gid: number } {
+  const linux = spec.linux ?? {};
+  const userNs = linux.namespaces?.find((ns) => ns.type === 'user');
+  if (!userNs || userNs.path) return { uid: 0, gid: 0 };
+  const hostId = (maps: { containerID: number; hostID: number; size: number }[] = []) => {
+    const m = maps.find((map) => map.containerID <= 0 && 0 < map.containerID + map.size);
+    return m ? m.hostID - m.containerID : 0;
+  };
+  return { uid: hostId(linux.uidMappings), gid: hostId(linux.gidMappings) };
+}

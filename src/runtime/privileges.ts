@@ -8,7 +8,7 @@ import type { Process } from '../oci/runtime-spec.js';
 import { isMissing } from '../errors.js';
 
 /** The highest capability this kernel knows; bits above it cannot be dropped (there is nothing there). */
-function lastCapability(): number {
+export function lastCapability(): number {
   try {
     return Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
   } catch (err) {
@@ -39,11 +39,31 @@ export function privilegeSteps(proc: Process): Step[] {
       inheritable: capabilityMask(caps.inheritable ?? []),
     },
   ];
-  const ambient = capabilityMask(caps.ambient ?? []);
+  const ambient = capabilityMask(raisableAmbient(proc));
   if (ambient) steps.push({ op: 'ambient', caps: ambient });
   if (proc.noNewPrivileges) steps.push({ op: 'noNewPrivs' });
   steps.push({ op: 'umask', mask: user.umask ?? 0o022 });
   return steps;
+}
+
+/**
+ * The ambient capabilities the kernel lets the process raise: those also in its inheritable and
+ * permitted sets. `runc spec` asks for ambient capabilities with no inheritable set; runc and crun
+ * raise what they can and go on, and so does berth (`unraisableAmbient` names the rest to warn of).
+ */
+function raisableAmbient(proc: Process): string[] {
+  const caps = proc.capabilities ?? {};
+  const inheritable = new Set(caps.inheritable ?? []);
+  const permitted = new Set(caps.permitted ?? []);
+  return (caps.ambient ?? []).filter((cap) => inheritable.has(cap) && permitted.has(cap));
+}
+
+/** The warning for ambient capabilities that are not raised, or null when all are. */
+export function unraisableAmbient(proc: Process): string | null {
+  const raisable = new Set(raisableAmbient(proc));
+  const skipped = (proc.capabilities?.ambient ?? []).filter((cap) => !raisable.has(cap));
+  if (!skipped.length) return null;
+  return `process.capabilities.ambient: ${skipped.join(', ')} not raised: an ambient capability must also be in the inheritable and permitted sets`;
 }
 
 /** A filter to load, and (SCMP_ACT_NOTIFY) the child's end of the socket its listener is sent on. */

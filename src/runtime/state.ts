@@ -77,6 +77,11 @@ export class StateDir {
     return JSON.parse(text) as ContainerRecord;
   }
 
+  /** Whether the id has a directory here, saved or not yet. */
+  exists(id: string): boolean {
+    return existsSync(this.dir(id));
+  }
+
   /**
    * A claimed directory with no state.json: a create killed before its first save (at most the
    * temp file of that save is in it; nothing else exists yet). Removed; false when there is none.

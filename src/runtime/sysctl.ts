@@ -6,7 +6,7 @@ import type { Spec } from '../oci/runtime-spec.js';
 import type { NamespaceKind } from '../kernel/plan.js';
 
 /** Which namespace a sysctl belongs to (runc's list), or null when it is the whole host's. */
-function namespaceOf(name: string): NamespaceKind | null {
+export function sysctlNamespace(name: string): NamespaceKind | null {
   if (name.startsWith('net.')) return 'network';
   if (name.startsWith('fs.mqueue.')) return 'ipc';
   if (['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'].includes(name)) return 'ipc';
@@ -19,7 +19,7 @@ export function sysctlSteps(spec: Spec): Step[] {
   for (const [name, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     const field = `linux.sysctl.${name}`;
     if (name.includes('/') || name.includes('..')) throw new SpecError('config.json', field, 'not a sysctl name');
-    const ns = namespaceOf(name);
+    const ns = sysctlNamespace(name);
     if (!ns) throw new SpecError('config.json', field, 'not namespaced: it would change the host');
     if (!hasNamespace(spec, ns)) throw new SpecError('config.json', field, `needs a ${ns} namespace`);
     steps.push({ op: 'writeProc', path: `sys/${name.replace(/\./g, '/')}`, content: value });

@@ -56,11 +56,11 @@ export function createDecompressor(kind: Exclude<Compression, 'none'>): Transfor
   throw new Error(`${kind}-compressed archives are not supported (gzip, zstd or plain tar only)`);
 }
 
-/** The first bytes of a stream, enough to tell its compression; `eof` when the stream ended first. */
-export async function readHead(input: AsyncIterator<Buffer>): Promise<{ head: Buffer; eof: boolean }> {
+/** The first bytes of a stream (by default enough to tell its compression); `eof` when the stream ended first. */
+export async function readHead(input: AsyncIterator<Buffer>, size = 6): Promise<{ head: Buffer; eof: boolean }> {
   const first: Buffer[] = [];
   let have = 0;
-  while (have < 6) {
+  while (have < size) {
     const r = await input.next();
     if (r.done) return { head: Buffer.concat(first), eof: true };
     first.push(r.value);

@@ -5,26 +5,20 @@
 // other by file name, but each also has an `id` URI (https://opencontainers.org/schema/...) that
 // would make Ajv resolve those names against opencontainers.org, where the sibling files are not
 // registered. So the `id`s are dropped in memory and every file is added under its own name, and
-// the two formats they use (date-time, uri) are given simple checks. A fresh clone may not have
-// the folder: tests then skip, saying why.
+// the two formats they use (date-time, uri) are given simple checks. The folder is part of the test
+// setup (CI has it beside the project): without it a validation fails, naming the folder.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import ajvDraft04 from 'ajv-draft-04';
+import { SHARED } from './shared-dir.js';
 
 const Ajv = ajvDraft04.default;
 type Ajv = InstanceType<typeof Ajv>;
 
-/** This file runs from dist/test/helpers/; ../shared is beside the project. */
-const IMAGE_SCHEMA_DIR = fileURLToPath(new URL('../../../../shared/oci-schemas/image-spec-v1.1.1/', import.meta.url));
-
-export const IMAGE_SCHEMAS_MISSING_REASON = `OCI image-spec schemas not found at ${IMAGE_SCHEMA_DIR}`;
+const IMAGE_SCHEMA_DIR = join(SHARED, 'oci-schemas/image-spec-v1.1.1/');
 
 export type ImageSchemaName = 'image-index-schema' | 'image-manifest-schema' | 'config-schema' | 'image-layout-schema' | 'content-descriptor';
-
-export function imageSchemasAvailable(): boolean {
-  return existsSync(IMAGE_SCHEMA_DIR);
-}
 
 let ajv: Ajv | undefined;
 
@@ -45,6 +39,7 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]
 
 function loadSchemas(): Ajv {
   if (ajv !== undefined) return ajv;
+  if (!existsSync(IMAGE_SCHEMA_DIR)) throw new Error(`the OCI image-spec schemas are not at ${IMAGE_SCHEMA_DIR} (../shared/oci-schemas beside the project)`);
   ajv = new Ajv({ allErrors: true, strict: false });
   ajv.addFormat('date-time', DATE_TIME);
   ajv.addFormat('uri', (value: string) => {

@@ -3,33 +3,28 @@
 //
 // The schemas are draft-04, which Ajv 8 supports only through `ajv-draft-04`. They `$ref` each
 // other by file name (`defs.json#/definitions/uint32`), so every file of the folder is added
-// under its own name. A fresh clone may not have the folder: tests then skip, saying why
-// (`schemasAvailable()`).
+// under its own name. The folder is part of the test setup (CI has it beside the project): without
+// it a validation fails, naming the folder, rather than being skipped.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import ajvDraft04 from 'ajv-draft-04';
+import { SHARED } from './shared-dir.js';
 
 // The package is CommonJS: under NodeNext its default import is `module.exports`, whose
 // `default` is the Ajv class (both in its typings and at run time).
 const Ajv = ajvDraft04.default;
 type Ajv = InstanceType<typeof Ajv>;
 
-/** This file runs from dist/test/helpers/, three levels below the project root; ../shared is beside the project. */
-const RUNTIME_SCHEMA_DIR = fileURLToPath(new URL('../../../../shared/oci-schemas/runtime-spec-v1.3.0/', import.meta.url));
-
-export const SCHEMAS_MISSING_REASON = `OCI schemas not found at ${RUNTIME_SCHEMA_DIR}`;
+const RUNTIME_SCHEMA_DIR = join(SHARED, 'oci-schemas/runtime-spec-v1.3.0/');
 
 export type RuntimeSchemaName = 'config' | 'state' | 'features';
-
-export function schemasAvailable(): boolean {
-  return existsSync(RUNTIME_SCHEMA_DIR);
-}
 
 let ajv: Ajv | undefined;
 
 function loadSchemas(): Ajv {
   if (ajv !== undefined) return ajv;
+  if (!existsSync(RUNTIME_SCHEMA_DIR)) throw new Error(`the OCI runtime-spec schemas are not at ${RUNTIME_SCHEMA_DIR} (../shared/oci-schemas beside the project)`);
   // strict: false: the schemas use draft-04 forms (e.g. `type` beside `$ref`) that Ajv's strict mode rejects.
   ajv = new Ajv({ allErrors: true, strict: false });
   for (const name of readdirSync(RUNTIME_SCHEMA_DIR).filter((file) => file.endsWith('.json'))) {

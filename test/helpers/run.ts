@@ -40,6 +40,8 @@ export interface RunOptions {
   /** An fd for the command's stdout (and so for a created container's): the result's stdout is then empty. */
   stdout?: number;
   timeoutMs?: number;
+  /** The command's stdin (`update -r -`); without it, stdin is /dev/null. */
+  input?: string;
 }
 
 let scratch: string | undefined;
@@ -66,7 +68,8 @@ export function runtimeWith(root: string, args: string[], opts: RunOptions = {})
   const errFd = openSync(`${base}.err`, 'w+');
   try {
     const r = spawnSync(process.execPath, [CLI, '--root', root, ...args], {
-      stdio: ['ignore', outFd, errFd],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd],
+      input: opts.input,
       timeout: opts.timeoutMs ?? 30_000,
     });
     if (r.error) throw r.error;

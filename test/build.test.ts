@@ -1,0 +1,215 @@
+// `berth build` on real containers from the busybox test image: a few builds, each checked in
+// several ways (the image's config and history, what its containers see, the cache, the errors),
+// and after each: no container, mount or cgroup of the build left, no dangling image.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ImageStore, imageConfig } from '../src/image/index.js';
+import { parseDockerfile } from '../src/build/parser.js';
+import { expandWord } from '../src/build/expand.js';
+import { IgnoreRules } from '../src/build/dockerignore.js';
+import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON, FIXTURE_REF } from './helpers/image-fixture.js';
+import { berthRoot, ok, type BerthRoot } from './helpers/berth-cli.js';
+
+const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
+
+/** A context directory with these files (a string is a file, null a directory, `-> x` a symlink). */
+function context(t: { after: (fn: () => void) => void }, files: Record<string, string | null>): string {
+  const dir = mkdtempSync('/tmp/berth-test-build-ctx-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [name, body] of Object.entries(files)) {
+    const path = join(dir, name);
+    mkdirSync(join(path, '..'), { recursive: true });
+    if (body === null) mkdirSync(path, { recursive: true });
+    else if (body.startsWith('-> ')) symlinkSync(body.slice(3), path);
+    else writeFileSync(path, body);
+  }
+  return dir;
+}
+
+/** Cgroups named after a container id, on any hierarchy: none may outlive a build. */
+function cgroupsOf(ids: string[]): string[] {
+  const found: string[] = [];
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    const dir = join('/sys/fs/cgroup', hierarchy, 'berth');
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) if (ids.some((id) => id.startsWith(name) || name.startsWith(id))) found.push(join(dir, name));
+  }
+  return found;
+}
+
+/** What a build leaves: the containers of the root, and unnamed images `images` shows. */
+function leftovers(b: BerthRoot): { containers: string; dangling: string } {
+  return { containers: ok(b.berth('ps', '-aq')), dangling: ok(b.berth('images')).split('\n').filter((l) => l.startsWith('<none>')).join('\n') };
+}
+
+test('the parser, expansion and .dockerignore as docker reads them', () => {
+  const df = parseDockerfile('# syntax=docker/dockerfile:1\n# escape=`\nFROM busybox AS b\nRUN echo a `\n  # a comment inside\n  && echo b\nCMD ["sh", "-c", "echo \\"hi\\""]\n# late comment\ncopy --chown=1:2 --from=b a /b\n');
+  assert.equal(df.escape, '`');
+  assert.deepEqual(df.directives, { syntax: 'docker/dockerfile:1', escape: '`' });
+  assert.deepEqual(df.instructions.map((i) => [i.line, i.keyword]), [[3, 'FROM'], [4, 'RUN'], [7, 'CMD'], [9, 'COPY']]);
+  assert.equal(df.instructions[1]!.args, 'echo a   && echo b');
+  assert.deepEqual(df.instructions[2]!.json, ['sh', '-c', 'echo "hi"']);
+  assert.deepEqual(df.instructions[3]!.flags, { chown: '1:2', from: 'b' });
+  assert.throws(() => parseDockerfile('FROM x\n\nRUNN true\n'), /line 3: unknown instruction: RUNN/);
+  const vars = new Map([['A', 'x'], ['E', '']]);
+  assert.equal(expandWord('${A:-d}-${B:-d}-${E:-d}-${E-d}-${A:+alt}-${B:+alt}', vars, '\\'), 'x-d-d--alt-');
+  assert.equal(expandWord('"$A y" \'$A\' \\$A', vars, '\\'), 'x y $A $A');
+  const ignore = new IgnoreRules('# comment\n*.log\n/build\n**/tmp\ndocs\n!docs/keep.md\n');
+  assert.deepEqual(['a.log', 'sub/a.log', 'build/x', 'a/b/tmp/c', 'docs/x', 'docs/keep.md', 'src/a.ts'].map((p) => ignore.ignores(p)), [true, false, true, true, true, false, false]);
+});
+
+test('a build: every instruction of the core, the image it gives, its history, and the cache', { skip }, async (t) => {
+  const b = berthRoot(t, 'build');
+  await buildTestImage(new ImageStore(b.root));
+  const dir = context(t, {
+    'app.txt': 'app v1\n',
+    'src/one.c': 'one\n',
+    'src/two.c': 'two\n',
+    'src/deep/three.c': 'three\n',
+    'src/out': '-> /etc/shadow', // copied as the link it is, never followed
+    'notes.log': 'left out\n',
+    'docs/a.md': 'left out\n',
+    'docs/keep.md': 'kept\n',
+    '.dockerignore': '*.log\ndocs\n!docs/keep.md\n',
+  });
+  writeFileSync(join(dir, 'Dockerfile'), `
+ARG BASE=${FIXTURE_REF}
+FROM $BASE
+ARG GREETING=hello
+ENV APP=/srv/app \\
+    MSG="\${GREETING:-none} world" ALT=\${UNSET:+set}
+LABEL org.example.a="one two" b=\${GREETING}
+WORKDIR $APP/work
+COPY app.txt ../
+COPY src /srv/app/src/
+COPY docs/ /srv/app/docs/
+COPY --chown=nobody:nogroup --chmod=640 src/*.c /srv/app/owned/
+RUN echo "$MSG from $GREETING in $(pwd)" > /srv/app/run.txt && cat /proc/net/dev > /srv/app/netdev
+USER nobody
+EXPOSE 8080 53/udp
+VOLUME /data
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=5s --retries=2 CMD cat /srv/app/run.txt
+SHELL ["/bin/sh", "-ec"]
+ENTRYPOINT ["cat"]
+CMD ["/srv/app/run.txt"]
+`);
+  const started = Date.now();
+  const first = ok(b.berth('build', '--network', 'none', '-t', 'built:1', '--build-arg', 'GREETING=hi', '--label', 'from=cli', dir));
+  const coldMs = Date.now() - started;
+  assert.match(first, /^Step 1\/19 : ARG BASE=.*\nStep 2\/19 : FROM \$BASE\n/);
+  assert.match(first, /Successfully built [0-9a-f]{12}\nSuccessfully tagged built:1\n$/);
+  assert.match(first, / ---> Running in [0-9a-f]{12}\n/);
+
+  // What the image is.
+  const store = new ImageStore(b.root);
+  const image = await imageConfig(store, 'built:1');
+  const c = image.config!;
+  assert.ok(c.Env!.includes('MSG=hi world') && c.Env!.includes('APP=/srv/app') && c.Env!.includes('ALT='), String(c.Env));
+  assert.deepEqual(c.Labels, { 'org.berth.test': 'busybox-layers', 'org.example.a': 'one two', b: 'hi', from: 'cli' });
+  assert.equal(c.WorkingDir, '/srv/app/work');
+  assert.equal(c.User, 'nobody');
+  assert.deepEqual(c.ExposedPorts, { '8080/tcp': {}, '53/udp': {} });
+  assert.deepEqual(c.Volumes, { '/data': {} });
+  assert.equal(c.StopSignal, 'SIGQUIT');
+  assert.deepEqual(c.Healthcheck, { Test: ['CMD-SHELL', 'cat /srv/app/run.txt'], Interval: 5e9, Retries: 2 });
+  assert.deepEqual(c.Shell, ['/bin/sh', '-ec']);
+  assert.deepEqual(c.Entrypoint, ['cat']);
+  assert.deepEqual(c.Cmd, ['/srv/app/run.txt']);
+  // History as docker's classic builder writes it: the base's three, then one per step (FROM and the global ARG have none).
+  const history = image.history!.slice(3);
+  assert.equal(history.length, 18);
+  assert.equal(history[0]!.created_by, '/bin/sh -c #(nop)  ARG GREETING=hello');
+  assert.equal(history[1]!.created_by, '/bin/sh -c #(nop)  ENV APP=/srv/app MSG=hi world ALT=');
+  assert.match(history[4]!.created_by!, /^\/bin\/sh -c #\(nop\) COPY file:[0-9a-f]{64} in \.\.\/ $/);
+  assert.match(history[5]!.created_by!, /^\/bin\/sh -c #\(nop\) COPY dir:[0-9a-f]{64} in \/srv\/app\/src\/ $/);
+  assert.equal(history[8]!.created_by, '|1 GREETING=hi /bin/sh -c echo "$MSG from $GREETING in $(pwd)" > /srv/app/run.txt && cat /proc/net/dev > /srv/app/netdev');
+  assert.deepEqual(history.map((h) => h.empty_layer === true), [true, true, true, false, false, false, false, false, false, true, true, true, true, true, true, true, true, true]);
+  assert.equal(history[17]!.created_by, '/bin/sh -c #(nop)  LABEL from=cli');
+
+  // What a container of it sees: the RUN's work, COPY's rules (contents of a directory, globs,
+  // owner and mode, .dockerignore with its exception), the link copied as a link.
+  assert.equal(ok(b.berth('run', '--rm', '--network', 'none', 'built:1')), 'hi world from hi in /srv/app/work\n');
+  const look = ok(b.berth('run', '--rm', '--network', 'none', '--entrypoint', 'sh', 'built:1', '-c',
+    'cd /srv/app && for d in . src src/deep docs owned; do echo "$d:"; ls -a $d; echo; done && stat -c "%n %u:%g %a" owned/one.c ../app/app.txt && cat netdev; cat src/out 2>/dev/null || stat -c %N src/out; id -u; pwd'));
+  const sections = look.split('\n\n');
+  assert.equal(sections[0], '.:\n.\n..\napp.txt\ndocs\nnetdev\nowned\nrun.txt\nsrc\nwork');
+  assert.equal(sections[1], 'src:\n.\n..\ndeep\none.c\nout\ntwo.c');
+  assert.equal(sections[3], 'docs:\n.\n..\nkeep.md');
+  assert.equal(sections[4], 'owned:\n.\n..\none.c\ntwo.c');
+  assert.match(look, /owned\/one\.c 65534:65534 640\n\.\.\/app\/app\.txt 0:0 644\n/);
+  assert.deepEqual(look.split('\n').filter((l) => /^\s+\w+:/.test(l)).map((l) => l.trim().split(':')[0]), ['lo'], 'RUN with --network none: lo only');
+  assert.match(look, /'src\/out' -> '\/etc\/shadow'\n65534\n\/srv\/app\n$/);
+
+  // The cache: an unchanged rebuild takes every step from it and gives the same image.
+  const again = Date.now();
+  const second = ok(b.berth('build', '--network', 'none', '-t', 'built:2', '--build-arg', 'GREETING=hi', '--label', 'from=cli', dir));
+  const cachedMs = Date.now() - again;
+  assert.equal((second.match(/ ---> Using cache\n/g) ?? []).length, 18);
+  assert.doesNotMatch(second, /Running in/);
+  assert.equal(store.resolve('built:2').id, store.resolve('built:1').id);
+  t.diagnostic(`cold build ${coldMs} ms, cached rebuild ${cachedMs} ms (${(cachedMs / coldMs).toFixed(2)}×)`);
+
+  // A changed COPY source: that step and the ones after it are made again, none before.
+  writeFileSync(join(dir, 'src/two.c'), 'two, changed\n');
+  const third = ok(b.berth('build', '-q', '--network', 'none', '-t', 'built:3', '--build-arg', 'GREETING=hi', '--label', 'from=cli', '--iidfile', join(dir, 'iid'), dir));
+  assert.match(third, /^sha256:[0-9a-f]{64}\n$/);
+  assert.equal(readFileSync(join(dir, 'iid'), 'utf8'), third.trim());
+  const rebuilt = await imageConfig(store, 'built:3');
+  assert.deepEqual(rebuilt.rootfs.diff_ids.slice(0, 5), image.rootfs.diff_ids.slice(0, 5), 'the layers before the changed COPY are the same');
+  assert.notEqual(rebuilt.rootfs.diff_ids[5], image.rootfs.diff_ids[5], 'the changed COPY is a new layer');
+  assert.notEqual(rebuilt.history![3 + 8]!.created, image.history![3 + 8]!.created, 'the steps after it were made again');
+  assert.equal(rebuilt.history![3 + 4]!.created, image.history![3 + 4]!.created, 'the steps before it were not');
+
+  // --no-cache: nothing from the cache.
+  assert.doesNotMatch(ok(b.berth('build', '--no-cache', '--network', 'none', '-t', 'built:4', '--build-arg', 'GREETING=hi', dir)), /Using cache/);
+  assert.deepEqual(leftovers(b), { containers: '', dangling: '' });
+  assert.ok(ok(b.berth('images', '-a')).includes('<none>'), 'the cache is there, shown by images -a');
+});
+
+test('errors: a bad line, a failing RUN, a missing or escaping COPY source, ADD of a URL; a tar context on stdin', { skip }, async (t) => {
+  const b = berthRoot(t, 'build-err');
+  await buildTestImage(new ImageStore(b.root));
+  const dir = context(t, { 'a.txt': 'a\n', 'link': '-> /etc/passwd' });
+  const dockerfile = (text: string) => {
+    writeFileSync(join(dir, 'Dockerfile'), text);
+    return dir;
+  };
+  let r = b.berth('build', dockerfile(`FROM ${FIXTURE_REF}\n\n# c\nRUNN true\n`));
+  assert.equal(r.status, 125);
+  assert.equal(r.stderr, 'berth: dockerfile parse error line 4: unknown instruction: RUNN\n');
+  r = b.berth('build', dockerfile(`FROM ${FIXTURE_REF}\nEXPOSE 80/tcpx\n`));
+  assert.equal(r.stderr, 'berth: Dockerfile line 2: EXPOSE: invalid containerPort: 80/tcpx\n');
+
+  // A failing RUN: its exit status, docker's message; its container, cgroup and mounts gone.
+  r = b.berth('build', '--network', 'none', dockerfile(`FROM ${FIXTURE_REF}\nRUN echo before > /x\nRUN echo failing && exit 3\n`));
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stdout, /failing\n/);
+  assert.equal(r.stderr, "berth: The command '/bin/sh -c echo failing && exit 3' returned a non-zero code: 3\n");
+  const ran = [...r.stdout.matchAll(/Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+  assert.equal(ran.length, 2);
+  assert.deepEqual(cgroupsOf(ran), []);
+  assert.deepEqual(leftovers(b), { containers: '', dangling: '' });
+
+  // Sources: missing; `..` and an absolute symlink stay inside the context (there, they name nothing).
+  r = b.berth('build', dockerfile(`FROM ${FIXTURE_REF}\nCOPY nothere.txt /\n`));
+  assert.match(r.stderr, /^berth: Dockerfile line 2: COPY failed: file not found in build context or excluded by \.dockerignore: stat nothere\.txt: file does not exist\n$/);
+  r = b.berth('build', dockerfile(`FROM ${FIXTURE_REF}\nCOPY ../../../../../../etc/passwd /\n`));
+  assert.match(r.stderr, /stat \.\.\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd: file does not exist/);
+  r = b.berth('build', dockerfile(`FROM ${FIXTURE_REF}\nCOPY link /stolen\n`));
+  assert.match(r.stderr, /stat link: file does not exist/);
+  r = b.berth('build', dockerfile(`FROM ${FIXTURE_REF}\nADD https://example.com/x.tar /\n`));
+  assert.match(r.stderr, /^berth: Dockerfile line 2: ADD: https:\/\/example\.com\/x\.tar: ADD from a URL is not supported/);
+  assert.deepEqual(leftovers(b), { containers: '', dangling: '' });
+
+  // A tar on stdin is the context; -f names its Dockerfile inside it.
+  writeFileSync(join(dir, 'Build.file'), `FROM ${FIXTURE_REF}\nCOPY a.txt /from-tar.txt\nCMD ["cat", "/from-tar.txt"]\n`);
+  const tar = execFileSync('tar', ['-C', dir, '-c', 'a.txt', 'Build.file']);
+  const id = ok(b.berthIn(tar, 'build', '-q', '-f', 'Build.file', '-t', 'fromtar', '-')).trim();
+  assert.match(id, /^sha256:/);
+  assert.equal(ok(b.berth('run', '--rm', '--network', 'none', 'fromtar')), 'a\n');
+  assert.deepEqual(readdirSync(join(b.root, 'tmp')).filter((n) => n.startsWith('build-')), [], 'the extracted context is removed');
+});
