@@ -7,7 +7,7 @@ import type { EngineRunOptions } from '../engine/create.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import { networkRequest } from '../engine/network/index.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
-import { ApiError } from './http.js';
+import { ApiError, bodyString as str, bodyStrings as strings } from './http.js';
 
 type Json = Record<string, unknown>;
 
@@ -29,19 +29,6 @@ function isZero(v: unknown): boolean {
   if (Array.isArray(v)) return v.length === 0;
   if (typeof v === 'object') return Object.keys(v as object).length === 0;
   return false;
-}
-
-function strings(where: string, v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  if (typeof v === 'string') return [v];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ApiError('invalid-argument', `${where}: must be a list of strings`);
-  return v;
-}
-
-function str(where: string, v: unknown): string | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new ApiError('invalid-argument', `${where}: must be a string`);
-  return v;
 }
 
 function num(where: string, v: unknown): number | undefined {

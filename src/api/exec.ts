@@ -6,37 +6,25 @@ import { closeSync } from 'node:fs';
 import { ReadStream, WriteStream } from 'node:tty';
 import { Socket } from 'node:net';
 import { native } from '../kernel/native.js';
-import { ApiError, intParam, readJson, sendEmpty, sendJson, type ApiRequest } from './http.js';
+import { ApiError, bodyString, bodyStrings, intParam, readJson, sendEmpty, sendJson, type ApiRequest } from './http.js';
 import type { Route } from './router.js';
 import type { ExecInstance } from './state.js';
 import { hijack, type ClientStream } from './stream.js';
-
-function stringList(where: string, v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ApiError('invalid-argument', `${where}: must be a list of strings`);
-  return v;
-}
-
-function optionalString(where: string, v: unknown): string | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new ApiError('invalid-argument', `${where}: must be a string`);
-  return v;
-}
 
 async function create(r: ApiRequest): Promise<void> {
   const record = await r.service.engine.inspect(r.params[0]);
   if (record.state.status !== 'running') throw new ApiError('conflict', `Container ${record.id} is not running`);
   const body = await readJson(r);
   if (body.Privileged === true) throw new ApiError('invalid-argument', 'Privileged: berth does not support it');
-  const command = stringList('Cmd', body.Cmd);
+  const command = bodyStrings('Cmd', body.Cmd);
   if (command.length === 0) throw new ApiError('invalid-argument', 'No exec command specified');
   const exec: ExecInstance = {
     id: randomBytes(32).toString('hex'),
     containerId: record.id,
     command,
-    env: stringList('Env', body.Env),
-    user: optionalString('User', body.User),
-    workdir: optionalString('WorkingDir', body.WorkingDir),
+    env: bodyStrings('Env', body.Env),
+    user: bodyString('User', body.User),
+    workdir: bodyString('WorkingDir', body.WorkingDir),
     tty: body.Tty === true,
     attachStdin: body.AttachStdin === true,
     attachStdout: body.AttachStdout !== false,

@@ -194,3 +194,18 @@ export function filtersParam(query: URLSearchParams): [string, string][] {
   }
   return out;
 }
+
+/** A body field that is a list of strings (absent: none). */
+export function bodyStrings(where: string, v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ApiError('invalid-argument', `${where}: must be a list of strings`);
+  return v;
+}
+
+/** A body field that is a string (absent or empty: undefined). */
+export function bodyString(where: string, v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new ApiError('invalid-argument', `${where}: must be a string`);
+  return v;
+}
