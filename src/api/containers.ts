@@ -48,9 +48,11 @@ async function list(r: ApiRequest): Promise<void> {
 async function inspect(r: ApiRequest): Promise<void> {
   const { engine } = r.service;
   const record = await engine.inspect(r.params[0]);
-  const shown = inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id), networkSettings(engine.network.record(record.id))) as { HostConfig: { RestartPolicy: { Name: string } } };
-  // The API's name for no policy is "" (its definition has no "no"); berth inspect says "no", as docker's CLI shows it.
+  const shown = inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id), networkSettings(engine.network.record(record.id))) as { HostConfig: Record<string, unknown> & { RestartPolicy: { Name: string } } };
+  // As the API's definition (swagger.yaml) has them: no restart policy is "" (berth inspect says
+  // "no", as docker's CLI shows it), and an empty list is a list (berth inspect says null, as dockerd).
   if (shown.HostConfig.RestartPolicy.Name === 'no') shown.HostConfig.RestartPolicy.Name = '';
+  for (const key of ['CapAdd', 'CapDrop', 'SecurityOpt', 'DeviceCgroupRules', 'GroupAdd']) shown.HostConfig[key] ??= [];
   sendJson(r, 200, shown);
 }
 

@@ -1,9 +1,10 @@
 // `POST /containers/create`: Docker's container config and HostConfig turned into the engine's
 // run options, through the same parsers as `berth run`'s flags (mounts, ports, networks, restart
-// policies). A field berth cannot honour is refused by name, never dropped: a client that asks for
-// CapAdd or Privileged learns that berth did not give it.
+// policies, devices, sysctls, capabilities). A field berth cannot honour is refused by name, never
+// dropped: a client that asks for CpuShares or a log driver learns that berth did not give it.
 import { initBinary } from '../engine/container-spec.js';
 import type { EngineRunOptions } from '../engine/create.js';
+import type { DeviceMapping, Ulimit } from '../engine/host-options.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import { networkRequest } from '../engine/network/index.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
@@ -14,11 +15,11 @@ type Json = Record<string, unknown>;
 /** Fields berth has no way to honour: refused when set to anything but their zero value. */
 const UNSUPPORTED_CONFIG = ['Domainname', 'Healthcheck', 'OnBuild', 'Shell', 'StopTimeout', 'NetworkDisabled'];
 const UNSUPPORTED_HOST = [
-  'CapAdd', 'CapDrop', 'Privileged', 'SecurityOpt', 'VolumesFrom', 'Links', 'Devices', 'DeviceCgroupRules', 'DeviceRequests',
+  'VolumesFrom', 'Links', 'DeviceRequests',
   'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetCpus', 'CpusetMems', 'CpuCount', 'CpuPercent',
   'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps',
-  'MemoryReservation', 'KernelMemory', 'KernelMemoryTCP', 'OomKillDisable', 'OomScoreAdj', 'Ulimits', 'Sysctls', 'StorageOpt',
-  'GroupAdd', 'DnsOptions', 'DnsSearch', 'CgroupParent', 'Cgroup', 'ShmSize', 'Runtime', 'VolumeDriver', 'MaskedPaths', 'ReadonlyPaths',
+  'MemoryReservation', 'KernelMemory', 'KernelMemoryTCP', 'OomKillDisable', 'StorageOpt',
+  'DnsOptions', 'DnsSearch', 'CgroupParent', 'Cgroup', 'Runtime', 'VolumeDriver', 'MaskedPaths', 'ReadonlyPaths',
   'IOMaximumIOps', 'IOMaximumBandwidth', 'ContainerIDFile',
 ];
 /** Namespace modes: only the default (empty, or the value that means it) is berth's. */
@@ -101,6 +102,39 @@ function endpointOf(body: Json, network: string | undefined): { aliases: string[
   return { aliases: strings(`NetworkingConfig.EndpointsConfig.${names[0]}.Aliases`, e.Aliases), ip: str('IPAMConfig.IPv4Address', ipam.IPv4Address) };
 }
 
+/** A list of objects whose fields are strings or numbers, as docker's Devices and Ulimits. */
+function records<T>(where: string, v: unknown, fields: Record<string, 'string' | 'number'>): T[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ApiError('invalid-argument', `${where}: must be a list`);
+  return v.map((item, i) => {
+    const o = obj(`${where}[${i}]`, item);
+    for (const [k, type] of Object.entries(fields)) if (typeof o[k] !== type) throw new ApiError('invalid-argument', `${where}[${i}].${k}: must be a ${type}`);
+    return o as T;
+  });
+}
+
+/** --device, --sysctl, --ulimit, --group-add, --shm-size, --oom-score-adj and the security flags, in docker's own fields. */
+function hostAndSecurity(host: Json): Pick<EngineRunOptions, 'hostOptions' | 'security'> {
+  const sysctls = stringMap('HostConfig.Sysctls', host.Sysctls);
+  return {
+    hostOptions: {
+      Devices: records<DeviceMapping>('HostConfig.Devices', host.Devices, { PathOnHost: 'string', PathInContainer: 'string', CgroupPermissions: 'string' }),
+      DeviceCgroupRules: strings('HostConfig.DeviceCgroupRules', host.DeviceCgroupRules),
+      Sysctls: sysctls,
+      Ulimits: records<Ulimit>('HostConfig.Ulimits', host.Ulimits, { Name: 'string', Soft: 'number', Hard: 'number' }),
+      GroupAdd: strings('HostConfig.GroupAdd', host.GroupAdd),
+      ShmSize: num('HostConfig.ShmSize', host.ShmSize) ?? 0,
+      OomScoreAdj: num('HostConfig.OomScoreAdj', host.OomScoreAdj) ?? 0,
+    },
+    security: {
+      securityOpt: strings('HostConfig.SecurityOpt', host.SecurityOpt),
+      capAdd: strings('HostConfig.CapAdd', host.CapAdd),
+      capDrop: strings('HostConfig.CapDrop', host.CapDrop),
+      privileged: host.Privileged === true,
+    },
+  };
+}
+
 export interface CreateRequest {
   options: EngineRunOptions;
   /** Someone attaches at the start (AttachStdin): stdin ends with that client's, as docker's StdinOnce. */
@@ -113,7 +147,7 @@ export function createOptions(body: Json, name: string | undefined): CreateReque
   const image = str('Image', body.Image);
   if (!image) throw new ApiError('invalid-argument', 'Image: a container needs an image');
   for (const f of UNSUPPORTED_CONFIG) if (!isZero(body[f]) && !(f === 'Healthcheck' && strings('Healthcheck.Test', obj('Healthcheck', body.Healthcheck).Test)[0] === 'NONE')) throw new ApiError('invalid-argument', `${f}: berth does not support it`);
-  for (const f of UNSUPPORTED_HOST) if (!isZero(host[f]) && !(f === 'ShmSize' && host[f] === 67108864)) throw new ApiError('invalid-argument', `HostConfig.${f}: berth does not support it`);
+  for (const f of UNSUPPORTED_HOST) if (!isZero(host[f])) throw new ApiError('invalid-argument', `HostConfig.${f}: berth does not support it`);
   for (const [f, ok] of Object.entries(DEFAULT_MODES)) if (!ok.includes((host[f] as string | undefined) ?? '')) throw new ApiError('invalid-argument', `HostConfig.${f} ${JSON.stringify(host[f])}: berth does not support it`);
   const log = obj('HostConfig.LogConfig', host.LogConfig);
   if (!['', 'json-file', 'k8s-file', undefined].includes(log.Type as string | undefined) || !isZero(log.Config)) throw new ApiError('invalid-argument', `HostConfig.LogConfig: berth logs to its own file (k8s-file), without options`);
@@ -171,6 +205,7 @@ export function createOptions(body: Json, name: string | undefined): CreateReque
       restart: policy,
       monitored: true,
       mounts,
+      ...hostAndSecurity(host),
       network: networkRequest({
         network: network === 'default' ? undefined : network,
         publish: publishTexts(obj('HostConfig.PortBindings', host.PortBindings)),
