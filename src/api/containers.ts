@@ -53,6 +53,9 @@ async function inspect(r: ApiRequest): Promise<void> {
   // "no", as docker's CLI shows it), and an empty list is a list (berth inspect says null, as dockerd).
   if (shown.HostConfig.RestartPolicy.Name === 'no') shown.HostConfig.RestartPolicy.Name = '';
   for (const key of ['CapAdd', 'CapDrop', 'SecurityOpt', 'DeviceCgroupRules', 'GroupAdd']) shown.HostConfig[key] ??= [];
+  // Its log (conmon's k8s-file) is served by /logs as a json-file one is: the driver the API's
+  // definition knows, which compose asks for before it shows a container's logs.
+  shown.HostConfig.LogConfig = { Type: 'json-file', Config: {} };
   sendJson(r, 200, shown);
 }
 
