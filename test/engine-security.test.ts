@@ -13,6 +13,8 @@ import { waitFor } from './helpers/run.js';
 import { DOCKER_CAPABILITIES } from '../src/engine/container-spec.js';
 import { defaultSeccomp } from '../src/engine/seccomp-profile.js';
 import { allCapabilities } from '../src/engine/security.js';
+import { hostDevices } from '../src/engine/host-options.js';
+import { DEFAULT_DEVICES } from '../src/runtime/devices.js';
 import { capabilityMask } from '../src/kernel/capabilities.js';
 
 const skip = !busyboxAvailable() ? BUSYBOX_MISSING_REASON : arch() !== 'x64' ? 'the probe calls syscalls by their x86_64 numbers' : false;
@@ -151,24 +153,27 @@ describe('security flags', { skip }, () => {
     const { berth } = berthRoot(t, 'sec-privileged');
     probeImage(t, berth, 'sec:probe', { 'calls.sh': callScript() });
     const file = profileFile(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_ERRNO' }] });
-    const script = `${STATUS}; sh /calls.sh; ls /dev/net/tun; grep -E ' /(sys|proc/sys|proc/keys|proc/timer_list) ' /proc/self/mountinfo | cut -d' ' -f5,6; echo "getppid $(probe syscall 110)"`;
+    // A node of the host's /dev that a container does not get by default (/dev/net/tun, /dev/kmsg...).
+    const device = hostDevices().find((d) => !DEFAULT_DEVICES.some((own) => own.path === d.path) && d.path !== '/dev/ptmx')?.path;
+    assert.ok(device, 'the host has no device node beyond the default ones');
+    const script = `${STATUS}; sh /calls.sh; ls ${device}; grep -E ' /(sys|proc/sys|proc/keys|proc/timer_list) ' /proc/self/mountinfo | cut -d' ' -f5,6; echo "getppid $(probe syscall 110)"`;
     const out = ok(berth('run', '--rm', '--network', 'none', '--privileged', '--security-opt', `seccomp=${file}`, 'sec:probe', 'sh', '-c', script));
     t.diagnostic(out.trim().split('\n').join('; '));
     assert.equal(status(out, 'Seccomp'), '0', out);
     assert.equal(status(out, 'CapEff'), capHex(allCapabilities()), out);
     assert.equal(results(out).get('unshare(CLONE_NEWUSER)'), 'RET 0', out);
     assert.match(out, /^getppid RET \d+$/m, out);
-    assert.match(out, /^\/dev\/net\/tun$/m, out);
+    assert.match(out, new RegExp(`^${device}$`, 'm'), out);
     assert.match(out, /^\/sys rw,/m, out);
     assert.doesNotMatch(out, /^\/proc\/(sys|keys|timer_list) /m, out);
     // And without it: none of that.
-    const plain = ok(berth('run', '--rm', '--network', 'none', 'sec:probe', 'sh', '-c', script.replace('ls /dev/net/tun', 'ls /dev/net/tun 2>&1')));
+    const plain = ok(berth('run', '--rm', '--network', 'none', 'sec:probe', 'sh', '-c', script.replace(`ls ${device}`, `ls ${device} 2>&1`)));
     assert.match(plain, /^\/sys ro,/m, plain);
     assert.match(plain, /^\/proc\/sys ro,/m, plain);
     assert.match(plain, /No such file/, plain);
   });
 
-  test('exec gets the container\'s seccomp, capabilities and NoNewPrivs; exec --privileged every capability and no seccomp; inspect shows the flags in HostConfig', async (t) => {
+  test('exec gets the container\'s seccomp, capabilities and NoNewPrivs; exec --privileged every capability under the same seccomp filter, as docker\'s; inspect shows the flags in HostConfig', async (t) => {
     const { berth } = berthRoot(t, 'sec-exec');
     probeImage(t, berth, 'sec:probe', { 'calls.sh': callScript() });
     ok(berth('run', '-d', '--name', 'sec-exec', '--network', 'none', '--cap-drop', 'chown', '--security-opt', 'no-new-privileges', 'sec:probe', 'sleep', '1000'));
@@ -179,9 +184,10 @@ describe('security flags', { skip }, () => {
     assert.equal(status(plain, 'CapBnd'), capHex(DOCKER_CAPABILITIES.filter((c) => c !== 'CAP_CHOWN')), plain);
     assert.equal(results(plain).get('keyctl'), EPERM, plain);
     const privileged = ok(berth('exec', '--privileged', 'sec-exec', 'sh', '-c', `${STATUS}; sh /calls.sh`));
-    assert.equal(status(privileged, 'Seccomp'), '0', privileged);
+    assert.equal(status(privileged, 'Seccomp'), '2', privileged);
+    assert.equal(status(privileged, 'NoNewPrivs'), '1', privileged);
     assert.equal(status(privileged, 'CapEff'), capHex(allCapabilities()), privileged);
-    assert.notEqual(results(privileged).get('keyctl'), EPERM, privileged);
+    assert.equal(results(privileged).get('keyctl'), EPERM, privileged);
 
     const host = JSON.parse(ok(berth('inspect', '-f', '{{json .HostConfig}}', 'sec-exec')));
     assert.deepEqual([host.Privileged, host.CapAdd, host.CapDrop, host.SecurityOpt], [false, null, ['chown'], ['no-new-privileges']]);
@@ -192,7 +198,7 @@ describe('security flags', { skip }, () => {
 
   test('bad security flags: one line naming what is wrong, nothing left behind', async (t) => {
     const { berth } = berthRoot(t, 'sec-bad');
-    probeImage(t, berth, 'sec:probe');
+    probeImage(t, berth, 'sec:probe', { 'calls.sh': callScript() });
     const badAction = profileFile(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOPE' }] });
     const badOp = profileFile(t, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_SOMETIMES' }] }] });
     assertRefused(berth, ['--cap-add', 'bogus'], /--cap-add: unknown capability "bogus"/);

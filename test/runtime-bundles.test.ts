@@ -1,16 +1,18 @@
 // Bundles as berth's peers are given them, each run by berth-runtime as runc and crun run it:
 // the config.json `runc spec` writes (ambient capabilities with no inheritable set); a user namespace
-// whose root is another uid on the host, created and then started (runtime-tools' linux_uid_mappings), ...
+// whose root is another uid on the host, created and then started (runtime-tools' linux_uid_mappings);
+// rootfsPropagation shared and unbindable; no mount namespace at all (linux_ns_itype); a seccomp
+// profile that denies a syscall the runtime's own steps make (linux_seccomp).
 // Each config is the generator's own output, changed only where a test must (the command, and
 // `terminal: false` where no console socket is given).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spec } from '../src/oci/runtime-spec.js';
 import { addCapabilities, makeBundle, type Bundle } from './helpers/bundle.js';
-import { isAlivePid, runtime, runtimeOk, runtimeWith, scratchDir, show, tempRoot, unique, waitFor } from './helpers/run.js';
+import { CLI, isAlivePid, runtime, runtimeOk, runtimeWith, scratchDir, show, tempRoot, unique, waitFor } from './helpers/run.js';
 
 /** A busybox bundle whose config.json is what `runc spec` writes there, then `edit`ed. */
 async function runcSpecBundle(t: TestContext, args: string[], edit: (spec: Spec) => void = () => {}): Promise<Bundle> {
@@ -113,4 +115,45 @@ test('rootfsPropagation shared and unbindable: the pivoted root has it, and the 
   const u = runtime(root, 'run', '--bundle', unbindable.dir, unique('unbindable'));
   assert.equal(u.status, 0, show(u));
   assert.match(u.stdout, /Invalid argument\n1\n$/);
+});
+
+test('no mount namespace (runtime-tools linux_ns_itype): the spec\'s mounts are made in the caller\'s, which the container shares', async (t) => {
+  const root = tempRoot(t);
+  const bundle = await makeBundle({
+    args: ['sh', '-c', 'readlink /proc/self/ns/mnt; ls /proc/self/status /dev/null /dev/pts/ptmx'],
+    // The generator's shape: every namespace removed, and with them the hostname; its default has
+    // no masked or read-only paths and a writable root.
+    edit: (s) => {
+      s.linux!.namespaces = [];
+      delete s.hostname;
+      delete s.linux!.maskedPaths;
+      delete s.linux!.readonlyPaths;
+      s.root.readonly = false;
+    },
+  });
+  t.after(bundle.cleanup);
+  // Its mounts land in the namespace the runtime runs in: a namespace of the test's own, gone with it.
+  const script = `${process.execPath} ${CLI} --root ${root} run --bundle ${bundle.dir} ${unique('nomntns')}; echo "exit $?"; readlink /proc/self/ns/mnt; grep -c ' ${bundle.rootfs}/' /proc/self/mountinfo`;
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+  const [insideNs, devNull, ptmx, proc, exit, callerNs, mounts] = r.stdout.trim().split('\n'); // ls sorts
+  assert.equal(exit, 'exit 0', `${r.stdout}${r.stderr}`);
+  assert.equal(insideNs, callerNs);
+  assert.deepEqual([devNull, ptmx, proc], ['/dev/null', '/dev/pts/ptmx', '/proc/self/status']);
+  assert.ok(Number(mounts) >= 5, `the caller's namespace has ${mounts} mounts under the rootfs`);
+});
+
+test('a profile that denies getcwd (runtime-tools linux_seccomp): the container starts, and its getcwd fails', async (t) => {
+  const root = tempRoot(t);
+  const bundle = await makeBundle({
+    args: ['sh', '-c', 'cd /bin && pwd -P; echo "status $?"'],
+    edit: (s) => {
+      s.process.noNewPrivileges = false;
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getcwd'], action: 'SCMP_ACT_ERRNO' }] };
+    },
+  });
+  t.after(bundle.cleanup);
+  const r = runtime(root, 'run', '--bundle', bundle.dir, unique('seccomp'));
+  assert.equal(r.status, 0, show(r));
+  // busybox's pwd prints an empty line when getcwd fails, where it would print /bin.
+  assert.equal(r.stdout.replace(/\nstatus \d+\n$/, ''), '');
 });

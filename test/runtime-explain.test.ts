@@ -45,13 +45,12 @@ describe('--dry-run', () => {
     }
   });
 
-  test('without a mount namespace the plan is a chroot, not a pivot_root', async (t) => {
+  test('without a mount namespace the plan is a chroot, not a pivot_root, and its mounts are said to be the caller\'s', async (t) => {
     const root = tempRoot(t);
     const bundle = await makeBundle({
       args: ['true'],
       edit: (s) => {
         s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
-        delete s.mounts;
         delete s.linux!.maskedPaths;
         delete s.linux!.readonlyPaths;
         s.root.readonly = false;
@@ -61,7 +60,10 @@ describe('--dry-run', () => {
     const r = runtime(root, 'create', '--dry-run', '--bundle', bundle.dir, unique('chroot'));
     assert.equal(r.status, 0, show(r));
     assert.match(r.stdout, new RegExp(`^cd ${bundle.rootfs} && chroot \\.$`, 'm'));
-    assert.doesNotMatch(r.stdout, /pivot_root|mount /);
+    assert.doesNotMatch(r.stdout, /pivot_root/);
+    // Said once, before the first mount, which is the spec's /proc.
+    assert.match(r.stdout, /^# no mount namespace: the mounts below are made in the caller's own mount namespace \(the host's\).*\n(mkdir -p \S+ && )?mount -t proc /m);
+    assert.equal(r.stdout.split('# no mount namespace').length, 2);
   });
 
   test('exec --dry-run prints the join plan and starts nothing', async (t) => {

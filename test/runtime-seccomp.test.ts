@@ -294,11 +294,11 @@ describe('the seccomp step\'s place in the plan', () => {
     assert.deepEqual(ops(placeSeccomp(tail(proc), proc, { filter, listenerSocketFd: 8 })).slice(-4), ['chdir', 'seccomp', 'sync:3', 'execFifo']);
   });
 
-  test('without no_new_privs: after setuid, between a capset that keeps CAP_SYS_ADMIN and the spec\'s own', () => {
+  test('without no_new_privs: after setuid and chdir (a profile may deny its getcwd), between a capset that keeps CAP_SYS_ADMIN and the spec\'s own', () => {
     const steps = placeSeccomp(tail(base), base, { filter, listenerSocketFd: null });
     const at = steps.findIndex((s) => s.op === 'seccomp');
-    assert.deepEqual(ops(steps.slice(at - 2, at + 2)), ['setuid', 'capset', 'seccomp', 'capset']);
-    const [held, final] = [steps[at - 1], steps[at + 1]];
+    assert.deepEqual(ops(steps.slice(at - 4, at + 3)), ['setuid', 'capset', 'umask', 'chdir', 'seccomp', 'capset', 'execFifo']);
+    const [held, final] = [steps[at - 3], steps[at + 1]];
     assert.ok(held.op === 'capset' && final.op === 'capset');
     assert.equal(held.effective, (1n << 5n) | (1n << 21n));
     assert.equal(final.effective, 1n << 5n);

@@ -239,7 +239,7 @@ export const lifecycleCommands: CommandSpec[] = [
       { name: 'env', short: 'e', repeatable: true, value: 'KEY=VALUE', help: 'Set environment variables' },
       { name: 'workdir', short: 'w', value: 'DIR', help: 'Working directory inside the container' },
       { name: 'user', short: 'u', value: 'USER[:GROUP]', help: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
-      { name: 'privileged', boolean: true, help: 'Give extended privileges to the command: all capabilities, no seccomp' },
+      { name: 'privileged', boolean: true, help: "Give extended privileges to the command: all capabilities (the container's seccomp filter still applies, as docker's)" },
       { name: 'explain', boolean: true, help: 'Print each step of the join as a shell line, before it is taken' },
     ],
     async run({ engine }, p) {

@@ -22,7 +22,7 @@ export interface ExecOptions {
   tty: boolean;
   interactive: boolean;
   detach: boolean;
-  /** --privileged: every capability, and not the container's seccomp filter, for this process only. */
+  /** --privileged: every capability for this process only; it stays under the container's seccomp filter, as docker's. */
   privileged?: boolean;
   explain?: Explain;
   /** Streams other than this process's stdio (the Engine API's connection). */
@@ -83,7 +83,6 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
     const started = await ctx.runtime.exec(record.id, proc, {
       stdio: [stdin, out, err],
       foregroundConsole: opts.tty && !opts.detach,
-      withoutSeccomp: opts.privileged,
       onPlan: opts.explain && ((plan, rootfs) => opts.explain?.(renderPlan(plan, { rootfs }))),
     });
     if (!started) return 0;

@@ -3,7 +3,7 @@
 // tool a reader can look up in its man page, and steps no tool does alone become comments.
 
 import { posix } from 'node:path';
-import { MS, NS_FLAGS, SECCOMP_FILTER_FLAG, SyncTag, type NamespaceKind, type PathRef, type Plan, type Step } from '../kernel/plan.js';
+import { MS, NS_FLAGS, RLIMIT_NAMES, rlimitText, SECCOMP_FILTER_FLAG, SyncTag, type NamespaceKind, type PathRef, type Plan, type Step } from '../kernel/plan.js';
 import { CAPABILITIES } from '../kernel/capabilities.js';
 
 /** Where in-root paths are: under the rootfs on the host until the root changes, at `/` after. */
@@ -57,13 +57,6 @@ const PROPAGATION_OPTIONS: [flag: number, name: string][] = [
   [MS.UNBINDABLE, 'unbindable'],
 ];
 
-/** prlimit(1)'s option names, indexed by RLIMIT_* number. */
-const RLIMIT_OPTIONS = [
-  'cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile',
-  'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime',
-];
-const RLIM_INFINITY = 0xffffffffffffffffn;
-
 const S_IFMT = 0o170000;
 const MKNOD_TYPES: Record<number, string> = { 0o020000: 'c', 0o060000: 'b', 0o010000: 'p' };
 
@@ -97,15 +90,26 @@ export function renderMkdir(path: string): string {
 export function renderPlan(plan: Plan, ctx: { rootfs: string }): string[] {
   const lines = [renderClone(plan.cloneFlags), BERTH_INIT_COMMENT];
   let view: View = { rootfs: ctx.rootfs, insideRoot: false };
+  let callersMounts = !hasMountNamespace(plan);
   for (const item of groupJoins(plan.steps)) {
     if (Array.isArray(item)) {
       lines.push(renderSetns(item));
       continue;
     }
+    if (callersMounts && item.op === 'mount') {
+      lines.push("# no mount namespace: the mounts below are made in the caller's own mount namespace (the host's), where everyone sees them, and stay there after the container is gone");
+      callersMounts = false;
+    }
     lines.push(renderStep(item, view));
     if (ROOT_CHANGING_OPS.has(item.op)) view = { ...view, insideRoot: true };
   }
   return lines;
+}
+
+/** Whether the plan's process gets a mount namespace of its own or joins one. */
+function hasMountNamespace(plan: Plan): boolean {
+  if (plan.cloneFlags & NS_FLAGS.mount) return true;
+  return plan.steps.some((step) => (step.op === 'unshare' && step.flags & NS_FLAGS.mount) || (step.op === 'setns' && step.ns === 'mount'));
 }
 
 /** Runs of setns steps gathered into one item each: nsenter joins several namespaces in one call. */
@@ -265,15 +269,12 @@ function renderWriteProc(step: StepOf<'writeProc'>): string {
 }
 
 function renderRlimit(step: StepOf<'rlimit'>): string {
-  const name = RLIMIT_OPTIONS[step.resource];
+  const name = RLIMIT_NAMES[step.resource];
   if (name === undefined) throw new Error(`explain: unknown rlimit resource ${step.resource}`);
   // `$$` is the shell itself: the commands typed after it inherit the limit.
-  return `prlimit --pid $$ --${name}=${rlimitValue(step.soft)}:${rlimitValue(step.hard)}`;
+  return `prlimit --pid $$ --${name}=${rlimitText(step.soft)}:${rlimitText(step.hard)}`;
 }
 
-function rlimitValue(value: bigint): string {
-  return value === RLIM_INFINITY ? 'unlimited' : String(value);
-}
 
 /** setpriv sets only the inheritable set (execve derives permitted and effective): those two follow as a note. */
 function renderCapset(step: StepOf<'capset'>): string {

@@ -1,5 +1,5 @@
 // A plan step in a few words, for error messages: "mount proc on /proc", "exec /bin/sh".
-import { MS, pathOf, type Step } from './plan.js';
+import { MS, pathOf, RLIMIT_NAMES, rlimitText, type Step } from './plan.js';
 
 /** Which part of a step failed, for the steps that check something before their syscall (native/plan.h's enum step_part). */
 export enum StepPart {
@@ -74,7 +74,7 @@ function describeWholeStep(step: Step | undefined): string {
     case 'setdomainname':
       return `setdomainname ${step.name}`;
     case 'rlimit':
-      return `setrlimit ${step.resource}`;
+      return `setrlimit RLIMIT_${(RLIMIT_NAMES[step.resource] ?? String(step.resource)).toUpperCase()} ${rlimitText(step.soft)}:${rlimitText(step.hard)}`;
     case 'setsid':
       return 'setsid';
     case 'console':

@@ -380,3 +380,14 @@ export function encodePlan(plan: Plan): Buffer {
   });
   return Buffer.concat([head, body, ...strings]);
 }
+
+/** The resources' names as prlimit(1) spells them, indexed by RLIMIT_* number (an rlimit step's `resource`). */
+export const RLIMIT_NAMES: readonly string[] = [
+  'cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile',
+  'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime',
+];
+
+/** A limit of an rlimit step as people write it: RLIM_INFINITY is `unlimited`. */
+export function rlimitText(value: bigint): string {
+  return value === 0xffffffffffffffffn ? 'unlimited' : String(value);
+}

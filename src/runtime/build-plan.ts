@@ -48,10 +48,9 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (!hasMountNs && rootfsOverlayOf(spec)) {
     throw new SpecError('config.json', `annotations.${ROOTFS_OVERLAY_ANNOTATION}`, 'an overlay rootfs needs a mount namespace: the engine mounts it itself for chroot isolation');
   }
-  if (!hasMountNs && (spec.mounts?.length ?? 0) > 0) {
-    throw new SpecError('config.json', 'mounts', 'mounts need a mount namespace: without one they would land on the host');
-  }
-  // Without a mount namespace these could only be done to the host's mounts: refused, as runc does,
+  // Without a mount namespace the spec's mounts are made in the caller's, as the runtime-spec has a
+  // container inherit every namespace it does not list, and as runc and crun make them. These three
+  // would change mounts the caller already had (its own root's): refused, as runc refuses them,
   // rather than silently left undone.
   if (!hasMountNs && spec.root.readonly) {
     throw new SpecError('config.json', 'root.readonly', 'a read-only root needs a mount namespace');
@@ -90,6 +89,12 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   } else {
     steps.push({ op: 'openRoot', path: opts.rootfs });
     steps.push(...becomeNamespaceRoot(spec));
+    steps.push(...specMountSteps(spec, ctx));
+    // A /dev of the spec's is a new filesystem: it gets its nodes and links as with a namespace.
+    if ((spec.mounts ?? []).some((m) => m.destination.replace(/\/+$/, '') === '/dev')) {
+      steps.push(...deviceSteps(spec.linux?.devices ?? [], inUserNs));
+      steps.push(...devSymlinkSteps(mountsDevpts(spec)));
+    }
     if (opts.pauseBeforePivot) steps.push({ op: 'sync', tag: SyncTag.BeforePivot });
     steps.push({ op: 'chroot' });
     steps.push(...sysctlSteps(spec));

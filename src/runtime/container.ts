@@ -444,15 +444,13 @@ export class Runtime {
       foregroundConsole?: boolean;
       onPlan?: (plan: Plan, rootfs: string) => void;
       dryRun?: boolean;
-      /** Not under the container's seccomp filter (an engine's `exec --privileged`; runc has no such thing). */
-      withoutSeccomp?: boolean;
     },
   ): Promise<{ process: PlanProcess; consoleMaster?: number } | null> {
     const record = this.states.load(id);
     const status = this.status(record);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in container ${id}: it is ${status}`);
     // The container's filter, as its own process has it (runc does the same for exec).
-    const filter = opts.withoutSeccomp ? null : this.seccompOf(record.config, join(record.bundle, 'config.json'));
+    const filter = this.seccompOf(record.config, join(record.bundle, 'config.json'));
     if (opts.dryRun) {
       // The plan only: no console socket is connected, no process started.
       const seccomp = this.seccompLoad(filter, [], 5).load;

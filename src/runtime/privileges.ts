@@ -84,7 +84,8 @@ const CAP_SYS_ADMIN = capabilityMask(['CAP_SYS_ADMIN']);
  * - Otherwise the kernel takes a filter only from a holder of CAP_SYS_ADMIN, and no_new_privs is
  *   not ours to add (it would disarm the setuid programs of an image that docker and runc leave
  *   working). So CAP_SYS_ADMIN stays effective until the filter is loaded, after the user
- *   changes: the spec's capability sets plus CAP_SYS_ADMIN, load, then the spec's sets exactly.
+ *   changes: the spec's capability sets plus CAP_SYS_ADMIN, then the rest (chdir), load, then the
+ *   spec's sets exactly.
  *   runc loads earlier still, before its user and capability changes.
  */
 export function placeSeccomp(steps: Step[], proc: Process, load: SeccompLoad | null): Step[] {
@@ -103,5 +104,9 @@ export function placeSeccomp(steps: Step[], proc: Process, load: SeccompLoad | n
   const capset = steps[at];
   if (capset?.op !== 'capset') throw new Error('plan: a seccomp filter needs the capability step to be placed after');
   const withSysAdmin: Step = { ...capset, effective: capset.effective | CAP_SYS_ADMIN, permitted: capset.permitted | CAP_SYS_ADMIN };
-  return [...steps.slice(0, at), withSysAdmin, ...loadSteps, ...steps.slice(at)];
+  // Loaded after the steps that make syscalls of their own (chdir checks where it landed with
+  // getcwd, which a profile may deny), before the wait for start, as in the case above.
+  const fifo = steps.findIndex((step) => step.op === 'execFifo');
+  const loadAt = fifo >= 0 ? fifo : steps.length;
+  return [...steps.slice(0, at), withSysAdmin, ...steps.slice(at + 1, loadAt), ...loadSteps, capset, ...steps.slice(loadAt)];
 }
