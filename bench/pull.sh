@@ -87,15 +87,20 @@ PODMAN="podman --root $W/podman-root --runroot $W/podman-run --runtime runc --cg
 names=("berth pull" "skopeo copy")
 prepares=("rm -rf $W/berth" "rm -rf $W/oci")
 commands=("BERTH_ROOT=$W/berth $BERTH pull -q $REF" "skopeo copy -q --src-tls-verify=false docker://$REF oci:$W/oci:big")
+# A row that cannot be measured is said, not dropped silently.
 if [ -x /bin/busybox ]; then
   names+=("berth pull+unpack")
   prepares+=("rm -rf $W/berth-run")
   commands+=("BERTH_ROOT=$W/berth-run $BERTH pull -q $REF && BERTH_ROOT=$W/berth-run $BERTH run --rm $REF true")
+else
+  echo "bench/pull.sh: no /bin/busybox (apt-get install busybox-static): the berth pull+unpack row is left out" >&2
 fi
 if command -v podman >/dev/null; then
   names+=("podman pull")
   prepares+=("$PODMAN rmi -af >/dev/null 2>&1 || true; rm -rf $W/podman-root $W/podman-run")
   commands+=("$PODMAN pull -q --tls-verify=false $REF")
+else
+  echo "bench/pull.sh: podman not installed (apt-get install podman): the podman pull row and the unpack ratio are left out" >&2
 fi
 # Each command once with its output shown: hyperfine hides why a command fails.
 for i in "${!names[@]}"; do

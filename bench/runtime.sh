@@ -48,8 +48,9 @@ sh "$here/scripts/busybox-bundle.sh" "$bundle" /bin/true >/dev/null
 # - ociVersion 1.0.2: crun 1.8 refuses any ociVersion without "1.0" in it ("unknown version
 #   specified"); berth and runc accept 1.0.x too.
 # - an absolute cgroupsPath: without one runc nests the container in the caller's own cgroup (here
-#   the machine's tooling's) while crun uses /<id>; absolute puts both in the same place.
-#   berth-runtime ignores it for now (no cgroups driver yet).
+#   the machine's tooling's) while crun uses /<id>; absolute puts all three in the same place.
+#   berth-runtime makes and removes that cgroup as they do (in every v1 hierarchy and the
+#   cgroup2 tree of this hybrid host), so each run's time includes its cgroup's.
 "$NODE" -e '
   const fs = require("fs");
   const [file, cgroup] = process.argv.slice(1);

@@ -14,6 +14,8 @@ packages="
   docker-registry
   docker.io
   fish
+  gnupg
+  golang-docker-credential-helpers
   golang-github-containers-common
   golang-github-docker-docker-dev
   iproute2
@@ -22,6 +24,7 @@ packages="
   libseccomp-dev
   nftables
   openssl
+  pass
   podman
   procps
   python3

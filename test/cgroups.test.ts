@@ -371,9 +371,15 @@ describe('v2 driver on a fake cgroupfs tree (this host has no v2 controllers)', 
 });
 
 // ---------------------------------------------------------------------------------------------
-// v1's plan on a fake layout: the same checks whatever host runs the suite.
+// v1's plan on a fake layout. Why a fake when this host's v1 is real: the real one is driven for
+// real below (and in cgroups-enforcement.test.ts), but it is one layout, and not the common one.
+// This host mounts cpu and cpuacct apart, beside a cgroup2 tree (hybrid), and has no hugetlb
+// hierarchy; most v1 distributions co-mount cpu,cpuacct in a legacy layout (no cgroup2). The fake
+// is that layout, so the plan for two controllers in one hierarchy (one mkdir, both files) and for
+// a legacy host is checked too, op by op at fixed paths; and the same checks run in the v2 guest,
+// which has no v1 at all. Nothing is written to it but the files a plan reads.
 
-describe('v1 driver plan on a fake v1 layout', () => {
+describe('v1 driver plan on the common legacy layout this host lacks (cpu,cpuacct co-mounted, no cgroup2): a fake tree', () => {
   let base: string;
   let layout: CgroupLayout;
   before(() => {

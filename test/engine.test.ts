@@ -92,7 +92,10 @@ test('run: the image config decides the process (Entrypoint, Cmd, Env, WorkingDi
   const missing = berth('run', '--rm', 'no-such-image:1', 'true');
   assert.equal(missing.status, 125);
   assert.match(missing.stderr, /^berth: .*no-such-image/m);
-  assert.equal(berth('run', '--rm', '-u', 'nosuchuser', 'layers:1', 'true').status, 125);
+  // docker's words for a user the image does not have, one line.
+  const noUser = berth('run', '--rm', '-u', 'nosuchuser', 'layers:1', 'true');
+  assert.equal(noUser.status, 125);
+  assert.equal(noUser.stderr, "berth: unable to find user nosuchuser: no matching entries in the image's /etc/passwd\n");
   assert.equal(ok(berth('ps', '-aq')), '', '--rm and failed runs leave no container');
   assert.deepEqual(overlaysUnder(root), []);
 });

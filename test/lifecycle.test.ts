@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
-import { unique, waitFor } from './helpers/run.js';
+import { cgroupsMentioning, unique, waitFor } from './helpers/run.js';
 import { saveHostNetwork } from './helpers/host-network.js';
 import { BERTH, berthRoot, busyboxRootfsTar, ok, PROJECT, type BerthRoot } from './helpers/berth-cli.js';
 
@@ -48,9 +48,7 @@ function traces(env: BerthRoot, id: string): string[] {
   if (existsSync(join('/run/berth/runtime', id))) found.push('runtime state');
   if (existsSync(join('/run/berth/socket', id))) found.push('attach link');
   if (existsSync(join(env.root, 'exits')) && readdirSync(join(env.root, 'exits')).some((n) => n.startsWith(id))) found.push('exit file');
-  for (const hierarchy of ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/unified', '/sys/fs/cgroup']) {
-    if (existsSync(join(hierarchy, 'berth', id))) found.push(`cgroup in ${hierarchy}`);
-  }
+  found.push(...cgroupsMentioning([id]).map((dir) => `cgroup ${dir}`));
   if (spawnSync('pgrep', ['-f', `--cid ${id}`]).status === 0) found.push('conmon process');
   return found;
 }
@@ -87,9 +85,7 @@ test('run -d: the container outlives berth under conmon; logs -f streams; exec r
   assert.ok(alive(pid), 'the container process runs');
   const conmon = conmonPidOf(env, id);
   assert.match(readFileSync(`/proc/${conmon}/cmdline`, 'utf8'), /conmon/);
-  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${conmon}/status`, 'utf8'))?.[1]);
-  t.diagnostic(`conmon RSS: ${rssKiB} KiB`);
-  assert.ok(rssKiB > 0 && rssKiB < 4096, `conmon RSS ${rssKiB} KiB`);
+  // (Its memory is a measurement: bench/detached.sh.)
 
   // logs -f streams what comes, until the container stops.
   const follower = spawn(process.execPath, [BERTH, 'logs', '-f', name], { env: env.env });
@@ -103,9 +99,8 @@ test('run -d: the container outlives berth under conmon; logs -f streams; exec r
   assert.equal(exec.stdout, `in ${id.slice(0, 12)}\n`);
   assert.equal(ok(env.berth('exec', '-e', 'X=from-exec', '-w', '/etc', name, 'sh', '-c', 'echo $X $(pwd)')), 'from-exec /etc\n');
 
-  const started = Date.now();
+  // The trap's 143 and its line: SIGTERM ended it, not the SIGKILL of the timeout (137).
   assert.equal(ok(env.berth('stop', name)).trim(), name);
-  assert.ok(Date.now() - started < 5_000, 'a container that handles SIGTERM stops without waiting for the timeout');
   assert.equal(await followerDone, 0, 'logs -f ends when the container stops');
   assert.match(followed, /got TERM\n$/);
   assert.equal(inspect(env, name, '{{.State.Status}} {{.State.ExitCode}}'), 'exited 143');
@@ -117,28 +112,27 @@ test('run -d: the container outlives berth under conmon; logs -f streams; exec r
   assert.deepEqual(traces(env, id), []);
 });
 
-test('stop: a container that ignores SIGTERM is killed at the timeout (137); --init makes a shell PID 1 answer SIGTERM (143) and reaps zombies', { skip }, async (t) => {
+test('stop: a container that stays up on SIGTERM gets it, then SIGKILL at the timeout (137); --init makes a shell PID 1 answer SIGTERM (143) and reaps zombies', { skip }, async (t) => {
   const env = withImage(t);
   const stubborn = unique('stubborn');
-  ok(env.berth('run', '-d', '--name', stubborn, IMAGE, 'sleep', '1000'));
-  let started = Date.now();
+  // Its trap notes the SIGTERM and carries on: only the SIGKILL at the timeout ends it.
+  ok(env.berth('run', '-d', '--name', stubborn, IMAGE, 'sh', '-c', 'trap "echo got TERM" TERM; echo up; while :; do sleep 0.1; done'));
+  await waitFor('the trap to be set', () => env.berth('logs', stubborn).stdout === 'up\n', 10_000, 50);
   ok(env.berth('stop', '-t', '1', stubborn));
-  const took = Date.now() - started;
-  // PID 1 of a pid namespace has no default action for SIGTERM: only the SIGKILL at the timeout ends it.
-  assert.ok(took >= 1000, `stopped after ${took} ms, before its timeout`);
+  assert.equal(ok(env.berth('logs', stubborn)), 'up\ngot TERM\n');
   assert.equal(inspect(env, stubborn, '{{.State.ExitCode}}'), '137');
 
   const withInit = unique('init');
   ok(env.berth('run', '-d', '--init', '--name', withInit, IMAGE, 'sh', '-c', 'sh -c "sleep 0.2 & exit 0"; sleep 1000'));
   assert.equal(inspect(env, withInit, '{{.HostConfig.Init}}'), 'true');
-  // tini is PID 1; the orphaned sleep was re-parented to it and reaped: no zombie.
-  await new Promise((r) => setTimeout(r, 800));
-  const ps = ok(env.berth('exec', withInit, 'ps', '-o', 'pid,stat,args'));
-  assert.match(ps, /^\s*1 \S+\s+\/sbin\/docker-init -- sh/m);
-  assert.doesNotMatch(ps, /^\s*\d+ Z/m, ps);
-  started = Date.now();
+  // tini is PID 1; the orphaned sleep, re-parented to it, is reaped once it exits: no zombie.
+  const ps = () => ok(env.berth('exec', withInit, 'ps', '-o', 'pid,stat,args'));
+  await waitFor('the orphaned sleep to exit', () => !/^\s*\d+ \S+\s+sleep 0\.2$/m.test(ps()), 10_000, 100);
+  const listed = ps();
+  assert.match(listed, /^\s*1 \S+\s+\/sbin\/docker-init -- sh/m);
+  assert.doesNotMatch(listed, /^\s*\d+ Z/m, listed);
+  // 143, not the 137 of the SIGKILL at the 10 s timeout: tini forwarded the SIGTERM to the shell.
   ok(env.berth('stop', '-t', '10', withInit));
-  assert.ok(Date.now() - started < 5_000, 'tini forwards SIGTERM: no wait for the timeout');
   assert.equal(inspect(env, withInit, '{{.State.ExitCode}}'), '143');
 });
 

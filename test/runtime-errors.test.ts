@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bindMount, editConfig, makeBundle, type Bundle, type BundleOptions } from './helpers/bundle.js';
-import { isAlivePid, leftovers, runtime, runtimeOk, runtimeWith, show, tempRoot, unique, type Result } from './helpers/run.js';
+import { cgroupMounts, isAlivePid, leftovers, runtime, runtimeOk, runtimeWith, show, tempRoot, unique, type Result } from './helpers/run.js';
 import type { TestContext } from 'node:test';
 import type { Spec } from '../src/oci/runtime-spec.js';
 
@@ -192,7 +192,7 @@ describe('ids', () => {
   });
 });
 
-test('the leak check itself sees a container: its state entry, its process (by command line and by root)', async (t) => {
+test('the leak check itself sees a container: its state entry, its process (by command line and by root), its cgroup in every hierarchy', async (t) => {
   const root = tempRoot(t);
   const bundle = await bundleFor(t, { args: ['sleep', '1000'] });
   const id = unique('seen');
@@ -202,6 +202,7 @@ test('the leak check itself sees a container: its state entry, its process (by c
   assert.ok(found.includes(`state dir entry ${join(root, id)}`), found.join('\n'));
   assert.ok(found.includes(`process ${pid}: sleep 1000 `), found.join('\n'));
   assert.ok(found.includes(`process ${pid} rooted in ${bundle.rootfs}`), found.join('\n'));
+  assert.deepEqual(found.filter((l) => l.startsWith('cgroup ')), cgroupMounts().map((m) => `cgroup ${join(m, 'berth', id)}`));
   runtimeOk(root, 'delete', '--force', id);
   assert.deepEqual(leftovers(root, [id], bundle.rootfs), []);
 });

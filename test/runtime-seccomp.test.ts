@@ -271,7 +271,8 @@ describe('where the filter is loaded', () => {
     const lines = out.trim().split('\n');
     const at = lines.findIndex((l) => l.startsWith('# seccomp: '));
     assert.match(lines[at], /^# seccomp: default ERRNO\(ENOSYS\), \d+ syscalls ERRNO\(EPERM\), \d{3} syscalls allowed, \d+ rules on arguments \(seccomp\(SECCOMP_SET_MODE_FILTER\): \d+ BPF instructions\)$/);
-    assert.ok(at > lines.findIndex((l) => l.startsWith('setpriv --reuid')), out);
+    // Right before the exec whose setpriv changes the user (berth loads the filter after that change).
+    assert.match(lines[at + 1] ?? '', /^exec setpriv .*--reuid /, out);
     // no_new_privs (the default spec's): the last step before exec, after the wait for start.
     assert.ok(at > lines.findIndex((l) => l.startsWith('# wait for start')), out);
     assert.match(lines[at + 1], /^exec /);

@@ -86,24 +86,83 @@ export function renderMkdir(path: string): string {
   return `mkdir -p ${shellQuote(path)}`;
 }
 
-/** The plan as shell lines, in order: first the clone, then one line per step (setns runs share one). */
+/**
+ * The steps setpriv(1) does: one setpriv changes all of them and then runs a program (it does them
+ * in the kernel's required order itself, keeping capabilities across the uid change), so they are
+ * gathered into the one `exec setpriv ... env -i PROGRAM` line, which a shell can run as printed.
+ */
+const SETPRIV_OPS: ReadonlySet<Step['op']> = new Set(['bounding', 'setgroups', 'setgid', 'setuid', 'capset', 'ambient', 'noNewPrivs']);
+
+/**
+ * The plan as shell lines, in order: first the clone, then one line per step (setns runs share one;
+ * setpriv's steps are options of the exec line). Typed into a root shell, the lines make the same
+ * container (test/runtime-explain-replay.test.ts replays them).
+ */
 export function renderPlan(plan: Plan, ctx: { rootfs: string }): string[] {
   const lines = [renderClone(plan.cloneFlags), BERTH_INIT_COMMENT];
   let view: View = { rootfs: ctx.rootfs, insideRoot: false };
+  const setpriv: { options: string[]; notes: string[] } = { options: [], notes: [] };
   let callersMounts = !hasMountNamespace(plan);
   for (const item of groupJoins(plan.steps)) {
     if (Array.isArray(item)) {
       lines.push(renderSetns(item));
       continue;
     }
+    if (SETPRIV_OPS.has(item.op)) {
+      addSetprivOptions(item, setpriv);
+      continue;
+    }
     if (callersMounts && item.op === 'mount') {
       lines.push("# no mount namespace: the mounts below are made in the caller's own mount namespace (the host's), where everyone sees them, and stay there after the container is gone");
       callersMounts = false;
     }
-    lines.push(renderStep(item, view));
+    lines.push(item.op === 'exec' ? renderExec(item, setpriv) : renderStep(item, view));
     if (ROOT_CHANGING_OPS.has(item.op)) view = { ...view, insideRoot: true };
   }
+  // A plan cut short of its exec (a partial render): the privileges as setpriv's own line.
+  if (setpriv.options.length) lines.push(`setpriv ${setpriv.options.join(' ')}${notes(setpriv.notes)}`);
   return lines;
+}
+
+function addSetprivOptions(step: SingleStep, into: { options: string[]; notes: string[] }): void {
+  switch (step.op) {
+    case 'bounding':
+      into.options.push(`--bounding-set ${capabilityList(step.keep)}`);
+      break;
+    case 'setgroups':
+      into.options.push(step.gids.length ? `--groups ${step.gids.join(',')}` : '--clear-groups');
+      break;
+    case 'setgid':
+      into.options.push(`--regid ${step.gid}`);
+      break;
+    case 'setuid':
+      into.options.push(`--reuid ${step.uid}`);
+      break;
+    case 'capset': {
+      into.options.push(`--inh-caps ${capabilityList(step.inheritable)}`);
+      into.notes.push(capsetNote(step));
+      break;
+    }
+    case 'ambient':
+      into.options.push(`--ambient-caps ${capabilityList(step.caps)}`);
+      break;
+    case 'noNewPrivs':
+      into.options.push('--no-new-privs');
+      break;
+  }
+}
+
+function notes(list: string[]): string {
+  return list.length ? `   # ${list.join('; ')}` : '';
+}
+
+function renderExec(step: StepOf<'exec'>, setpriv: { options: string[]; notes: string[] }): string {
+  const program = `env -i ${[...step.env, ...step.argv].map(shellQuote).join(' ')}`;
+  if (!setpriv.options.length) return `exec ${program}`;
+  const line = `exec setpriv ${setpriv.options.join(' ')} ${program}${notes(setpriv.notes)}`;
+  setpriv.options = [];
+  setpriv.notes = [];
+  return line;
 }
 
 /** Whether the plan's process gets a mount namespace of its own or joins one. */
@@ -158,7 +217,7 @@ const STEP_RENDERERS: { [Op in SingleStep['op']]: StepRenderer<Op> } = {
   mount: renderMount,
   mask: (step, view) => {
     const path = hostPath(step.path, view);
-    return `mount --bind /dev/null ${path}   # or: mount -t tmpfs -o ro tmpfs ${path}, when ${path} is a directory; /dev/null checked to be the null device 1:3`;
+    return `if [ -d ${path} ]; then mount -t tmpfs -o ro tmpfs ${path}; elif [ -e ${path} ]; then mount --bind /dev/null ${path}; fi   # /dev/null checked to be the null device 1:3`;
   },
   mknod: renderMknod,
   symlink: (step, view) => `ln -s ${shellQuote(step.target)} ${hostPath(step.path, view)}`,
@@ -177,18 +236,19 @@ const STEP_RENDERERS: { [Op in SingleStep['op']]: StepRenderer<Op> } = {
     (step.bindDevConsole ? ', and bind it onto /dev/console (made in /dev, never through a symlink)' : ''),
   execFifo: (step) =>
     `# wait for start: open the exec FIFO (fd ${step.fd}) for writing; blocks until \`berth-runtime start\``,
-  bounding: (step) => `setpriv --bounding-set ${capabilityList(step.keep)}`,
-  keepCaps: () => '# keep capabilities across setuid (prctl PR_SET_KEEPCAPS)',
-  setgroups: (step) => (step.gids.length ? `setpriv --groups ${step.gids.join(',')}` : 'setpriv --clear-groups'),
-  setgid: (step) => `setpriv --regid ${step.gid}`,
-  setuid: (step) => `setpriv --reuid ${step.uid}`,
-  capset: renderCapset,
-  ambient: (step) => `setpriv --ambient-caps ${capabilityList(step.caps)}`,
-  noNewPrivs: () => 'setpriv --no-new-privs',
+  // setpriv's steps, and exec, are rendered by renderPlan as one line (see SETPRIV_OPS).
+  bounding: () => '',
+  keepCaps: () => '# keep capabilities across setuid (prctl PR_SET_KEEPCAPS): setpriv below does it as well',
+  setgroups: () => '',
+  setgid: () => '',
+  setuid: () => '',
+  capset: () => '',
+  ambient: () => '',
+  noNewPrivs: () => '',
   seccomp: renderSeccomp,
   umask: (step) => `umask ${octal(step.mask)}`,
   chdir: (step) => `cd ${shellQuote(step.path)}`,
-  exec: (step) => `exec env -i ${[...step.env, ...step.argv].map(shellQuote).join(' ')}`,
+  exec: () => '',
 };
 
 /** A path as the shell sees it now: in-root paths sit under the rootfs until the root changes. */
@@ -277,12 +337,10 @@ function renderRlimit(step: StepOf<'rlimit'>): string {
 
 
 /** setpriv sets only the inheritable set (execve derives permitted and effective): those two follow as a note. */
-function renderCapset(step: StepOf<'capset'>): string {
+function capsetNote(step: StepOf<'capset'>): string {
   const permitted = capabilityNames(step.permitted).join(',') || 'none';
   const effective = capabilityNames(step.effective).join(',') || 'none';
-  const note =
-    permitted === effective ? `permitted and effective: ${permitted}` : `permitted: ${permitted}; effective: ${effective}`;
-  return `setpriv --inh-caps ${capabilityList(step.inheritable)}   # ${note}`;
+  return permitted === effective ? `permitted and effective: ${permitted}` : `permitted: ${permitted}; effective: ${effective}`;
 }
 
 /** A capability mask as setpriv's list: drop all, then add each one the mask holds. */

@@ -243,9 +243,36 @@ export function cgroupDirsOf(path: string): string[] {
 }
 
 /**
+ * Cgroup directories, anywhere in every hierarchy mounted here (each v1 one and the v2 tree), whose
+ * name holds one of the marks that can be a cgroup's name (an id, not a path): a container's
+ * `/berth/<id>`, `/berth-test/<id>`, a systemd-form `berth-<id>.scope`.
+ */
+export function cgroupsMentioning(marks: string[]): string[] {
+  const names = marks.filter((m) => m !== '' && !m.includes('/'));
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // removed while walked
+      throw err;
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      const path = join(dir, entry.name);
+      if (names.some((name) => entry.name.includes(name))) found.push(path);
+      else walk(path);
+    }
+  };
+  if (names.length > 0) for (const mount of cgroupMounts()) walk(mount);
+  return found;
+}
+
+/**
  * Everything a failed command must not leave: entries in the state dir, processes mentioning the
- * marks (a bundle path, an id) or rooted in the rootfs, mounts mentioning the marks on the host.
- * Empty when clean.
+ * marks (a bundle path, an id) or rooted in the rootfs, mounts mentioning the marks on the host,
+ * cgroups named after a mark in any hierarchy. Empty when clean.
  */
 export function leftovers(root: string, marks: string[], rootfs?: string): string[] {
   return [
@@ -253,6 +280,7 @@ export function leftovers(root: string, marks: string[], rootfs?: string): strin
     ...processesMentioning(marks).map((p) => `process ${p}`),
     ...(rootfs ? processesRootedAt(rootfs) : []).map((pid) => `process ${pid} rooted in ${rootfs}`),
     ...marks.flatMap(hostMountsUnder).map((m) => `mount ${m}`),
+    ...cgroupsMentioning(marks).map((dir) => `cgroup ${dir}`),
   ];
 }
 

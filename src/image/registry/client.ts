@@ -46,8 +46,8 @@ export interface RegistryOptions {
   retryDelayMs?: number;
   /** The longest a registry's Retry-After is waited for (default 30 s): an hour is not waited out. */
   maxRetryAfterMs?: number;
-  /** Told of each retry (progress lines). */
-  onRetry?: (what: string, attempt: number, err: Error) => void;
+  /** Told of each retry (progress lines), with the wait before it. */
+  onRetry?: (what: string, attempt: number, err: Error, waitMs: number) => void;
 }
 
 export interface Challenge {
@@ -239,9 +239,9 @@ export class RegistryClient {
           if (i > 1 && err instanceof RegistryError) err.message += ` (gave up after ${i} attempts)`;
           throw err;
         }
-        this.options.onRetry?.(what, i, err as Error);
         const base = (this.options.retryDelayMs ?? 250) * 2 ** (i - 1);
         const wait = err instanceof RegistryError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, this.options.maxRetryAfterMs ?? 30_000) : base + Math.random() * base * 0.2;
+        this.options.onRetry?.(what, i, err as Error, wait);
         await delay(wait, signal);
       }
     }
@@ -357,8 +357,9 @@ export class RegistryClient {
             if (err instanceof RegistryError) throw err;
             throw new RegistryError(`${what}: ${describeNetworkError(err)} after ${offset} of ${desc.size} bytes`);
           }
-          client.options.onRetry?.(what, failures, err as Error);
-          await delay((client.options.retryDelayMs ?? 250) * 2 ** (failures - 1), signal);
+          const wait = (client.options.retryDelayMs ?? 250) * 2 ** (failures - 1);
+          client.options.onRetry?.(what, failures, err as Error, wait);
+          await delay(wait, signal);
         }
       }
     }

@@ -97,6 +97,9 @@ export function readCredentials(domain: string, file = dockerConfigFile()): Cred
       throw new ImageError(`credential helper docker-credential-${helper} get: its answer is not JSON`, { cause: err });
     }
     if (typeof doc.Username !== 'string' || typeof doc.Secret !== 'string') throw new ImageError(`credential helper docker-credential-${helper} get: no Username and Secret in its answer`);
+    // docker-credential-pass (0.6) answers a registry it has nothing for with both empty and exit
+    // 0; docker's client sends no credentials then, and neither does berth.
+    if (doc.Username === '' && doc.Secret === '') return undefined;
     // "<token>" marks an identity token (an OAuth refresh token), which berth does not speak.
     if (doc.Username === '<token>') throw new ImageError(`credential helper docker-credential-${helper}: ${key} has an identity token, not a password: not supported`);
     return { username: doc.Username, password: doc.Secret };
@@ -143,7 +146,11 @@ export function removeCredentials(domain: string, dir = dockerConfigDir()): bool
   const config = readConfig(file);
   const key = authKey(domain);
   const helper = helperFor(config, key, file);
-  if (helper !== undefined) return runHelper(helper, 'erase', key) !== undefined;
+  if (helper !== undefined) {
+    // Asked first: helpers differ in how an erase of nothing fails (pass: "is not in the password store").
+    if (readCredentials(domain, file) === undefined) return false;
+    return runHelper(helper, 'erase', key) !== undefined;
+  }
   const auths = config.auths ?? {};
   const keys = [key, `https://${key}`, `http://${key}`].filter((k) => k in auths);
   if (keys.length === 0) return false;

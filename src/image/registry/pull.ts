@@ -21,7 +21,7 @@ export type PullEvent =
   | { type: 'exists'; id: string; size: number }
   | { type: 'start'; id: string; size: number }
   | { type: 'progress'; id: string; current: number; size: number }
-  | { type: 'retry'; id: string; attempt: number; reason: string }
+  | { type: 'retry'; id: string; attempt: number; reason: string; waitMs: number }
   /** A partial download that an earlier pull left is continued from `offset`. */
   | { type: 'resumed'; id: string; offset: number; size: number }
   | { type: 'done'; id: string; size: number };
@@ -71,10 +71,10 @@ async function pullReference(store: ImageStore, ref: Reference, reference: strin
   const want = options.platform ?? hostPlatform();
   const client = new RegistryClient(ref.domain, {
     ...options,
-    onRetry: (w, attempt, err) => {
-      options.onRetry?.(w, attempt, err);
+    onRetry: (w, attempt, err, waitMs) => {
+      options.onRetry?.(w, attempt, err, waitMs);
       const id = /sha256:[a-f0-9]{64}/.exec(w)?.[0];
-      if (id !== undefined) emit({ type: 'retry', id, attempt, reason: err.message });
+      if (id !== undefined) emit({ type: 'retry', id, attempt, reason: err.message, waitMs });
     },
   });
   const repo = ref.path;
