@@ -1,7 +1,7 @@
 // `berth build` on real containers from the busybox test image: a few builds, each checked in
 // several ways (the image's config and history, what its containers see, the cache, the errors),
 // and after each: no container, mount or cgroup of the build left, no dangling image.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -12,8 +12,12 @@ import { expandWord } from '../src/build/expand.js';
 import { IgnoreRules } from '../src/build/dockerignore.js';
 import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON, FIXTURE_REF } from './helpers/image-fixture.js';
 import { berthRoot, ok, type BerthRoot } from './helpers/berth-cli.js';
+import { saveHostNetwork } from './helpers/host-network.js';
 
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
+
+// RUN is on the default bridge unless --network: ip_forward and /run/netns as they were, after.
+after(saveHostNetwork());
 
 /** A context directory with these files (a string is a file, null a directory, `-> x` a symlink). */
 function context(t: { after: (fn: () => void) => void }, files: Record<string, string | null>): string {
@@ -184,14 +188,16 @@ test('errors: a bad line, a failing RUN, a missing or escaping COPY source, ADD 
   r = b.berth('build', dockerfile(`FROM ${FIXTURE_REF}\nEXPOSE 80/tcpx\n`));
   assert.equal(r.stderr, 'berth: Dockerfile line 2: EXPOSE: invalid containerPort: 80/tcpx\n');
 
-  // A failing RUN: its exit status, docker's message; its container, cgroup and mounts gone.
-  r = b.berth('build', '--network', 'none', dockerfile(`FROM ${FIXTURE_REF}\nRUN echo before > /x\nRUN echo failing && exit 3\n`));
+  // A failing RUN, on the default network: its exit status, docker's message; its container,
+  // cgroup, mounts and network namespace gone.
+  r = b.berth('build', dockerfile(`FROM ${FIXTURE_REF}\nRUN echo before > /x\nRUN echo failing && exit 3\n`));
   assert.equal(r.status, 3, r.stderr);
   assert.match(r.stdout, /failing\n/);
   assert.equal(r.stderr, "berth: The command '/bin/sh -c echo failing && exit 3' returned a non-zero code: 3\n");
   const ran = [...r.stdout.matchAll(/Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
   assert.equal(ran.length, 2);
   assert.deepEqual(cgroupsOf(ran), []);
+  assert.deepEqual(ran.filter((id) => existsSync(`/run/netns/berth-${id}`)), []);
   assert.deepEqual(leftovers(b), { containers: '', dangling: '' });
 
   // Sources: missing; `..` and an absolute symlink stay inside the context (there, they name nothing).
@@ -212,4 +218,50 @@ test('errors: a bad line, a failing RUN, a missing or escaping COPY source, ADD 
   assert.match(id, /^sha256:/);
   assert.equal(ok(b.berth('run', '--rm', '--network', 'none', 'fromtar')), 'a\n');
   assert.deepEqual(readdirSync(join(b.root, 'tmp')).filter((n) => n.startsWith('build-')), [], 'the extracted context is removed');
+});
+
+test('multi-stage: COPY --from a stage by name and index and from an image, FROM scratch, --target, ONBUILD, ADD of a local tar, --network host', { skip }, async (t) => {
+  const b = berthRoot(t, 'build-multi');
+  await buildTestImage(new ImageStore(b.root));
+  const dir = context(t, { 'pkg/inside.txt': 'from the tar\n' });
+  execFileSync('tar', ['-C', join(dir, 'pkg'), '-czf', join(dir, 'pkg.tar.gz'), 'inside.txt']);
+  writeFileSync(join(dir, 'Dockerfile'), `
+FROM ${FIXTURE_REF} AS builder
+ARG VERSION=0
+RUN mkdir /out && echo "built $VERSION" > /out/artifact && echo other > /out/other && cat /proc/net/dev > /out/netdev
+ONBUILD RUN echo triggered > /onbuild.txt
+
+FROM scratch AS final
+COPY --from=builder /out/artifact /artifact
+COPY --from=0 /out/other /out/netdev /more/
+COPY --from=${FIXTURE_REF} /bin/busybox /bin/busybox
+ADD pkg.tar.gz /unpacked/
+ENTRYPOINT ["/bin/busybox"]
+
+FROM builder AS child
+RUN cat /onbuild.txt
+`);
+  const out = ok(b.berth('build', '--network', 'host', '--build-arg', 'VERSION=7', '--target', 'final', '-t', 'multi:final', dir));
+  assert.match(out, /^Step 1\/10 : FROM /);
+  assert.match(out, /Step 10\/10 : ENTRYPOINT \["\/bin\/busybox"\]\n/);
+  assert.doesNotMatch(out, /FROM builder AS child/, '--target stops at its stage');
+  assert.equal(ok(b.berth('run', '--rm', '--network', 'none', 'multi:final', 'cat', '/artifact', '/more/other', '/unpacked/inside.txt')), 'built 7\nother\nfrom the tar\n');
+  const netdev = ok(b.berth('run', '--rm', '--network', 'none', 'multi:final', 'cat', '/more/netdev'));
+  assert.ok(netdev.split('\n').filter((l) => /^\s+\w+:/.test(l)).length > 1, `RUN with --network host sees the host's interfaces:\n${netdev}`);
+  const final = await imageConfig(new ImageStore(b.root), 'multi:final');
+  assert.equal(final.rootfs.diff_ids.length, 4, 'FROM scratch: only the four COPY/ADD layers');
+  assert.deepEqual(final.history!.map((h) => h.created_by!.replace(/[0-9a-f]{64}/, 'H')), [
+    '/bin/sh -c #(nop) COPY file:H in /artifact ',
+    '/bin/sh -c #(nop) COPY multi:H in /more/ ',
+    '/bin/sh -c #(nop) COPY file:H in /bin/busybox ',
+    '/bin/sh -c #(nop) ADD file:H in /unpacked/ ',
+    '/bin/sh -c #(nop)  ENTRYPOINT ["/bin/busybox"]',
+  ]);
+
+  // The whole file: the last stage is built FROM the first, whose ONBUILD trigger runs first.
+  const all = ok(b.berth('build', '--network', 'none', '--build-arg', 'VERSION=7', '-t', 'multi:child', dir));
+  assert.match(all, /Step 11\/12 : FROM builder AS child\n ---> [0-9a-f]{12}\n# Executing 1 build trigger\n ---> Running in .*\n ---> Removing .*\n ---> [0-9a-f]{12}\nStep 12\/12 : RUN cat \/onbuild.txt\n ---> Running in [0-9a-f]{12}\ntriggered\n/);
+  const child = await imageConfig(new ImageStore(b.root), 'multi:child');
+  assert.equal(child.config!.OnBuild ?? null, null, 'the triggers ran, and are not passed on');
+  assert.deepEqual(leftovers(b), { containers: '', dangling: '' });
 });

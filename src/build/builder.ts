@@ -14,7 +14,7 @@ import type { EngineService } from '../engine/service.js';
 import { resolveUser } from '../engine/users.js';
 import { commitImage, ensureImage, familiarName, imageConfig, parsePlatform, parseReference, shortId, type ContainerConfig } from '../image/index.js';
 import { BuildCache } from './cache.js';
-import { BuildContext, findSources, openIn, RunFailedError } from './context.js';
+import { BuildContext, BuildError, findSources, openIn, RunFailedError } from './context.js';
 import { copySources, ensureDirectory, hashSources, type CopyRequest, type Owner } from './copy.js';
 import { expandWord } from './expand.js';
 import { applyConfigInstruction, commandOf, failAt, normalizePath, stageVars, underWorkdir, type Stage } from './instructions.js';
@@ -92,6 +92,7 @@ class Builder {
     const triggers = (stage.config.OnBuild as string[] | null | undefined) ?? [];
     if (triggers.length > 0) {
       this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      // Not passed on: the next step commits the stage's config, without them.
       stage.config = { ...stage.config, OnBuild: null };
       for (const trigger of triggers) {
         const ins = parseDockerfile(trigger).instructions[0];
@@ -260,7 +261,7 @@ class Builder {
           closeSync(stdin);
         }
         if (code !== 0) throw new RunFailedError(argv, code);
-        const image = await this.engine.commit(record.id, { createdBy, ...(stage.author !== undefined ? { author: stage.author } : {}), buildCache: true });
+        const image = await this.engine.commit(record.id, { createdBy, config: stage.config, ...(stage.author !== undefined ? { author: stage.author } : {}), buildCache: true });
         return image.id;
       } finally {
         await this.engine.remove(record.id, true);
@@ -273,7 +274,7 @@ class Builder {
    * A container of the stage's image that is never started: `work` writes into its root, and its
    * change is committed (or, when nothing changed, only the config is: `emptyOk`).
    */
-  private async containerStep(stage: Stage, createdBy: string, work: (root: CopyRoot) => Promise<void>, config?: ContainerConfig): Promise<string> {
+  private async containerStep(stage: Stage, createdBy: string, work: (root: CopyRoot) => Promise<void>, config: ContainerConfig = stage.config): Promise<string> {
     const record = await this.engine.create({
       image: stage.imageId,
       command: ['/bin/sh', '-c', `#(nop) ${createdBy}`],
@@ -289,10 +290,10 @@ class Builder {
     try {
       await this.engine.withContainerRoot(record.id, work);
       if (this.engine.diff(record.id).length === 0) {
-        const image = await commitImage(this.engine.images, { parent: stage.imageId, layers: [], ...(config !== undefined ? { config } : {}), history: { created_by: createdBy }, ...(stage.author !== undefined ? { author: stage.author } : {}), buildCache: true });
+        const image = await commitImage(this.engine.images, { parent: stage.imageId, layers: [], config, history: { created_by: createdBy }, ...(stage.author !== undefined ? { author: stage.author } : {}), buildCache: true });
         return image.id;
       }
-      const image = await this.engine.commit(record.id, { createdBy, ...(config !== undefined ? { config } : {}), ...(stage.author !== undefined ? { author: stage.author } : {}), buildCache: true });
+      const image = await this.engine.commit(record.id, { createdBy, config, ...(stage.author !== undefined ? { author: stage.author } : {}), buildCache: true });
       return image.id;
     } finally {
       await this.engine.remove(record.id, true);
@@ -440,6 +441,7 @@ export async function build(engine: EngineService, options: BuildOptions, progre
     if (unused.length) progress.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     // The result: no longer a cache-only image, with its names.
     const record = engine.images.resolve(last!.imageId);
+    if ((await engine.images.manifest(record)).layers.length === 0) throw new BuildError('the image has no layer (FROM scratch with no COPY, ADD or RUN): an OCI image needs one at least');
     engine.images.putImage({ manifest: record.manifest, names: options.tags ?? [] });
     progress.stream(`Successfully built ${shortId(record.id)}\n`);
     for (const tag of options.tags ?? []) progress.stream(`Successfully tagged ${familiarName(parseReference(tag))}\n`);

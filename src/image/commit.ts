@@ -67,7 +67,7 @@ export async function commitImage(store: ImageStore, options: CommitOptions): Pr
     };
     const configDesc = await store.ingest(encodeJSON(config), { mediaType: MediaType.ociConfig, lease, what: 'commit: config' });
     const layers = [...(parent?.layers.map((l) => l.descriptor) ?? []), ...newLayers.map((l) => l.descriptor)];
-    const manifestDesc = await store.ingest(encodeJSON(buildManifest(configDesc, layers)), { mediaType: MediaType.ociManifest, lease, what: 'commit: manifest' });
+    const manifestDesc = await store.ingest(encodeJSON(buildManifest(configDesc, layers, undefined, options.buildCache === true)), { mediaType: MediaType.ociManifest, lease, what: 'commit: manifest' });
     const platform = { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) };
     return store.putImage({ manifest: { ...manifestDesc, platform }, names: options.ref !== undefined ? [options.ref] : [], ...(options.buildCache ? { buildCache: true } : {}) });
   } finally {

@@ -122,9 +122,14 @@ export function cleanDescriptor(d: Descriptor): Descriptor {
   return out;
 }
 
-/** An OCI image manifest for a config and layers (berth's own images: load, import, commit). */
-export function buildManifest(config: Descriptor, layers: Descriptor[], annotations?: Record<string, string>): ImageManifest {
-  if (layers.length === 0) throw new ImageError('an image manifest needs at least one layer');
+/**
+ * An OCI image manifest for a config and layers (berth's own images: load, import, commit). The
+ * image-spec's schema wants one layer at least; `allowNoLayers` is for a build's own steps before
+ * the first layer of a `FROM scratch` stage, which never leave the store (the build refuses such a
+ * result).
+ */
+export function buildManifest(config: Descriptor, layers: Descriptor[], annotations?: Record<string, string>, allowNoLayers = false): ImageManifest {
+  if (layers.length === 0 && !allowNoLayers) throw new ImageError('an image manifest needs at least one layer');
   return {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
