@@ -10,6 +10,7 @@ packages="
   busybox-static
   conmon
   containerd
+  containernetworking-plugins
   docker-compose
   docker-registry
   docker.io

@@ -9,14 +9,15 @@
 // temp dir and runs with --network none; containerd is a private daemon with its own root, state
 // dir and socket, stopped at the end; the cgroups both make (the test's parent, podman's conmon
 // cgroup under it) are removed, and so are the dirs they make on first use at fixed places.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON, writeDockerSaveFixture } from './helpers/image-fixture.js';
 import { busyboxRootfsTar, PROJECT } from './helpers/berth-cli.js';
-import { cgroupDirsOf, hostMountsUnder, isAlivePid, processesMentioning, runtime, show, unique, waitFor } from './helpers/run.js';
+import { cgroupParent, engineDir, ok, removeIfNew, run, startContainerd, undoStack, type Run } from './helpers/engines.js';
+import { cgroupDirsOf, isAlivePid, runtime, show, unique, waitFor } from './helpers/run.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
 
@@ -34,97 +35,6 @@ const STOPPABLE = ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done'
 
 /** /proc/PID/cmdline of a process started with `args`. */
 const cmdline = (args: string[]) => args.map((a) => `${a}\0`).join('');
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], timeoutMs = 60_000): Run {
-  const r = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs });
-  if (r.error) throw new Error(`${command}: ${r.error.message} (scripts/setup.sh installs it)`);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(what: string, r: Run): string {
-  assert.equal(r.status, 0, `${what}: exit ${r.status}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`);
-  return r.stdout;
-}
-
-type Undo = () => void | Promise<void>;
-
-/**
- * Undo steps run after the test, last registered first (a container before the daemon that runs
- * it, the daemon before its dirs, the dirs before the cgroups of the processes that used them),
- * each one even when an earlier one failed; the first failure is the test's.
- */
-function undoStack(t: TestContext): (undo: Undo) => void {
-  const stack: Undo[] = [];
-  t.after(async () => {
-    let failure: unknown;
-    for (const undo of stack.reverse()) {
-      try {
-        await undo();
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-    if (failure !== undefined) throw failure;
-  });
-  return (undo) => void stack.push(undo);
-}
-
-/**
- * A temp dir for an engine's files; at the end nothing mounted under it, no process naming it
- * (the engine's helpers, which would write into it again), and it is removed.
- */
-function engineDir(defer: (undo: Undo) => void, name: string): string {
-  const dir = mkdtempSync(`/tmp/berth-test-${name}-`);
-  defer(async () => {
-    try {
-      await waitFor(`the processes naming ${dir} to end`, () => processesMentioning([dir]).length === 0, 20_000, 50);
-      assert.deepEqual(hostMountsUnder(dir), [], `${name} left mounts`);
-    } finally {
-      for (const line of processesMentioning([dir])) process.kill(Number(line.split(':')[0]), 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-  return dir;
-}
-
-/**
- * When `dir` does not exist now (made by an engine on first use, at a place fixed in its code),
- * removes it at the end with the empty dirs the engine made in it: only empty ones, so that what
- * another user of the engine put there meanwhile stays.
- */
-function removeIfNew(defer: (undo: Undo) => void, dir: string): void {
-  if (existsSync(dir)) return;
-  const removeEmpty = (path: string): void => {
-    for (const entry of readdirSync(path, { withFileTypes: true })) if (entry.isDirectory()) removeEmpty(join(path, entry.name));
-    try {
-      rmdirSync(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
-    }
-  };
-  defer(() => {
-    if (existsSync(dir)) removeEmpty(dir);
-  });
-}
-
-/** A cgroup parent of the test's own; at the end it and the engine's cgroups under it are removed. */
-function cgroupParent(defer: (undo: Undo) => void, name: string): string {
-  const parent = `/${unique(name)}`;
-  defer(() => {
-    for (const dir of cgroupDirsOf(parent)) {
-      // The engine's own cgroups under it (podman's `conmon`), empty by now.
-      for (const child of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory())) rmdirSync(join(dir, child.name));
-      rmdirSync(dir);
-    }
-  });
-  return parent;
-}
 
 /**
  * `podman ARGS` with containers/image's blob-info cache, which is fixed at
@@ -213,40 +123,15 @@ test('containerd\'s runc shim with --runc-binary berth-runtime: ctr run --rm, th
   // The shims' sockets go to /run/containerd/s, fixed in containerd 1.6.
   removeIfNew(defer, '/run/containerd');
   const dir = engineDir(defer, 'containerd');
-  const socket = join(dir, 'containerd.sock');
-  writeFileSync(
-    join(dir, 'config.toml'),
-    [
-      'version = 2',
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      // Only what ctr run needs: no CRI (kubernetes), no snapshotters for other filesystems.
-      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]',
-      `[grpc]\n  address = "${socket}"`,
-      `[ttrpc]\n  address = "${socket}.ttrpc"`,
-      '[debug]\n  address = ""',
-      '[metrics]\n  address = ""',
-      '',
-    ].join('\n'),
-  );
-  const daemon = spawn('containerd', ['--config', join(dir, 'config.toml'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let daemonLog = '';
-  daemon.stderr.on('data', (d: Buffer) => (daemonLog += d));
-  const daemonExited = new Promise<void>((resolve) => daemon.on('exit', () => resolve()));
-  const ctr = (...args: string[]) => run('ctr', ['--address', socket, ...args]);
+  const { ctr } = await startContainerd(defer, dir);
   /** A container to remove before containerd stops, when the test ends before it did. */
   let running: string | undefined;
-  defer(async () => {
-    if (running !== undefined) {
-      ctr('task', 'kill', '-s', 'SIGKILL', running);
-      ctr('task', 'delete', '--force', running);
-      ctr('container', 'rm', running);
-    }
-    daemon.kill('SIGTERM');
-    await daemonExited;
+  defer(() => {
+    if (running === undefined) return;
+    ctr('task', 'kill', '-s', 'SIGKILL', running);
+    ctr('task', 'delete', '--force', running);
+    ctr('container', 'rm', running);
   });
-  await waitFor('containerd to serve its socket', () => ctr('version').status === 0 || daemon.exitCode !== null, 20_000, 50);
-  assert.equal(daemon.exitCode, null, `containerd ended: ${daemonLog}`);
 
   const archive = join(dir, 'busybox.tar');
   await writeDockerSaveFixture(archive, { repoTags: ['berth-test/busybox:containerd'] });

@@ -68,7 +68,7 @@ test('hooks: all six kinds run in order, each with the state on stdin, createCon
     assert.equal(readFileSync(join(io, `${kind}.pidns`), 'utf8').trim(), containerPidns, `${kind} runs in the container's PID namespace`);
   }
   assert.equal(readFileSync(join(io, 'startContainer.hostname'), 'utf8').trim(), 'hooked');
-  for (const [kind, status] of [['createRuntime', 'creating'], ['startContainer', 'created'], ['poststart', 'running'], ['poststop', 'stopped']]) {
+  for (const [kind, status] of [['prestart', 'created'], ['createRuntime', 'created'], ['createContainer', 'created'], ['startContainer', 'created'], ['poststart', 'running'], ['poststop', 'stopped']]) {
     const state = JSON.parse(readFileSync(join(io, `${kind}.json`), 'utf8'));
     assert.equal(state.id, id);
     assert.equal(state.status, status, `${kind}'s state`);

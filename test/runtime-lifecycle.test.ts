@@ -2,12 +2,12 @@
 // list, delete; run's exit status; the pid file; spec. Real containers, each with its own --root.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { bindMount, makeBundle } from './helpers/bundle.js';
 import { validateAgainstRuntimeSchema } from './helpers/oci-schema.js';
-import { isAlivePid, lastLine, processesRootedAt, runtime, runtimeInBackground, runtimeOk, runtimeWith, scratchDir, show, tempRoot, unique, waitFor } from './helpers/run.js';
+import { cgroupDirsOf, isAlivePid, lastLine, processesRootedAt, runtime, runtimeInBackground, runtimeOk, runtimeWith, scratchDir, show, tempRoot, unique, waitFor } from './helpers/run.js';
 
 interface State {
   ociVersion: string;
@@ -238,7 +238,7 @@ function processFile(bundle: string, args: string[]): string {
 // "container not running" and "does not exist" mean "already gone" to them. runc 1.1 was run
 // beside berth-runtime on the same bundles to find the answers these tests hold.
 describe('the verbs as containerd’s runc shim calls them, answered as runc answers', () => {
-  test('a stopped container: kill --all reaches what its init left in the cgroup and exits 0; a plain kill says “container not running”; events, update, pause, exec refused; delete', async (t) => {
+  test('a stopped container: kill --all reaches what its init left in the cgroup and exits 0; a plain kill says “container not running”; events, update, pause, exec refused; half deleted, it still answers; delete', async (t) => {
     const root = tempRoot(t);
     // No PID namespace of its own (as a container in its pod's): the init's child outlives it.
     const bundle = await makeBundle({
@@ -268,6 +268,11 @@ describe('the verbs as containerd’s runc shim calls them, answered as runc ans
       const r = runtime(root, ...args);
       assert.notEqual(r.status, 0, `${args[0]} of a stopped container: ${show(r)}`);
     }
+    // Half deleted (its cgroup gone, its state left, as after a delete cut short): the verbs still answer.
+    for (const dir of cgroupDirsOf(`/berth/${id}`)) rmdirSync(dir);
+    runtimeOk(root, 'kill', '--all', id, 'KILL');
+    assert.deepEqual(JSON.parse(runtimeOk(root, 'ps', '--format', 'json', id)), []);
+    assert.equal(state(root, id).status, 'stopped');
     runtimeOk(root, 'delete', id);
     assert.deepEqual(readdirSync(root).filter((e) => !e.startsWith('.')), []);
   });

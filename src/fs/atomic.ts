@@ -1,13 +1,24 @@
 // Files that are either wholly the old content or wholly the new one: written to a temp file
 // beside them (on the same filesystem), fsynced, then renamed over. A crash at any point leaves
 // one or the other, never half; a failed write leaves no temp behind.
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isMissing } from '../errors.js';
 
+/**
+ * Eight hex digits that keep two writers of one file (or a writer and a dead one's leftover under
+ * a reused pid) from picking the same temp name. Not a secret: the temp is opened O_EXCL, so a
+ * name taken already fails the write instead of being followed. Math.random rather than
+ * node:crypto, whose loading alone costs every berth-runtime command about 5 ms (issue 17).
+ */
+function tempSuffix(): string {
+  return Math.floor(Math.random() * 0x1_0000_0000)
+    .toString(16)
+    .padStart(8, '0');
+}
+
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${tempSuffix()}`);
   const fd = openSync(temp, 'wx', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);

@@ -248,11 +248,13 @@ export class Runtime {
             writeIdMaps(spec, pid);
           }
           if (tag === SyncTag.BeforePivot) {
-            const creating = ociState(record, 'creating');
-            await runHooks('prestart', spec.hooks?.prestart, creating);
-            await runHooks('createRuntime', spec.hooks?.createRuntime, creating);
+            // The state these hooks read says `created`, as runtime-tools' hooks_stdin and crun
+            // have it: the container's namespaces and mounts exist, its program has not run.
+            const created = ociState(record, 'created');
+            await runHooks('prestart', spec.hooks?.prestart, created);
+            await runHooks('createRuntime', spec.hooks?.createRuntime, created);
             record.namespaces = namespaceFiles(spec, pid);
-            await this.runHooksInside('createContainer', spec.hooks?.createContainer, record, creating);
+            await this.runHooksInside('createContainer', spec.hooks?.createContainer, record, created);
           }
           if (tag === SyncTag.SeccompListener) {
             handOverListener(filter!.listener!, seccomp.receiveFd, pid, ociState(record, 'creating'));

@@ -4,8 +4,8 @@
 // runtime's root (a tmpfs, /run/berth-runtime/.seccomp: the dot keeps it from reading as a
 // container id), each entry written by rename and verified by its own hash before it is used:
 // a truncated or damaged entry is compiled again and replaced, never loaded.
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { nativeArchitecture } from '../kernel/seccomp.js';
@@ -33,8 +33,13 @@ interface EntryMeta {
   programBytes: number;
 }
 
+// node:crypto is loaded on first use, not at import: loading it costs every berth-runtime command
+// about 5 ms of start (issue 17), and only a spec with a seccomp profile hashes anything.
+let crypto: typeof import('node:crypto') | undefined;
+
 function sha256(data: string | Buffer): Buffer {
-  return createHash('sha256').update(data).digest();
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return crypto.createHash('sha256').update(data).digest();
 }
 
 export class SeccompCache {

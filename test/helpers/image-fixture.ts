@@ -59,13 +59,13 @@ export interface FixtureLayer {
 
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'rm', 'ps', 'id', 'stat', 'true', 'false', 'sleep', 'mkdir', 'touch', 'env', 'hostname'];
 
-/** The three layers, bottom first. */
-export async function busyboxLayers(): Promise<FixtureLayer[]> {
+/** The three layers, bottom first; `applets` linked in the base layer besides the usual ones. */
+export async function busyboxLayers(applets: string[] = []): Promise<FixtureLayer[]> {
   const busybox = readFileSync(BUSYBOX);
   const base = await makeTar([
     [{ name: 'bin', type: 'dir' }],
     [{ name: 'bin/busybox', type: 'file', mode: 0o755 }, busybox],
-    ...APPLETS.map((a): [TarEntryInput] => [{ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' }]),
+    ...[...APPLETS, ...applets.filter((a) => !APPLETS.includes(a))].map((a): [TarEntryInput] => [{ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' }]),
     // The link's header carries the file's mode, as GNU tar and docker write it: containerd applies it to the inode.
     [{ name: 'bin/busybox-hardlink', type: 'hardlink', linkname: 'bin/busybox', mode: 0o755 }],
     [{ name: 'etc', type: 'dir' }],
@@ -118,6 +118,10 @@ export interface DockerSaveOptions {
   repoTags?: string[];
   /** Put a wrong digest in the config's rootfs.diff_ids[1]. */
   wrongDiffID?: boolean;
+  /** The image's config (its command, environment), instead of FIXTURE_CONFIG. */
+  config?: ContainerConfig;
+  /** More busybox applets in /bin. */
+  applets?: string[];
 }
 
 export interface DockerSaveFixture {
@@ -132,7 +136,7 @@ export interface DockerSaveFixture {
  * alone) whose layer path is a symlink to the first image's, as docker writes shared layers.
  */
 export async function writeDockerSaveFixture(file: string, options: DockerSaveOptions = {}): Promise<DockerSaveFixture> {
-  const layers = await busyboxLayers();
+  const layers = await busyboxLayers(options.applets);
   const plain = layers.map((l) => (l.compression === 'gzip' ? { ...l, blob: gunzipped(l), compression: 'none' as const, digest: l.diffID } : l));
   const diffIDs = plain.map((l) => l.diffID);
   if (options.wrongDiffID) diffIDs[1] = digestOf(Buffer.from('not this layer'));
@@ -140,7 +144,7 @@ export async function writeDockerSaveFixture(file: string, options: DockerSaveOp
     architecture: imageArchitecture(),
     os: 'linux',
     created: FIXTURE_CREATED.toISOString(),
-    config: FIXTURE_CONFIG,
+    config: options.config ?? FIXTURE_CONFIG,
     rootfs: { type: 'layers', diff_ids: diffIDs },
     history: diffIDs.map(() => ({ created: FIXTURE_CREATED.toISOString(), created_by: 'docker-save fixture' })),
   };
