@@ -48,7 +48,15 @@ async function list(r: ApiRequest): Promise<void> {
 async function inspect(r: ApiRequest): Promise<void> {
   const { engine } = r.service;
   const record = await engine.inspect(r.params[0]);
-  sendJson(r, 200, inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id), networkSettings(engine.network.record(record.id))));
+  const shown = inspectContainer(record, engine.bundleSpec(record), engine.monitorPaths(record.id), networkSettings(engine.network.record(record.id))) as { HostConfig: Record<string, unknown> & { RestartPolicy: { Name: string } } };
+  // As the API's definition (swagger.yaml) has them: no restart policy is "" (berth inspect says
+  // "no", as docker's CLI shows it), and an empty list is a list (berth inspect says null, as dockerd).
+  if (shown.HostConfig.RestartPolicy.Name === 'no') shown.HostConfig.RestartPolicy.Name = '';
+  for (const key of ['CapAdd', 'CapDrop', 'SecurityOpt', 'DeviceCgroupRules', 'GroupAdd']) shown.HostConfig[key] ??= [];
+  // Its log (conmon's k8s-file) is served by /logs as a json-file one is: the driver the API's
+  // definition knows, which compose asks for before it shows a container's logs.
+  shown.HostConfig.LogConfig = { Type: 'json-file', Config: {} };
+  sendJson(r, 200, shown);
 }
 
 export const containerRoutes: Route[] = [

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EngineService } from '../engine/service.js';
+import type { ServiceState } from './state.js';
 import { BerthError, errorMessageOf, httpStatusOf, type ErrorKind } from '../errors.js';
 
 /** The API version berth speaks (docker 20.10's), and the oldest it answers. */
@@ -42,6 +43,7 @@ export interface ApiRequest {
   /** Bytes the client sent after the upgraded request's headers. */
   head?: Buffer;
   service: ServiceInfo;
+  state: ServiceState;
 }
 
 /** The common headers of dockerd's answers. */
@@ -85,20 +87,58 @@ export function sendError(res: ServerResponse, method: string, err: unknown): vo
 /** The raw request body, refused past `limit` bytes. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new ApiError('invalid-argument', `request body of ${declared} bytes is over the limit of ${limit}`);
+  // Refused, and the rest read and dropped (never kept), so that the client reads the 400 rather than a reset.
+  const refuse = (message: string) => {
+    req.resume();
+    return new ApiError('invalid-argument', message);
+  };
+  if (declared > limit) throw refuse(`request body of ${declared} bytes is over the limit of ${limit}`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new ApiError('invalid-argument', `request body is over the limit of ${limit} bytes`);
+    if (size > limit) throw refuse(`request body is over the limit of ${limit} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
 }
 
+/**
+ * An upgraded request's body (exec start sends one): its Content-Length bytes, from what came
+ * with the headers and then from the connection; what follows stays for the hijacked stream.
+ */
+async function readUpgradeBody(r: ApiRequest, limit: number): Promise<Buffer> {
+  const length = Number(r.req.headers['content-length'] ?? 0);
+  if (!Number.isSafeInteger(length) || length < 0) throw new ApiError('invalid-argument', 'Content-Length: not a length');
+  if (length > limit) throw new ApiError('invalid-argument', `request body of ${length} bytes is over the limit of ${limit}`);
+  let have = r.head ?? Buffer.alloc(0);
+  const socket = r.socket!;
+  while (have.length < length) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (d: Buffer) => done(d);
+      const onEnd = () => done(null);
+      const done = (d: Buffer | null) => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('close', onEnd);
+        socket.pause();
+        resolve(d);
+      };
+      socket.on('data', onData);
+      socket.once('end', onEnd);
+      socket.once('close', onEnd);
+      socket.resume();
+    });
+    if (chunk === null) throw new ApiError('invalid-argument', 'the connection ended before the request body');
+    have = Buffer.concat([have, chunk]);
+  }
+  r.head = have.subarray(length);
+  return have.subarray(0, length);
+}
+
 /** The body as a JSON object (an empty body is `{}`); anything else is a 400. */
-export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const body = await readBody(req, MAX_JSON_BODY);
+export async function readJson(r: ApiRequest): Promise<Record<string, unknown>> {
+  const body = r.socket ? await readUpgradeBody(r, MAX_JSON_BODY) : await readBody(r.req, MAX_JSON_BODY);
   if (body.length === 0) return {};
   let value: unknown;
   try {
@@ -153,4 +193,19 @@ export function filtersParam(query: URLSearchParams): [string, string][] {
     }
   }
   return out;
+}
+
+/** A body field that is a list of strings (absent: none). */
+export function bodyStrings(where: string, v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ApiError('invalid-argument', `${where}: must be a list of strings`);
+  return v;
+}
+
+/** A body field that is a string (absent or empty: undefined). */
+export function bodyString(where: string, v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new ApiError('invalid-argument', `${where}: must be a string`);
+  return v;
 }

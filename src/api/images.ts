@@ -1,5 +1,8 @@
-// Images: list and inspect, in docker's shapes, from the same store as `berth images`.
-import { familiarName, imageConfig, parseReference, type ImageRecord } from '../image/index.js';
+// Images: list, inspect and pull, in docker's shapes, from the same store as `berth images`.
+import { familiarName, imageConfig, parsePlatform, parseReference, shortId, type ImageRecord } from '../image/index.js';
+import { progressLines, pull, type Credentials } from '../image/registry/index.js';
+import { errorMessageOf } from '../errors.js';
+import { startStream } from './stream.js';
 import { inspectImage } from '../engine/inspect.js';
 import { ApiError, boolParam, filtersParam, sendJson, type ApiRequest } from './http.js';
 import type { Route } from './router.js';
@@ -82,7 +85,61 @@ async function inspect(r: ApiRequest): Promise<void> {
   });
 }
 
+/**
+ * X-Registry-Auth: base64url JSON with a username and password. Without it the pull is anonymous:
+ * the credentials root keeps for its own `berth pull` are never lent to an API client.
+ */
+export function registryAuth(header: string | string[] | undefined): Credentials | null {
+  if (typeof header !== 'string' || header === '') return null;
+  let auth: Record<string, unknown>;
+  try {
+    auth = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new ApiError('invalid-argument', 'X-Registry-Auth: not base64url JSON');
+  }
+  if (typeof auth !== 'object' || auth === null) throw new ApiError('invalid-argument', 'X-Registry-Auth: not a JSON object');
+  if (typeof auth.username === 'string' && auth.username !== '' && typeof auth.password === 'string') return { username: auth.username, password: auth.password };
+  if (auth.identitytoken || auth.registrytoken) throw new ApiError('invalid-argument', 'X-Registry-Auth: berth takes a username and password, not tokens');
+  return null;
+}
+
+/** `POST /images/create?fromImage=&tag=`: a pull, its progress as docker's JSON lines. */
+async function createImage(r: ApiRequest): Promise<void> {
+  if (r.query.get('fromSrc')) throw new ApiError('not-implemented', 'berth does not implement POST /images/create?fromSrc (docker import): use berth import');
+  const from = r.query.get('fromImage');
+  if (!from) throw new ApiError('invalid-argument', 'fromImage: the image to pull is required');
+  const tag = r.query.get('tag');
+  const text = !tag ? from : tag.includes(':') ? `${from}@${tag}` : `${from}:${tag}`;
+  const ref = parseReference(text); // a bad reference is a 400, before any progress
+  const platformText = r.query.get('platform');
+  const platform = platformText ? parsePlatform(platformText) : undefined;
+  const credentials = registryAuth(r.req.headers['x-registry-auth']);
+  const out = startStream(r, 'application/json');
+  const say = (line: Record<string, unknown>) => out.write('stdout', Buffer.from(JSON.stringify(line) + '\r\n'));
+  say({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag ?? 'latest' });
+  try {
+    const before = r.service.engine.images.find(text)?.id;
+    const result = await pull(r.service.engine.images, text, {
+      platform,
+      credentials,
+      onEvent: (e) => {
+        for (const line of progressLines('pull', e)) {
+          // As dockerd: a byte count only while bytes move; a client without a terminal shows the other statuses.
+          const detail = line.status === 'Downloading' && line.total ? { current: line.current ?? 0, total: line.total } : {};
+          say({ status: line.status, progressDetail: detail, id: shortId(line.id) });
+        }
+      },
+    });
+    say({ status: `Digest: ${result.digest}` });
+    say({ status: `Status: ${before === result.record.id ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarName(parseReference(result.reference))}` });
+  } catch (err) {
+    say({ errorDetail: { message: errorMessageOf(err) }, error: errorMessageOf(err) });
+  }
+  out.end();
+}
+
 export const imageRoutes: Route[] = [
+  { method: 'POST', path: '/images/create', handler: createImage },
   { method: 'GET', path: '/images/json', handler: listImages },
   { method: 'GET', path: '/images/{name*}/json', handler: inspect },
 ];

@@ -1,9 +1,14 @@
 // Every route of the Engine API that berth answers, gathered from the files that define them.
+import { archiveRoutes } from './archive.js';
+import { attachRoutes } from './attach.js';
 import { containerRoutes } from './containers.js';
+import { execRoutes } from './exec.js';
+import { lifecycleRoutes } from './lifecycle.js';
+import { networkRoutes } from './networks.js';
 import { imageRoutes } from './images.js';
 import type { Route } from './router.js';
 import { systemRoutes } from './system.js';
 
 export function routes(): Route[] {
-  return [...systemRoutes, ...imageRoutes, ...containerRoutes];
+  return [...systemRoutes, ...imageRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes];
 }

@@ -12,6 +12,7 @@ import { errorMessageOf, httpStatusOf } from '../errors.js';
 import { ApiError, apiHeaders, sendError, type ApiRequest, type ServiceInfo } from './http.js';
 import { Router } from './router.js';
 import { routes } from './routes.js';
+import { ServiceState } from './state.js';
 
 export const DEFAULT_URI = 'unix:///run/berth/berth.sock';
 /** podman's default: the service ends after 5 seconds without a client. */
@@ -79,6 +80,7 @@ export interface RunningService {
 
 export async function startService(opts: ServiceOptions): Promise<RunningService> {
   const router = new Router(routes());
+  const state = new ServiceState(opts.service.engine);
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, keepAliveTimeout: 5_000 });
   server.timeout = SOCKET_IDLE_MS;
   const handle = async (r: ApiRequest, fail: (err: unknown) => void) => {
@@ -99,6 +101,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     version: '',
     req,
     service: opts.service,
+    state,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     void handle({ ...base(req), res }, (err) => sendError(res, req.method ?? 'GET', err));
@@ -122,6 +125,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const close = () => {
+    state.close();
     server.close(() => resolveDone());
     server.closeAllConnections();
   };

@@ -1,6 +1,6 @@
 // berth's network verbs (network create, ls, inspect, rm, prune, connect, disconnect; port) and
 // `berth run`'s network flags, with docker's names and output.
-import { networkRequest, type NetworkRecord, type NetworkRequest, type PortMapping } from '../engine/network/index.js';
+import { inspectNetwork, networkRequest, type NetworkRecord, type NetworkRequest, type PortMapping } from '../engine/network/index.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
 import { eachOperand } from './operands.js';
@@ -97,22 +97,7 @@ export const networkCommands: CommandSpec[] = [
       const refs = p.positionals;
       if (!refs.length) throw new UsageError('network inspect: at least one network is required');
       const out = [];
-      for (const ref of refs) {
-        const n = await engine.network.findNetwork(ref);
-        const containers: Record<string, unknown> = {};
-        for (const { container, endpoint } of engine.network.endpointsOn(n)) {
-          containers[container.id] = { Name: container.name, MacAddress: endpoint.mac, IPv4Address: `${endpoint.ip}/${endpoint.prefix}`, Interface: endpoint.veth };
-        }
-        out.push({
-          Name: n.name,
-          Id: n.id,
-          Created: n.created,
-          Driver: n.driver,
-          IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
-          Options: { 'com.docker.network.bridge.name': n.bridge },
-          Containers: containers,
-        });
-      }
+      for (const ref of refs) out.push(inspectNetwork(engine.network, await engine.network.findNetwork(ref)));
       process.stdout.write(JSON.stringify(out, null, 4) + '\n');
       return 0;
     },

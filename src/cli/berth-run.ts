@@ -1,8 +1,8 @@
 // `berth run` and `berth create`: a container from an image and docker's flags. run's container
 // runs in the foreground of this process (no monitor) unless it must outlive it: detached (-d),
 // detachable (-it) or restarted by a policy, when conmon watches it.
-import { existsSync } from 'node:fs';
 import type { EngineService } from '../engine/service.js';
+import { initBinary } from '../engine/container-spec.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
@@ -84,13 +84,6 @@ function runOptions(p: Parsed) {
 /** --pull (default missing), --platform, --tls-verify: the image in the store before the container is made. */
 function pullPolicy(engine: EngineService, image: string, p: Parsed): Promise<void> {
   return ensureImageForRun(engine, image, { policy: str(p, 'pull') ?? 'missing', platform: str(p, 'platform'), tlsVerify: p.flags['tls-verify'] !== false });
-}
-
-/** --init's PID 1: a static tini (it runs inside any image), docker's docker-init. */
-function initBinary(): string {
-  const found = ['/usr/bin/tini-static', '/usr/bin/catatonit', '/usr/libexec/podman/catatonit'].find((p) => existsSync(p));
-  if (!found) throw new UsageError('--init: no static init found (apt-get install tini, for /usr/bin/tini-static)');
-  return found;
 }
 
 export const runCommands: CommandSpec[] = [

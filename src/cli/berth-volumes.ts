@@ -1,7 +1,6 @@
 // berth's volume verbs (volume create|ls|inspect|rm|prune) and cp, with docker's flags and output.
 import { createInterface } from 'node:readline';
 import { copyFromContainer, copyIntoContainer, splitCopyArg } from '../engine/copy.js';
-import { ANONYMOUS_LABEL } from '../engine/volumes.js';
 import { bool, list, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
 import { eachOperand } from './operands.js';
@@ -112,18 +111,7 @@ export const volumeCommands: CommandSpec[] = [
         const what = all ? 'all local volumes' : 'anonymous local volumes';
         if (!(await confirm(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue?`))) return 0;
       }
-      engine.volumes.sweep();
-      const containers = engine.containers.list();
-      const removed: string[] = [];
-      let reclaimed = 0;
-      for (const v of engine.volumes.list()) {
-        if (!all && !(ANONYMOUS_LABEL in v.Labels)) continue;
-        if (engine.volumes.usersOf(v.Name, containers).length) continue;
-        const size = engine.volumes.size(v.Name);
-        engine.volumes.remove(v.Name, containers);
-        removed.push(v.Name);
-        reclaimed += size;
-      }
+      const { removed, reclaimed } = engine.volumes.prune(engine.containers.list(), all);
       if (removed.length) process.stdout.write(`Deleted Volumes:\n${removed.join('\n')}\n\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
       return 0;

@@ -5,6 +5,7 @@
 // ctrl-q, as docker's) leave the container running.
 import { openSync, closeSync, read, writeSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { native } from '../kernel/native.js';
 import { SOCKET_DIR } from './monitor.js';
 import { BerthError } from '../errors.js';
@@ -28,6 +29,28 @@ export interface AttachOptions {
   /** The container has a terminal: our stdin goes raw, our window size goes to it. */
   tty: boolean;
   detachKeys?: Buffer;
+  /** Streams other than this process's stdio (the Engine API's connection); absent: ours, a terminal made raw. */
+  io?: AttachIO;
+}
+
+export interface AttachIO {
+  /** What goes to the container's stdin; its end is the container's end of file. */
+  input?: Readable;
+  output(stream: 'stdout' | 'stderr', data: Buffer): void;
+}
+
+/** A new window size for the container's terminal, through its monitor's control FIFO. */
+export function resizeTerminal(bundle: string, rows: number, cols: number): void {
+  try {
+    const ctl = openSync(join(bundle, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    try {
+      writeSync(ctl, `1 ${rows} ${cols}\n`);
+    } finally {
+      closeSync(ctl);
+    }
+  } catch {
+    // the monitor is gone: nothing to resize
+  }
 }
 
 export interface Attachment {
@@ -45,25 +68,17 @@ export function attach(opts: AttachOptions): Attachment {
   } catch (err) {
     throw new AttachError(`cannot attach to container ${opts.id.slice(0, 12)}: its monitor's attach socket: ${(err as Error).message}`);
   }
-  const stdin = process.stdin;
-  const wasRaw = stdin.isTTY ? stdin.isRaw : false;
+  const own = opts.io === undefined;
+  const stdin = opts.io ? opts.io.input : process.stdin;
+  const wasRaw = own && process.stdin.isTTY ? process.stdin.isRaw : false;
+  const output = opts.io?.output ?? ((stream, data) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
   let closed = false;
   let outputEnded = false;
   let settle: (how: 'exited' | 'detached') => void = () => {};
   const done = new Promise<'exited' | 'detached'>((resolve) => (settle = resolve));
 
   const resize = () => {
-    if (!opts.tty || !process.stdout.isTTY) return;
-    try {
-      const ctl = openSync(join(opts.bundle, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-      try {
-        writeSync(ctl, `1 ${process.stdout.rows} ${process.stdout.columns}\n`);
-      } finally {
-        closeSync(ctl);
-      }
-    } catch {
-      // the monitor is gone: nothing to resize
-    }
+    if (opts.tty && process.stdout.isTTY) resizeTerminal(opts.bundle, process.stdout.rows, process.stdout.columns);
   };
 
   // Output: one message per read, on the thread pool (a seqpacket socket is not a stream libuv knows).
@@ -80,8 +95,8 @@ export function attach(opts: AttachOptions): Attachment {
         return;
       }
       const data = buf.subarray(1, n);
-      if (buf[0] === STDERR_PIPE) process.stderr.write(data);
-      else if (buf[0] === STDOUT_PIPE) process.stdout.write(data);
+      if (buf[0] === STDERR_PIPE) output('stderr', Buffer.from(data));
+      else if (buf[0] === STDOUT_PIPE) output('stdout', Buffer.from(data));
       readNext();
     });
   };
@@ -124,13 +139,13 @@ export function attach(opts: AttachOptions): Attachment {
       // already closed
     }
   };
-  if (opts.stdin) {
-    if (opts.tty && stdin.isTTY) stdin.setRawMode(true);
+  if (opts.stdin && stdin) {
+    if (own && opts.tty && process.stdin.isTTY) process.stdin.setRawMode(true);
     stdin.on('data', onInput);
     stdin.on('end', onEnd);
     stdin.resume();
   }
-  if (opts.tty) {
+  if (own && opts.tty) {
     resize();
     process.stdout.on('resize', resize);
   }
@@ -141,11 +156,11 @@ export function attach(opts: AttachOptions): Attachment {
       if (closed) return;
       closed = true;
       process.stdout.off('resize', resize);
-      if (opts.stdin) {
+      if (opts.stdin && stdin) {
         stdin.off('data', onInput);
         stdin.off('end', onEnd);
         stdin.pause();
-        if (opts.tty && stdin.isTTY) stdin.setRawMode(wasRaw);
+        if (own && opts.tty && process.stdin.isTTY) process.stdin.setRawMode(wasRaw);
       }
       // A read still pending on the thread pool (a detach) would keep Node from exiting: shutting
       // the socket down ends it, and the container keeps running (conmon only loses a client).

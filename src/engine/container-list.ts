@@ -22,7 +22,8 @@ export function statusText(record: ContainerRecord): string {
 
 /**
  * docker ps's filters, each a key and a value: status, name (substring), id (prefix), label (k or
- * k=v), exited, ancestor. Filters of one key match any of their values; of different keys, all.
+ * k=v), exited, ancestor. Filters of one key match any of their values (labels: all of them); of
+ * different keys, all.
  */
 export function containerFilter(filters: [string, string][]): (r: ContainerRecord) => boolean {
   const byKey = new Map<string, ((r: ContainerRecord) => boolean)[]>();
@@ -55,5 +56,5 @@ export function containerFilter(filters: [string, string][]): (r: ContainerRecor
     }
     byKey.set(key, [...(byKey.get(key) ?? []), test]);
   }
-  return (r) => [...byKey.values()].every((tests) => tests.some((t) => t(r)));
+  return (r) => [...byKey].every(([key, tests]) => (key === 'label' ? tests.every((t) => t(r)) : tests.some((t) => t(r))));
 }

@@ -1,6 +1,7 @@
 // An image's config plus `berth run`'s flags → the OCI config.json the runtime runs, with
 // Docker's defaults: its capability list, masked and read-only paths, /dev, and the files
 // /etc/hostname, /etc/hosts and /etc/resolv.conf made for the container.
+import { existsSync } from 'node:fs';
 import type { Mount, Spec } from '../oci/runtime-spec.js';
 import { OCI_VERSION } from '../runtime/default-spec.js';
 import { ROOTFS_OVERLAY_ANNOTATION, type RootfsOverlay } from '../runtime/rootfs-mount.js';
@@ -20,7 +21,8 @@ export interface ImageRunConfig {
 export interface RunOptions {
   /** The command after the image name; replaces the image's Cmd. */
   command: string[];
-  entrypoint?: string;
+  /** --entrypoint (one word; '' clears the image's), or the API's list. */
+  entrypoint?: string | string[];
   env: string[];
   workdir?: string;
   hostname: string;
@@ -64,9 +66,17 @@ export class EngineUsageError extends BerthError {
   override readonly name = 'EngineUsageError';
 }
 
+/** --init's PID 1: a static tini (it runs inside any image), docker's docker-init. */
+export function initBinary(): string {
+  const found = ['/usr/bin/tini-static', '/usr/bin/catatonit', '/usr/libexec/podman/catatonit'].find((p) => existsSync(p));
+  if (!found) throw new EngineUsageError('--init: no static init found (apt-get install tini, for /usr/bin/tini-static)');
+  return found;
+}
+
 /** Docker's rule: --entrypoint replaces the image's and drops its Cmd; a command replaces Cmd. */
 export function processArgs(image: ImageRunConfig, opts: Pick<RunOptions, 'command' | 'entrypoint'>): string[] {
-  const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : (image.Entrypoint ?? []);
+  const given = typeof opts.entrypoint === 'string' ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : opts.entrypoint;
+  const entrypoint = given ?? image.Entrypoint ?? [];
   const cmd = opts.command.length ? opts.command : opts.entrypoint !== undefined ? [] : (image.Cmd ?? []);
   const args = [...entrypoint, ...cmd];
   if (args.length === 0) throw new EngineUsageError('no command specified: the image has no Entrypoint or Cmd, and none was given');

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { acquireLock, holderAlive, holderId } from '../fs/lock.js';
+import { holderAlive, holderId, withLockAsync } from '../fs/lock.js';
 import type { RestartPolicy } from './restart-policy.js';
 import type { ContainerMount } from './mount-flags.js';
 import type { SecurityOptions } from './security.js';
@@ -173,18 +173,16 @@ export class ContainerStore {
    * Null when the container is gone (removed while we waited).
    */
   async locked<T>(id: string, fn: (record: ContainerRecord) => Promise<T>): Promise<T | null> {
-    let release: () => void;
+    let acquired = false;
     try {
-      release = acquireLock(join(this.containerDir(id), 'lock'));
+      return await withLockAsync(join(this.containerDir(id), 'lock'), async () => {
+        acquired = true;
+        const record = this.tryLoad(id);
+        return record ? await fn(record) : null;
+      });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (!acquired && (err as NodeJS.ErrnoException).code === 'ENOENT') return null; // removed while we waited
       throw err;
-    }
-    try {
-      const record = this.tryLoad(id);
-      return record ? await fn(record) : null;
-    } finally {
-      release();
     }
   }
 

@@ -62,6 +62,28 @@ export function statSource(root: CopyRoot, path: string, followLink: boolean): S
   return withFd(fd, (f) => ({ isDir: fstatSync(f).isDirectory() }));
 }
 
+/** What docker's archive API says of a path (X-Docker-Container-Path-Stat): st_mode, not Go's FileMode. */
+export interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: Date;
+  linkTarget: string;
+}
+
+/** `path` inside `root`, not following a final symlink (its target read in its directory, never followed). */
+export function statInRoot(root: CopyRoot, path: string): PathStat {
+  const fd = openInRoot(root, path, sourceForm(path).trailing);
+  if (fd === null) throw new CopyError(`Could not find the file ${path} in ${root.what}`, { kind: 'not-found' });
+  const st = withFd(fd, (f) => fstatSync(f));
+  let linkTarget = '';
+  if (st.isSymbolicLink()) {
+    const parent = openInRoot(root, posix.dirname(posix.normalize(path)), true);
+    if (parent !== null) linkTarget = withFd(parent, (p) => readlinkSync(viaFd(p, baseName(path))));
+  }
+  return { name: baseName(path), size: st.size, mode: st.mode, mtime: st.mtime, linkTarget };
+}
+
 /**
  * Writes `path` (inside `root`) to a tar: its top entry named `topName`, what is below it as
  * `topName/...` — or, with topName '', only what is below it. The tar is not finished here.
@@ -269,24 +291,28 @@ export interface CopyOptions {
 /** `berth cp CTR:SRC DEST|-`: DEST on the host, or a tar on `stdout` for "-". */
 export async function copyFromContainer(container: CopyRoot, src: string, dest: string, opts: CopyOptions, stdout: Writable): Promise<void> {
   const source = statSource(container, src, opts.followLink);
-  if (dest === '-') {
-    const tar = new TarWriter(stdout);
-    const topName = source.isDir && sourceForm(src).contentsOnly ? '' : baseName(src);
-    await archiveFromRoot(container, src, { followLink: opts.followLink, topName }, tar);
-    await tar.finish();
-    return;
-  }
+  if (dest === '-') return archivePath(container, src, source, opts.followLink, stdout);
   const target = await withHostRoot('/', async (host) => copyTarget(host, resolve(dest), { path: src, isDir: source.isDir }));
   await withHostRoot(target.dir, (into) => pipeTree(container, src, { followLink: opts.followLink, topName: target.topName }, into, '/', opts.archive));
 }
 
+/** `path` of the container as a tar on `out` (`cp CTR:SRC -`, the API's archive GET): "/." gives a directory's contents. */
+export async function archivePath(container: CopyRoot, src: string, source: SourceInfo, followLink: boolean, out: Writable): Promise<void> {
+  const tar = new TarWriter(out);
+  const topName = source.isDir && sourceForm(src).contentsOnly ? '' : baseName(src);
+  await archiveFromRoot(container, src, { followLink, topName }, tar);
+  await tar.finish();
+}
+
+/** A tar from `source` extracted into the directory `dest` of the container (`cp - CTR:DEST`, the API's archive PUT). */
+export async function extractArchive(container: CopyRoot, dest: string, source: ByteSource, owners: boolean): Promise<void> {
+  const target = tarTarget(container, dest);
+  await extractIntoRoot(decompressedChunks(source), container, target.dir, { owners });
+}
+
 /** `berth cp SRC|- CTR:DEST`: SRC from the host, or a tar on `stdin` for "-" (extracted into the directory DEST). */
 export async function copyIntoContainer(container: CopyRoot, src: string, dest: string, opts: CopyOptions, stdin: ByteSource): Promise<void> {
-  if (src === '-') {
-    const target = tarTarget(container, dest);
-    await extractIntoRoot(decompressedChunks(stdin), container, target.dir, { owners: opts.archive });
-    return;
-  }
+  if (src === '-') return extractArchive(container, dest, stdin, opts.archive);
   await withHostRoot('/', async (host) => {
     const path = resolve(src) + (/\/\.?$/.test(src) ? src.slice(src.lastIndexOf('/')) : '');
     const source = statSource(host, path, opts.followLink);

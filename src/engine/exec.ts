@@ -25,6 +25,17 @@ export interface ExecOptions {
   /** --privileged: every capability for this process only; it stays under the container's seccomp filter, as docker's. */
   privileged?: boolean;
   explain?: Explain;
+  /** Streams other than this process's stdio (the Engine API's connection). */
+  io?: ExecIO;
+}
+
+export interface ExecIO {
+  /** The process's stdin, stdout and stderr (without a terminal). */
+  stdio: [number, number, number];
+  /** With a terminal: its pty master, to serve until its output ends (instead of our own terminal). */
+  console?: (master: number) => { done: Promise<void>; stop(): void };
+  /** Its pid, once it runs. */
+  started?: (pid: number) => void;
 }
 
 /** The container's config.json as the engine wrote it. */
@@ -65,20 +76,23 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
   }
   const devNull = openSync('/dev/null', 'r+');
   try {
-    const stdin = opts.interactive && !opts.detach ? 0 : devNull;
-    const out = opts.detach ? devNull : 1;
-    const err = opts.detach ? devNull : 2;
+    const [ownIn, ownOut, ownErr] = opts.io?.stdio ?? [0, 1, 2];
+    const stdin = opts.interactive && !opts.detach ? ownIn : devNull;
+    const out = opts.detach ? devNull : ownOut;
+    const err = opts.detach ? devNull : ownErr;
     const started = await ctx.runtime.exec(record.id, proc, {
       stdio: [stdin, out, err],
       foregroundConsole: opts.tty && !opts.detach,
       onPlan: opts.explain && ((plan, rootfs) => opts.explain?.(renderPlan(plan, { rootfs }))),
     });
     if (!started) return 0;
+    opts.io?.started?.(started.process.pid);
     if (opts.detach) {
       started.process.release();
       return 0;
     }
-    const console = started.consoleMaster === undefined ? null : proxyConsole(started.consoleMaster);
+    const serve = opts.io?.console ?? ((master: number) => proxyConsole(master));
+    const console = started.consoleMaster === undefined ? null : serve(started.consoleMaster);
     const status = await started.process.watch();
     if (console) {
       await console.done;

@@ -1,6 +1,6 @@
 // Who waits for a container's exit status: an attached `run` (its container may be --rm, and
 // gone by the time the output ends) or `berth wait`. Each waiter leaves a file beside conmon's exit
-// file, `<exitDir>/<id>.waiter.<pid>`, holding `pid starttime`. The exit file of a removed
+// file, `<exitDir>/<id>.waiter.<pid>.<n>`, holding `pid starttime`. The exit file of a removed
 // container stays while a live waiter is registered; the last waiter, or the next cleanup after a
 // waiter died, removes it. So nothing is left behind, and no waiter loses the status to a race.
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import { holderAlive, holderId } from '../fs/lock.js';
 import { readdirIfExists, readFileIfExists } from '../fs/if-exists.js';
 
-const WAITER = /^([0-9a-f]{64})\.waiter\.\d+$/;
+const WAITER = /^([0-9a-f]{64})\.waiter\.\d+(\.\d+)?$/;
+/** Waiters of this process so far: each has a file of its own (the API service waits for many). */
+let waiters = 0;
 
 /** Registers this process as a waiter for `id`; the returned function unregisters it. */
 export function addWaiter(exitDir: string, id: string): () => void {
   mkdirSync(exitDir, { recursive: true, mode: 0o700 });
-  const file = join(exitDir, `${id}.waiter.${process.pid}`);
+  const file = join(exitDir, `${id}.waiter.${process.pid}.${++waiters}`);
   writeFileSync(file, holderId());
   return () => rmSync(file, { force: true });
 }

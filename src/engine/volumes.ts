@@ -146,6 +146,22 @@ export class VolumeStore {
   }
 
   /** Temp dirs of a `create` or `remove` that died half way. */
+  /** `volume prune`: the unused anonymous volumes (all unused ones with `all`) removed; their names and bytes. */
+  prune(containers: ContainerRecord[], all: boolean): { removed: string[]; reclaimed: number } {
+    this.sweep();
+    const removed: string[] = [];
+    let reclaimed = 0;
+    for (const v of this.list()) {
+      if (!all && !(ANONYMOUS_LABEL in v.Labels)) continue;
+      if (this.usersOf(v.Name, containers).length) continue;
+      const size = this.size(v.Name);
+      this.remove(v.Name, containers);
+      removed.push(v.Name);
+      reclaimed += size;
+    }
+    return { removed, reclaimed };
+  }
+
   sweep(): void {
     let names: string[] = [];
     try {

@@ -137,15 +137,73 @@ function holderPid(path: string): string {
  * Returns the release function.
  */
 export function acquireLock(path: string, options: LockOptions = {}): () => void {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
-  let delay = 2;
+  const waiting = new Waiting(path, options);
   for (;;) {
-    const release = tryAcquireLock(path);
+    const next = waiting.attempt();
+    if (typeof next === 'function') return next;
+    sleepSync(next);
+  }
+}
+
+/** The attempts at a lock: each its release, or how long to wait before the next (doubling, to 100 ms); past the timeout a LockError. */
+class Waiting {
+  private readonly timeoutMs: number;
+  private readonly deadline: number;
+  private delay = 2;
+
+  constructor(
+    private readonly path: string,
+    options: LockOptions,
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.deadline = Date.now() + this.timeoutMs;
+  }
+
+  attempt(): (() => void) | number {
+    const release = tryAcquireLock(this.path);
     if (release !== undefined) return release;
-    if (Date.now() > deadline) throw new LockError(`timed out after ${timeoutMs} ms waiting for the lock ${path} (held by pid ${holderPid(path)})`);
-    sleepSync(delay + Math.random() * delay);
-    delay = Math.min(delay * 2, 100);
+    if (Date.now() > this.deadline) throw new LockError(`timed out after ${this.timeoutMs} ms waiting for the lock ${this.path} (held by pid ${holderPid(this.path)})`);
+    const wait = this.delay + Math.random() * this.delay;
+    this.delay = Math.min(this.delay * 2, 100);
+    return wait;
+  }
+}
+
+/** acquireLock waiting with timers, so that another caller of this process holding the lock meanwhile can finish. */
+async function acquireLockAsync(path: string, options: LockOptions = {}): Promise<() => void> {
+  const waiting = new Waiting(path, options);
+  for (;;) {
+    const next = waiting.attempt();
+    if (typeof next === 'function') return next;
+    await new Promise((resolve) => setTimeout(resolve, next));
+  }
+}
+
+/** Per lock path, the last caller of this process in line for it (withLockAsync). */
+const queues = new Map<string, Promise<void>>();
+
+/**
+ * Runs `fn` holding the lock, in a process that serves many callers at once (the API service):
+ * its callers take turns in a queue per path first, then the lock file settles it with other
+ * processes, waited for with timers so that nothing else of this process stops meanwhile.
+ */
+export async function withLockAsync<T>(path: string, fn: () => Promise<T> | T, options?: LockOptions): Promise<T> {
+  const before = queues.get(path) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const turn = before.then(() => mine);
+  queues.set(path, turn);
+  await before;
+  try {
+    const release = await acquireLockAsync(path, options);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  } finally {
+    done();
+    if (queues.get(path) === turn) queues.delete(path);
   }
 }
 

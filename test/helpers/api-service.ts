@@ -68,10 +68,22 @@ export interface RawResponse {
   body: string;
 }
 
-/** One request on the socket, as no CLI would send it. */
-export function rawRequest(socket: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<RawResponse> {
+/**
+ * One request on the socket, as no CLI would send it. A connection the service closed as the
+ * request went out (EPIPE, ECONNRESET: a keep-alive connection it was ending) is tried once more.
+ */
+export async function rawRequest(socket: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<RawResponse> {
+  try {
+    return await rawRequestOnce(socket, method, path, body, headers);
+  } catch (err) {
+    if (!['EPIPE', 'ECONNRESET'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    return rawRequestOnce(socket, method, path, body, headers);
+  }
+}
+
+function rawRequestOnce(socket: string, method: string, path: string, body: string | Buffer | undefined, headers: Record<string, string>): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers }, (res) => {
+    const req = request({ socketPath: socket, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));

@@ -1,7 +1,8 @@
 // berth's networking, as the engine and the CLI use it. See manager.ts for the calls the engine
 // makes at create, start, stop and removal; options.ts for `berth run`'s flags.
 import type { Spec } from '../../oci/runtime-spec.js';
-import type { ContainerNetworkRecord, NamespaceChoice } from './manager.js';
+import type { ContainerNetworkRecord, NamespaceChoice, NetworkManager } from './manager.js';
+import type { NetworkRecord } from './networks.js';
 import { DEFAULT_NETWORK } from './options.js';
 
 export { NetworkManager, type Attachment, type ContainerNetworkRecord, type Endpoint, type NamespaceChoice } from './manager.js';
@@ -28,7 +29,7 @@ export function networkSettings(rec: ContainerNetworkRecord | null): Record<stri
   for (const name of rec?.networks ?? []) {
     const e = rec?.attachment?.endpoints.find((x) => x.network === name);
     networks[name] = {
-      Aliases: name === DEFAULT_NETWORK ? null : rec?.request.aliases ?? [],
+      Aliases: name === DEFAULT_NETWORK ? [] : rec?.request.aliases ?? [],
       NetworkID: e?.networkId ?? '',
       Gateway: e?.gateway ?? '',
       IPAddress: e?.ip ?? '',
@@ -45,5 +46,30 @@ export function networkSettings(rec: ContainerNetworkRecord | null): Record<stri
     Gateway: first?.gateway ?? '',
     MacAddress: first?.mac ?? '',
     Networks: networks,
+  };
+}
+
+/** A network in docker's `network inspect` shape, with the containers that have an address on it. */
+export function inspectNetwork(manager: NetworkManager, n: NetworkRecord): Record<string, unknown> {
+  const containers: Record<string, unknown> = {};
+  for (const { container, endpoint } of manager.endpointsOn(n)) {
+    containers[container.id] = { Name: container.name, EndpointID: '', MacAddress: endpoint.mac, IPv4Address: `${endpoint.ip}/${endpoint.prefix}`, IPv6Address: '', Interface: endpoint.veth };
+  }
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: 'local',
+    Driver: n.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: containers,
+    Options: { 'com.docker.network.bridge.name': n.bridge },
+    Labels: n.labels ?? {},
   };
 }

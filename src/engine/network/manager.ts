@@ -15,7 +15,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeOrphanedTemps, writeFileAtomic } from '../../fs/atomic.js';
-import { acquireLock } from '../../fs/lock.js';
+import { withLockAsync } from '../../fs/lock.js';
 import { attachRuleset, detachRuleset, LIST_TABLE, parseTable, type TableState } from './firewall.js';
 import { HostCommandError, runHostCommand, writeSysctl, type Explain } from './host-commands.js';
 import { claimHostPorts } from './host-ports.js';
@@ -121,12 +121,7 @@ export class NetworkManager {
   /** Runs `fn` holding the host-wide network lock. */
   private async locked<T>(fn: () => Promise<T> | T): Promise<T> {
     mkdirSync('/run/berth', { recursive: true, mode: 0o700 });
-    const release = acquireLock(NETWORK_LOCK);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
+    return withLockAsync(NETWORK_LOCK, fn);
   }
 
   // ---- the container's life ----
@@ -371,7 +366,7 @@ export class NetworkManager {
     return out;
   }
 
-  async createNetwork(opts: { name: string; subnet?: string; gateway?: string }): Promise<NetworkRecord> {
+  async createNetwork(opts: { name: string; subnet?: string; gateway?: string; labels?: Record<string, string> }): Promise<NetworkRecord> {
     if (opts.name === DEFAULT_NETWORK) throw new NetworkError(`network with name ${DEFAULT_NETWORK} already exists (it is the default network)`);
     return this.locked(() => this.networks.create(opts));
   }
@@ -422,14 +417,17 @@ export class NetworkManager {
     removeOrphanedTemps(this.dir);
   }
 
-  /** `network connect`: on the network from the next start; at once when it runs. */
-  async connect(networkRef: string, containerRef: string, explain?: Explain): Promise<void> {
+  /** `network connect`: on the network from the next start; at once when it runs. `aliases` join the container's names (on each of its user networks). */
+  async connect(networkRef: string, containerRef: string, explain?: Explain, aliases: string[] = []): Promise<void> {
     const id = this.engine.resolveContainer(containerRef);
+    for (const a of aliases) if (!/^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(a)) throw new NetworkError(`alias ${a}: not a host name`);
     await this.locked(async () => {
       const rec = this.record(id);
       if (!rec || rec.request.mode.kind !== 'bridge') throw new NetworkError(`container ${containerRef} is not on a bridge network (--network none, host or container:): it cannot be connected`);
       const network = this.networks.find(networkRef);
       if (rec.networks.includes(network.name)) throw new NetworkError(`container ${rec.name} is already connected to network ${network.name}`);
+      if (aliases.length && network.name === DEFAULT_NETWORK) throw new NetworkError('aliases need a user network, as in docker');
+      rec.request.aliases = [...new Set([...rec.request.aliases, ...aliases])];
       rec.networks.push(network.name);
       this.save(rec);
       if (!rec.attachment) return;

@@ -20,6 +20,8 @@ export interface NetworkRecord {
   /** The Linux bridge: berth0 for the default network, br-<id 12> for user networks (as docker's). */
   bridge: string;
   created: string;
+  /** docker's labels (`network create --label`; compose marks its networks with them). */
+  labels?: Record<string, string>;
 }
 
 export class NetworkError extends BerthError {
@@ -94,7 +96,7 @@ export class NetworkStore {
   }
 
   /** The caller holds the network lock: two creates cannot pick one subnet. */
-  create(opts: { name: string; subnet?: string; gateway?: string; bridge?: string }): NetworkRecord {
+  create(opts: { name: string; subnet?: string; gateway?: string; bridge?: string; labels?: Record<string, string> }): NetworkRecord {
     if (!NAME_PATTERN.test(opts.name)) throw new NetworkError(`invalid network name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     if (['none', 'host', 'default'].includes(opts.name) || opts.name.startsWith('container:')) throw new NetworkError(`network name ${opts.name} is reserved`);
     if (this.list().some((n) => n.name === opts.name)) throw new NetworkError(`network with name ${opts.name} already exists`, { kind: 'conflict' });
@@ -131,6 +133,7 @@ export class NetworkStore {
       gateway: formatIPv4(gateway),
       bridge: opts.bridge ?? `br-${id.slice(0, 12)}`,
       created: new Date().toISOString(),
+      labels: opts.labels ?? {},
     };
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeFileAtomic(this.file(opts.name), JSON.stringify(record, null, 2) + '\n');
