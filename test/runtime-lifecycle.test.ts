@@ -340,7 +340,8 @@ describe('run', () => {
     const id = unique('killed');
     const run = runtimeInBackground(root, ['run', '--bundle', bundle.dir, id]);
     t.after(() => run.kill('SIGKILL'));
-    await waitFor('the container to run', () => existsSync(join(root, id, 'state.json')));
+    // Running, not only created: a KILL between create and start would be another test.
+    await waitFor('the container to run', () => existsSync(join(root, id, 'state.json')) && runtime(root, 'state', id).stdout.includes('"status": "running"'));
     runtimeOk(root, 'kill', id, 'KILL');
     assert.deepEqual(await run.exited, { code: 128 + 9, signal: null });
     assert.deepEqual(readdirSync(root), []);
