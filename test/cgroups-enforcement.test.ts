@@ -239,6 +239,21 @@ describe(`cgroup limits enforced on real containers (${layout.mode} host: the ${
     });
   });
 
+  test('memory.kernelTCP: written to memory.kmem.tcp.limit_in_bytes on v1; refused by name on v2, which has no such limit', async (t) => {
+    const c = await container(t, 'kmem-tcp', { args: ['sleep', '1000'], resources: { memory: { kernelTCP: 16 * MiB } } });
+    if (DRIVER === 'v2') {
+      const r = cli(c.root, 'create', '--bundle', c.bundle.dir, c.id);
+      assertOneLineError(r, /linux\.resources\.memory\.kernelTCP: cgroup v2 has no kernel memory limits/);
+      assert.deepEqual(containerIds(c.root), []);
+      return;
+    }
+    cliOk(c.root, 'run', '--detach', '--bundle', c.bundle.dir, c.id);
+    const memory = layout.v1.find((h) => h.controllers.includes('memory'));
+    assert.ok(memory, 'no v1 memory hierarchy');
+    assert.equal(readFileSync(join(memory.mountpoint, c.cgroupPath, 'memory.kmem.tcp.limit_in_bytes'), 'utf8').trim(), String(16 * MiB));
+    cliOk(c.root, 'delete', '--force', c.id);
+  });
+
   test('pids limit 32: a fork loop cannot pass 32 tasks, and the host can still fork (how fast: bench/fork-loop.sh)', async (t) => {
     // The inner shell forks sleeps until fork fails (ash then exits); the outer one starts it
     // again, every 0.1 s (its own fork takes the slot the inner one freed, so it never fails).

@@ -94,6 +94,28 @@ test('hooks: a createRuntime hook that fails fails the create, named in one line
   assert.deepEqual(leftovers(root, [bundle.dir, id], bundle.rootfs), []);
 });
 
+test('hooks: a failing poststart or poststop hook is a warning; the next hooks run and the container runs and goes as asked', async (t) => {
+  const root = tempRoot(t);
+  const io = ioDir(t);
+  const id = unique('hookwarn');
+  const bundle = await makeBundle({
+    args: ['sh', '-c', 'exit 6'],
+    edit: (s: Spec) => {
+      s.hooks = {
+        poststart: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 4'] }, recordingHook('poststart', io)],
+        poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 5'] }, recordingHook('poststop', io)],
+      };
+    },
+  });
+  t.after(bundle.cleanup);
+  const r = runtime(root, 'run', '--bundle', bundle.dir, id);
+  assert.equal(r.status, 6, show(r));
+  const warnings = r.stderr.trim().split('\n');
+  assert.deepEqual(warnings, ['berth-runtime: warning: poststart hook /bin/sh: exit status 4', 'berth-runtime: warning: poststop hook /bin/sh: exit status 5'], show(r));
+  assert.deepEqual(readFileSync(join(io, 'log'), 'utf8').trim().split('\n'), ['poststart', 'poststop']);
+  assert.deepEqual(leftovers(root, [bundle.dir, id], bundle.rootfs), []);
+});
+
 test('hooks: a hook past its timeout is killed and fails the create', async (t) => {
   const root = tempRoot(t);
   const id = unique('hooktime');

@@ -69,7 +69,7 @@ export function checkResources(r: Resources): void {
   }
   const memory = r.memory;
   if (memory) {
-    for (const key of ['limit', 'reservation', 'swap'] as const) {
+    for (const key of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP'] as const) {
       const value = memory[key];
       if (isSet(value) && integer(value, f(`memory.${key}`)) < -1) {
         throw refuse(f(`memory.${key}`), `must be positive, or -1 for no limit, got ${value}`);

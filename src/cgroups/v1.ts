@@ -101,7 +101,7 @@ export class V1Driver extends CgroupDriverBase {
     const needs: [boolean, string, string][] = [
       [usesCpu(cpu), 'cpu', 'cpu'],
       [Boolean(cpu.cpus || cpu.mems), 'cpuset', cpu.cpus ? 'cpu.cpus' : 'cpu.mems'],
-      [isSet(memory.limit) || isSet(memory.swap) || isSet(memory.reservation) || memory.swappiness !== undefined || memory.disableOOMKiller !== undefined, 'memory', 'memory'],
+      [isSet(memory.limit) || isSet(memory.swap) || isSet(memory.reservation) || isSet(memory.kernel) || isSet(memory.kernelTCP) || memory.swappiness !== undefined || memory.disableOOMKiller !== undefined, 'memory', 'memory'],
       [r.pids !== undefined, 'pids', 'pids'],
       [usesBlockIO(r.blockIO), 'blkio', 'blockIO'],
       [Boolean(r.hugepageLimits?.length), 'hugetlb', 'hugepageLimits'],
@@ -141,6 +141,11 @@ export class V1Driver extends CgroupDriverBase {
     ops.push(...this.memoryWrites(memory.limit, memory.swap));
     if (isSet(memory.reservation)) write('memory', 'memory.soft_limit_in_bytes', String(memory.reservation));
     if (memory.swappiness !== undefined) write('memory', 'memory.swappiness', String(memory.swappiness));
+    // Kernel memory: a missing file (a kernel built without it) is an error naming it. Recent
+    // kernels take memory.kmem.limit_in_bytes and no longer enforce it (it reads back unlimited);
+    // the TCP limit they enforce.
+    if (isSet(memory.kernel)) write('memory', 'memory.kmem.limit_in_bytes', String(memory.kernel));
+    if (isSet(memory.kernelTCP)) write('memory', 'memory.kmem.tcp.limit_in_bytes', String(memory.kernelTCP));
     if (memory.disableOOMKiller || (memory.disableOOMKiller === false && mode.update)) write('memory', 'memory.oom_control', memory.disableOOMKiller ? '1' : '0');
 
     if (isSet(cpu.shares)) write('cpu', 'cpu.shares', String(cpu.shares));

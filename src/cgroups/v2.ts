@@ -228,6 +228,9 @@ function checkV2Only(r: Resources): void {
   if (r.cpu?.realtimeRuntime || r.cpu?.realtimePeriod) {
     throw refuse(`${FIELD}.cpu.${r.cpu.realtimeRuntime ? 'realtimeRuntime' : 'realtimePeriod'}`, 'cgroup v2 has no realtime CPU bandwidth (cpu.rt_*)');
   }
+  if (isSet(r.memory?.kernel) || isSet(r.memory?.kernelTCP)) {
+    throw refuse(`${FIELD}.memory.${isSet(r.memory?.kernel) ? 'kernel' : 'kernelTCP'}`, 'cgroup v2 has no kernel memory limits (memory.kmem.*): the kernel counts that memory in memory.max');
+  }
   if (r.network?.classID || r.network?.priorities?.length) {
     throw refuse(`${FIELD}.network`, 'cgroup v2 has no net_cls or net_prio controller');
   }

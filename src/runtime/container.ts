@@ -13,7 +13,7 @@ import type { CgroupDriver, CgroupOp } from '../cgroups/driver.js';
 import { buildPlan } from './build-plan.js';
 import { cgroupOf, cgroupPathOf, containerResources } from './cgroup.js';
 import { proxyConsole } from './console.js';
-import { runHooks } from './hooks.js';
+import { runHooks, runHooksWarning } from './hooks.js';
 import { NS_FILE, buildJoinPlan } from './join-plan.js';
 import { rootOnHost } from './namespaces.js';
 import { isAlive, signalProcess, startTimeOf, waitGone } from './processes.js';
@@ -303,7 +303,7 @@ export class Runtime {
     } finally {
       closeSync(fd);
     }
-    await runHooks('poststart', config.hooks?.poststart, ociState(record, 'running'));
+    await runHooksWarning('poststart', config.hooks?.poststart, ociState(record, 'running'), this.warn);
   }
 
   /**
@@ -328,7 +328,7 @@ export class Runtime {
       if (!proc) return { exitCode: 0, oomKilled: false };
       const console = consoleMaster === undefined ? null : proxyConsole(consoleMaster, opts.onConsoleOutput);
       try {
-        await runHooks('poststart', record.config.hooks?.poststart, ociState(record, 'running'));
+        await runHooksWarning('poststart', record.config.hooks?.poststart, ociState(record, 'running'), this.warn);
       } catch (err) {
         proc.signal(9);
         await proc.watch();
@@ -395,7 +395,7 @@ export class Runtime {
     const oomKilled = cgroup.oomKilled();
     await cgroup.destroy();
     this.states.remove(id);
-    await runHooks('poststop', record.config.hooks?.poststop, ociState(record, 'stopped'));
+    await runHooksWarning('poststop', record.config.hooks?.poststop, ociState(record, 'stopped'), this.warn);
     return { oomKilled };
   }
 

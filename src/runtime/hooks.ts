@@ -40,3 +40,18 @@ export function runHook(kind: HookKind, hook: Hook, state: OciState): Promise<vo
 export async function runHooks(kind: HookKind, hooks: Hook[] | undefined, state: OciState): Promise<void> {
   for (const hook of hooks ?? []) await runHook(kind, hook, state);
 }
+
+/**
+ * poststart and poststop hooks: the runtime-spec says a failing one is logged as a warning, and the
+ * remaining hooks and the operation go on (the container has started, or is already gone).
+ */
+export async function runHooksWarning(kind: 'poststart' | 'poststop', hooks: Hook[] | undefined, state: OciState, warn: (message: string) => void): Promise<void> {
+  for (const hook of hooks ?? []) {
+    try {
+      await runHook(kind, hook, state);
+    } catch (err) {
+      if (!(err instanceof HookError)) throw err;
+      warn(err.message);
+    }
+  }
+}
