@@ -56,11 +56,11 @@ test('system service: docker version, info, images, ps and inspect show berth\'s
     // tag and rmi: a second name goes alone; the image a container uses stays (409).
     ok(docker('tag', 'busybox', 'mine:1'));
     assert.match(ok(docker('images', '--format', '{{.Repository}}:{{.Tag}}')), /^mine:1$/m, bin);
+    assert.equal(ok(docker('rmi', 'mine:1')), 'Untagged: mine:1\n', bin);
+    assert.match(ok(docker('images', '--format', '{{.Repository}}:{{.Tag}}')), /^busybox:latest\n$/, bin);
     const inUse = docker('rmi', 'busybox');
     assert.notEqual(inUse.status, 0, bin);
     assert.match(inUse.stderr, /unable to remove image busybox: container made-by-berth uses it/, bin);
-    assert.equal(ok(docker('rmi', 'mine:1')), 'Untagged: mine:1\n', bin);
-    assert.match(ok(docker('images', '--format', '{{.Repository}}:{{.Tag}}')), /^busybox:latest\n$/, bin);
 
     // Errors in docker's words: the message the engine gave, a failure exit.
     const missing = docker('inspect', '--type', 'container', 'no-such');
