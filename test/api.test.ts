@@ -53,6 +53,15 @@ test('system service: docker version, info, images, ps and inspect show berth\'s
     assert.equal(ok(docker('ps', '-aq', '--filter', 'label=who=berth', '--filter', 'status=created')).trim(), id.slice(0, 12), bin);
     assert.equal(ok(docker('inspect', '--format', '{{.Name}} {{.State.Status}} {{.Config.Image}}', 'made-by-berth')).trim(), '/made-by-berth created busybox', bin);
     assert.match(ok(docker('image', 'inspect', '--format', '{{.Id}} {{.Os}}', 'busybox')), /^sha256:[0-9a-f]{64} linux\n$/, bin);
+    // tag and rmi: a second name goes alone; the image a container uses stays (409).
+    ok(docker('tag', 'busybox', 'mine:1'));
+    assert.match(ok(docker('images', '--format', '{{.Repository}}:{{.Tag}}')), /^mine:1$/m, bin);
+    assert.equal(ok(docker('rmi', 'mine:1')), 'Untagged: mine:1\n', bin);
+    assert.match(ok(docker('images', '--format', '{{.Repository}}:{{.Tag}}')), /^busybox:latest\n$/, bin);
+    const inUse = docker('rmi', 'busybox');
+    assert.notEqual(inUse.status, 0, bin);
+    assert.match(inUse.stderr, /unable to remove image busybox: container made-by-berth uses it/, bin);
+
     // Errors in docker's words: the message the engine gave, a failure exit.
     const missing = docker('inspect', '--type', 'container', 'no-such');
     assert.notEqual(missing.status, 0);

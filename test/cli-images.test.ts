@@ -1,6 +1,7 @@
 // The image commands of the README that move whole images or filesystems, through berth's CLI as a
 // person types them: the README's first command (a rootfs tar piped into `berth import -`),
-// `berth export` of a container (to stdout and with -o), and `berth push` to a registry and back.
+// `berth export` of a container (to stdout and with -o), `berth rmi` of an image in use, and
+// `berth push` to a registry and back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -45,6 +46,14 @@ test('the README\'s first command (tar | berth import -), then export of a conta
   assert.ok(!names.includes('bin/true'), 'a deleted file is exported');
   assert.deepEqual(names.filter((n) => n.includes('.wh.')), [], 'whiteouts in the export');
   assert.equal(execFileSync('tar', ['-xO', '--wildcards', '*made-here'], { input: toStdout, encoding: 'utf8' }), 'made\n');
+
+  // rmi as docker's: one of an image's names goes alone, even while a container uses the image;
+  // the image itself stays while a container uses it (exit 1, as docker's rmi, one line naming the container).
+  ok(berth('tag', 'busybox:demo', 'busybox:other'));
+  assert.equal(ok(berth('rmi', 'busybox:other')), 'Untagged: busybox:other\n');
+  const inUse = berth('rmi', 'busybox:demo');
+  assert.equal(inUse.status, 1, inUse.stderr);
+  assert.equal(inUse.stderr, `berth: unable to remove image busybox:demo: container ${name} uses it (remove the container first)\n`);
 
   // push to a registry, then pull it into another root: the same image, which runs.
   const registry = await startRegistry(t);

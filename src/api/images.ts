@@ -3,8 +3,9 @@ import { familiarName, imageConfig, parsePlatform, parseReference, shortId, type
 import { progressLines, pull, type Credentials } from '../image/registry/index.js';
 import { errorMessageOf } from '../errors.js';
 import { startStream } from './stream.js';
+import { removeImage } from '../engine/images.js';
 import { inspectImage } from '../engine/inspect.js';
-import { ApiError, boolParam, filtersParam, sendJson, type ApiRequest } from './http.js';
+import { ApiError, boolParam, filtersParam, sendEmpty, sendJson, type ApiRequest } from './http.js';
 import type { Route } from './router.js';
 
 /** A shell-like pattern of docker's reference filter (`busy*`, `busybox:1.*`) as a regex. */
@@ -138,8 +139,26 @@ async function createImage(r: ApiRequest): Promise<void> {
   out.end();
 }
 
+/** `DELETE /images/{name}` (docker rmi): never from under a container (409), `force` for an id with many names. */
+async function remove(r: ApiRequest): Promise<void> {
+  const { engine } = r.service;
+  const result = removeImage(engine.images, engine.containers, r.params[0], boolParam(r.query, 'force'));
+  sendJson(r, 200, [...result.untagged.map((name) => ({ Untagged: familiarName(parseReference(name)) })), ...result.deleted.map((id) => ({ Deleted: id }))]);
+}
+
+/** `POST /images/{name}/tag?repo=&tag=` (docker tag): 201 and no body, as dockerd. */
+async function tag(r: ApiRequest): Promise<void> {
+  const repo = r.query.get('repo');
+  if (!repo) throw new ApiError('invalid-argument', 'repo: the new name is required');
+  const tagName = r.query.get('tag');
+  r.service.engine.images.tag(r.params[0], tagName ? `${repo}:${tagName}` : repo);
+  sendEmpty(r, 201);
+}
+
 export const imageRoutes: Route[] = [
   { method: 'POST', path: '/images/create', handler: createImage },
   { method: 'GET', path: '/images/json', handler: listImages },
   { method: 'GET', path: '/images/{name*}/json', handler: inspect },
+  { method: 'POST', path: '/images/{name*}/tag', handler: tag },
+  { method: 'DELETE', path: '/images/{name*}', handler: remove },
 ];

@@ -1,6 +1,6 @@
 // berth's image verbs: images, rmi, tag, image inspect/prune, history, load, save, import, system df.
 import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
-import type { EngineService } from '../engine/service.js';
+import { imagesInUse, removeImage } from '../engine/images.js';
 import { inspectImage } from '../engine/inspect.js';
 import { bool, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
@@ -8,13 +8,6 @@ import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
 import { humanSize } from '../units.js';
 import { renderTemplate } from './template.js';
-
-/** Ids of images some container (in any state) was made from: they may not be removed. */
-function imagesInUse(engine: EngineService): Map<string, string> {
-  const used = new Map<string, string>();
-  for (const c of engine.containers.list()) used.set(c.imageId, c.name);
-  return used;
-}
 
 function repoAndTag(name: string): [string, string] {
   const ref = parseReference(name);
@@ -63,13 +56,8 @@ export const imageCommands: CommandSpec[] = [
     usage: '[OPTIONS] IMAGE [IMAGE...]',
     flags: [{ name: 'force', short: 'f', boolean: true, help: 'Remove the image even when other names point at it' }],
     async run({ engine }, p) {
-      const used = imagesInUse(engine);
       return eachOperand(p.positionals, { verb: 'rmi', noun: 'image', echo: false }, async (ref) => {
-        const record = engine.images.resolve(ref);
-        const user = used.get(record.id);
-        if (user && !bool(p, 'force')) throw new UsageError(`unable to remove image ${ref}: container ${user} uses it (remove the container first)`, { kind: 'conflict' });
-        if (user) throw new UsageError(`unable to remove image ${ref}: container ${user} uses it, even with -f`, { kind: 'conflict' });
-        const result = engine.images.remove(ref, { force: bool(p, 'force') });
+        const result = removeImage(engine.images, engine.containers, ref, bool(p, 'force'));
         for (const name of result.untagged) process.stdout.write(`Untagged: ${familiarName(parseReference(name))}\n`);
         for (const id of result.deleted) process.stdout.write(`Deleted: ${id}\n`);
       });
@@ -140,7 +128,7 @@ export const imageCommands: CommandSpec[] = [
       { name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' },
     ],
     async run({ engine }, p) {
-      const used = imagesInUse(engine);
+      const used = imagesInUse(engine.containers);
       const result = engine.images.prune({ all: bool(p, 'all'), inUse: (id) => used.has(id) });
       for (const id of result.deletedImages) process.stdout.write(`Deleted: ${id}\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
@@ -216,7 +204,7 @@ export const imageCommands: CommandSpec[] = [
     async run({ engine }) {
       const usage = engine.images.diskUsage();
       const containers = engine.containers.list();
-      const used = imagesInUse(engine);
+      const used = imagesInUse(engine.containers);
       const active = usage.images.filter((i) => used.has(i.id)).length;
       const reclaimable = usage.images.filter((i) => !used.has(i.id)).reduce((n, i) => n + i.size - i.sharedSize, 0);
       const running = containers.filter((c) => c.state.status === 'running').length;

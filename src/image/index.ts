@@ -19,7 +19,7 @@ export {
 } from './reference.js';
 export { ContentStore, type BlobSource, type IngestOptions, type DownloadOptions, type RangedOpen, type RangedSource } from './blobs.js';
 export { Lease } from './lease.js';
-export { ImageStore, DEFAULT_ROOT, defaultRoot, findImage, shortId, type ImageRecord, type NewImage, type RemoveResult, type PruneOptions, type PruneResult, type DiskUsage, type ImageUsage } from './store.js';
+export { ImageStore, DEFAULT_ROOT, defaultRoot, findImage, shortId, tryNormalize, type ImageRecord, type NewImage, type RemoveResult, type PruneOptions, type PruneResult, type DiskUsage, type ImageUsage } from './store.js';
 export { imageLayers, imageConfig, type ImageLayer, type ResolvedImage } from './layers.js';
 export { inspectLayer, verifyDiffID, blobCompression, type LayerFacts } from './layer-check.js';
 export { parseManifest, parseIndex, parseConfig, parseManifestOrIndex, buildManifest, encodeJSON, layerCompression, layerMediaType } from './manifest.js';

@@ -400,7 +400,8 @@ function normalizeName(text: string): string {
   return formatReference(parseReference(text));
 }
 
-function tryNormalize(text: string): string | undefined {
+/** The normalized name `text` is, or undefined when it is not a reference (an id, an id prefix). */
+export function tryNormalize(text: string): string | undefined {
   try {
     return normalizeName(text);
   } catch (err) {
