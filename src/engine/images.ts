@@ -1,10 +1,11 @@
 // Image operations that depend on containers: an image is never removed from under a container
 // that uses it. The CLI's rmi, prune and system df and the Engine API's DELETE /images share them.
-import { BerthError } from '../errors.js';
+import { BerthError, type ErrorKind } from '../errors.js';
 import { tryNormalize, type ImageStore, type RemoveResult } from '../image/index.js';
 import type { ContainerStore } from './containers.js';
 
 export class ImageInUseError extends BerthError {
+  static override readonly kind: ErrorKind = 'conflict';
   override readonly name = 'ImageInUseError';
 }
 
@@ -25,7 +26,7 @@ export function removeImage(images: ImageStore, containers: ContainerStore, ref:
   const user = imagesInUse(containers).get(record.id);
   if (user && !oneOfItsNames) {
     const why = force ? `container ${user} uses it, even with -f` : `container ${user} uses it (remove the container first)`;
-    throw new ImageInUseError(`unable to remove image ${ref}: ${why}`, { kind: 'conflict' });
+    throw new ImageInUseError(`unable to remove image ${ref}: ${why}`);
   }
   return images.remove(ref, { force });
 }
