@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
@@ -132,6 +132,18 @@ function streamLines(socket: string, path: string, count: number): Promise<unkno
   });
 }
 
+/** A request on a keep-alive agent's connection: its status, and whether the connection was one used before. */
+function agentRequest(agent: Agent, socket: string, method: string, path: string, body?: string): Promise<{ status: number; reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, method, path, agent, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 test('docker top, stats, diff, export, container prune, system df and login through the API, on the engine operations of berth\'s verbs', { skip: skip || (!registryAvailable() && 'docker-registry not found') }, async (t) => {
   const { env, berth } = berthRoot(t, 'api-info');
   ok(berth('import', busyboxRootfsTar(t), 'busybox:latest'));
@@ -212,6 +224,14 @@ test('docker top, stats, diff, export, container prune, system df and login thro
   assert.equal(all.ContainersDeleted.length, 1);
   ok(docker('rm', '-f', 'box'));
   ok(docker('volume', 'rm', 'dfvol'));
+
+  // A body over the 1 MiB limit is refused with a 400 once the client has sent it all: answered
+  // earlier, the connection closed under a client still writing (Node's got EPIPE, not the 400).
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const huge = JSON.stringify({ Image: 'busybox', Env: ['x'.repeat(2 << 20)] });
+  for (let i = 0; i < 5; i++) assert.equal((await agentRequest(agent, service.socket, 'POST', '/v1.41/containers/create', huge)).status, 400);
+  assert.deepEqual(await agentRequest(agent, service.socket, 'GET', '/_ping'), { status: 200, reused: true }, 'the connection went on');
 
   // docker login: the registry checks the credentials; a wrong password is refused.
   const registry = await startRegistry(t, { kind: 'htpasswd' });
