@@ -1,6 +1,7 @@
 // Every route of the Engine API that berth answers, gathered from the files that define them.
 import { archiveRoutes } from './archive.js';
 import { attachRoutes } from './attach.js';
+import { buildRoutes } from './build.js';
 import { containerRoutes } from './containers.js';
 import { execRoutes } from './exec.js';
 import { lifecycleRoutes } from './lifecycle.js';
@@ -10,5 +11,5 @@ import type { Route } from './router.js';
 import { systemRoutes } from './system.js';
 
 export function routes(): Route[] {
-  return [...systemRoutes, ...imageRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes];
+  return [...systemRoutes, ...imageRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes, ...buildRoutes];
 }
