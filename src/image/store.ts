@@ -80,10 +80,15 @@ export interface DiskUsage {
   unreferencedBytes: number;
 }
 
+/** What changed an image, for docker's image events (the engine records them): pull, push, tag, untag, delete, import, load. */
+export type ImageEventHook = (action: string, id: string, attributes: Record<string, string>) => void;
+
 export class ImageStore {
   readonly content: ContentStore;
   readonly records: ImageRecords;
   readonly leasesDir: string;
+  /** Told of each change the store's operations make (the engine sets it). */
+  onEvent: ImageEventHook = () => undefined;
 
   constructor(readonly root: string = defaultRoot()) {
     this.content = new ContentStore(root);
@@ -221,24 +226,28 @@ export class ImageStore {
   tag(source: string, target: string): ImageRecord {
     const name = normalizeName(target);
     if (parseReference(target).digest !== undefined) throw new InvalidReferenceError(`cannot tag with a digest reference: ${target}`);
-    return this.records.update((images) => {
+    const tagged = this.records.update((images) => {
       const record = findImage(images, source);
       if (record === undefined) throw new NotFoundError(`no such image: ${source}`);
       for (const other of images) other.names = other.names.filter((n) => n !== name);
       record.names.push(name);
       return structuredClone(record);
     });
+    this.onEvent('tag', tagged.id, { name });
+    return tagged;
   }
 
   /** Takes a name off its image (the image stays, dangling if that was its last name). */
   untag(reference: string): ImageRecord {
     const name = normalizeName(reference);
-    return this.records.update((images) => {
+    const untagged = this.records.update((images) => {
       const record = images.find((r) => r.names.includes(name));
       if (record === undefined) throw new NotFoundError(`no such image: ${reference}`);
       record.names = record.names.filter((n) => n !== name);
       return structuredClone(record);
     });
+    this.onEvent('untag', untagged.id, { name });
+    return untagged;
   }
 
   /**
@@ -247,6 +256,7 @@ export class ImageStore {
    * The image's blobs that nothing else needs are removed. The engine checks for containers first.
    */
   remove(text: string, options: { force?: boolean } = {}): RemoveResult {
+    const before = this.find(text)?.id;
     let candidates = new Set<Digest>();
     const result = this.records.update((images): RemoveResult => {
       const record = findImage(images, text);
@@ -265,6 +275,9 @@ export class ImageStore {
       return { untagged: record.names, deleted: [record.id], removedBlobs: [] };
     });
     if (candidates.size > 0) result.removedBlobs = this.removeUnneeded(candidates);
+    const id = result.deleted[0] ?? before ?? '';
+    for (const name of result.untagged) this.onEvent('untag', id, { name });
+    for (const deleted of result.deleted) this.onEvent('delete', deleted, { name: deleted });
     return result;
   }
 

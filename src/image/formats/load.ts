@@ -62,6 +62,7 @@ export async function loadArchive(store: ImageStore, input: string | Readable, o
     }
     for (const image of images) image.names = [...new Set((image.names ?? []).map((n) => normalizeName(n, contents.label)))];
     const records = images.map((image) => store.putImage(image));
+    for (const r of records) store.onEvent('load', r.id, { name: r.names[0] ?? r.id });
     return { format, images: mergeRecords(records) };
   } finally {
     store.endLease(lease);
