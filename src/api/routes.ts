@@ -2,6 +2,7 @@
 import { archiveRoutes } from './archive.js';
 import { attachRoutes } from './attach.js';
 import { buildRoutes } from './build.js';
+import { containerInfoRoutes } from './container-info.js';
 import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
@@ -10,7 +11,8 @@ import { networkRoutes } from './networks.js';
 import { imageRoutes } from './images.js';
 import type { Route } from './router.js';
 import { systemRoutes } from './system.js';
+import { usageRoutes } from './usage.js';
 
 export function routes(): Route[] {
-  return [...systemRoutes, ...eventRoutes, ...imageRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes, ...buildRoutes];
+  return [...systemRoutes, ...eventRoutes, ...usageRoutes, ...containerInfoRoutes, ...imageRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes, ...buildRoutes];
 }
