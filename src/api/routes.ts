@@ -5,10 +5,11 @@ import { containerRoutes } from './containers.js';
 import { execRoutes } from './exec.js';
 import { lifecycleRoutes } from './lifecycle.js';
 import { networkRoutes } from './networks.js';
+import { imageArchiveRoutes } from './image-archives.js';
 import { imageRoutes } from './images.js';
 import type { Route } from './router.js';
 import { systemRoutes } from './system.js';
 
 export function routes(): Route[] {
-  return [...systemRoutes, ...imageRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes];
+  return [...systemRoutes, ...imageRoutes, ...imageArchiveRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes];
 }
