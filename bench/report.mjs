@@ -7,6 +7,11 @@ import { readFileSync } from 'node:fs';
 const rows = new Map(); // name -> { median (s), min, max, runs }
 for (const file of process.argv.slice(2)) {
   const doc = JSON.parse(readFileSync(file, 'utf8'));
+  if (doc.commands) {
+    // bench/alternate.mjs's output: milliseconds per command
+    for (const [name, r] of Object.entries(doc.commands)) rows.set(name, summarise(r.times.map((t) => t / 1000)));
+    continue;
+  }
   for (const r of doc.results ?? [doc]) rows.set(r.command, summarise(r.times));
 }
 
@@ -17,10 +22,11 @@ function summarise(times) {
 }
 
 const ms = (s) => (s * 1000).toFixed(2);
-const order = ['berth-runtime run', 'crun run', 'runc run', 'node -e 0', 'library spawnPlan→exit /bin/true', 'unshare floor'];
+const order = ['berth-runtime run', 'runc run', 'berth-runtime run (ns)', 'crun run (ns)', 'node -e 0', 'library spawnPlan→exit /bin/true', 'unshare floor'];
 const label = {
   'berth-runtime run': 'berth-runtime run',
-  'crun run': 'crun run (in the ns without cgroup2)',
+  'berth-runtime run (ns)': 'berth-runtime run (nsenter, v1 only)',
+  'crun run (ns)': 'crun run (nsenter, v1 only)',
   'runc run': 'runc run',
   'node -e 0': 'node -e 0 (Node start, reference)',
   'library spawnPlan→exit /bin/true': 'library spawnPlan→exit (in-process)',
@@ -40,8 +46,8 @@ for (const name of order) {
 }
 
 const ratios = [
-  ['berth-runtime run / crun run', 'berth-runtime run', 'crun run', 3.5],
-  ['berth-runtime run / runc run', 'berth-runtime run', 'runc run', null],
+  ['berth-runtime run / crun run (both in the ns)', 'berth-runtime run (ns)', 'crun run (ns)', 3.5],
+  ['berth-runtime run / runc run', 'berth-runtime run', 'runc run', 2.5],
   ['library spawn→exit / unshare floor', 'library spawnPlan→exit /bin/true', 'unshare floor', 2.5],
 ];
 console.log('');

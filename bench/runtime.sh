@@ -16,7 +16,7 @@ cli=$here/dist/bin/berth-runtime   # the command as installed: its launcher, the
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (containers need it)"
 [ -f "$cli" ] || die "$cli missing: build first (npm run build)"
-for tool in hyperfine crun runc unshare nsenter "$NODE"; do
+for tool in crun runc unshare nsenter "$NODE"; do
   command -v "$tool" >/dev/null || die "$tool not found"
 done
 
@@ -27,6 +27,7 @@ cgroup=berth-bench-$$          # absolute cgroupsPath for crun and runc (see bel
 
 cleanup() {
   set +e
+  mountpoint -q "$work/roots" 2>/dev/null && umount "$work/roots"
   if [ -e "$nsfile" ]; then
     umount "$nsfile" 2>/dev/null
     rm -f "$nsfile"
@@ -40,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-q() { printf '%q ' "$@"; } # one command line for hyperfine -N (it splits shell-words)
+q() { printf '%q ' "$@"; } # one command line for alternate.mjs (it splits shell-words)
 
 # --- the bundle: one config.json for all three runtimes --------------------------------------------
 sh "$here/scripts/busybox-bundle.sh" "$bundle" /bin/true >/dev/null
@@ -61,63 +62,51 @@ sh "$here/scripts/busybox-bundle.sh" "$bundle" /bin/true >/dev/null
   c.linux.cgroupsPath = "/" + cgroup;
   fs.writeFileSync(file, JSON.stringify(c, null, "\t") + "\n");
 ' "$bundle/config.json" "$cgroup"
-mkdir -p "$work/root-berth" "$work/root-crun" "$work/root-runc"
+# Every runtime's --root on a tmpfs, as berth-runtime's default root (/run/berth-runtime) and
+# runc's and crun's (/run/runc, /run/crun) are: an fsync there costs what it costs in production.
+mkdir -p "$work/roots"
+mount -t tmpfs -o size=16m berth-bench "$work/roots"
+mkdir -p "$work/roots/berth" "$work/roots/berth-ns" "$work/roots/crun" "$work/roots/runc"
 
-# --- crun's namespace: /sys/fs/cgroup/unified covered by a throw-away tmpfs -----------------------
-# crun 1.8 refuses this host's hybrid cgroup layout; in this namespace it sees cgroup v1 only.
-# Propagation is private, so the tmpfs never reaches the host; the bind of the namespace onto
+# --- crun's namespace: /sys/fs/cgroup/unified unmounted in a private mount namespace --------------
+# crun 1.8 refuses this host's hybrid cgroup layout; in this namespace it sees cgroup v1 only (and
+# so does berth-runtime there: the cgroup2 mount is gone from its mountinfo, not just covered).
+# Propagation is private, so the unmount never reaches the host; the bind of the namespace onto
 # $nsfile keeps it alive between commands. nsenter resets the cwd, hence --wd.
 touch "$nsfile"
-unshare --mount="$nsfile" --propagation private mount -t tmpfs none /sys/fs/cgroup/unified
+unshare --mount="$nsfile" --propagation private umount /sys/fs/cgroup/unified
+ns=(nsenter --mount="$nsfile" --wd="$bundle")
 
-berth_cmd=$(q "$cli" --root "$work/root-berth" run bench-berth)
-crun_cmd=$(q crun --root "$work/root-crun" run bench-crun)
-runc_cmd=$(q runc --root "$work/root-runc" run bench-runc)
+berth_cmd=$(q "$cli" --root "$work/roots/berth" run bench-berth)
+runc_cmd=$(q runc --root "$work/roots/runc" run bench-runc)
+# crun runs in its namespace through nsenter; berth-runtime runs there too, through the same
+# nsenter, for a like-for-like pair (both see the v1 hierarchies only, both pay nsenter's exec).
+crun_cmd=$(q "${ns[@]}" crun --root "$work/roots/crun" run bench-crun)
+berth_ns_cmd=$(q "${ns[@]}" "$cli" --root "$work/roots/berth-ns" run bench-berth-ns)
 floor_cmd=$(q unshare --mount --uts --ipc --net --pid --fork true)
 # Node's own start, the floor of any Node command (without NODE_EXTRA_CA_CERTS, as the launcher starts it).
 node_cmd=$(q env -u NODE_EXTRA_CA_CERTS "$NODE" -e 0)
 
-echo "bench: $(uname -r), node $("$NODE" --version), $(crun --version 2>/dev/null | head -1), $(runc --version 2>/dev/null | head -1), $(hyperfine --version)"
-echo "bench: bundle $bundle (busybox, /bin/true), $RUNS runs after $WARMUP warm-up runs each"
-
-# --- one run of each first, with its output shown: hyperfine hides why a command fails -------------
-failed=()
-smoke() { # NAME CMD...
-  local name=$1 out
-  shift
-  if out=$("$@" 2>&1); then
-    return 0
-  fi
-  echo "bench: $name failed, left out: ${out:-exit status $?}" >&2
-  failed+=("$name")
-  return 1
-}
-host_cmds=()
-if smoke 'berth-runtime run' bash -c "cd $(q "$bundle") && $berth_cmd"; then host_cmds+=(-n 'berth-runtime run' "$berth_cmd"); fi
-if smoke 'runc run' bash -c "cd $(q "$bundle") && $runc_cmd"; then host_cmds+=(-n 'runc run' "$runc_cmd"); fi
-if smoke 'node -e 0' bash -c "$node_cmd"; then host_cmds+=(-n 'node -e 0' "$node_cmd"); fi
-if smoke 'unshare floor' bash -c "$floor_cmd"; then host_cmds+=(-n 'unshare floor' "$floor_cmd"); fi
-crun_ok=0
-if smoke 'crun run' nsenter --mount="$nsfile" --wd="$bundle" bash -c "$crun_cmd"; then crun_ok=1; fi
-if host_refusal=$(cd "$bundle" && crun --root "$work/root-crun" run bench-crun-host 2>&1); then
+echo "bench: $(uname -r), node $("$NODE" --version), $(crun --version 2>/dev/null | head -1), $(runc --version 2>/dev/null | head -1)"
+echo "bench: bundle $bundle (busybox, /bin/true), $RUNS rounds after $WARMUP warm-up rounds; roots on tmpfs"
+if host_refusal=$(cd "$bundle" && crun --root "$work/roots/crun" run bench-crun-host 2>&1); then
   echo "bench: note: crun ran on the host as it is (no namespace needed)"
 else
   echo "bench: note: crun on the host as it is says: $host_refusal"
 fi
 
-hf=(hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS")
+# --- (a) whole processes, taking turns round by round (bench/alternate.mjs) ------------------------
+failed=()
 results=()
-
-# --- (a) whole processes on the host: berth-runtime, runc, and the references -----------------------
-if [ ${#host_cmds[@]} -gt 0 ]; then
-  (cd "$bundle" && "${hf[@]}" --export-json "$work/host.json" "${host_cmds[@]}")
-  results+=("$work/host.json")
-fi
-
-# --- (a) crun, timed from inside its namespace (nsenter's own exec is not charged to crun) ---------
-if [ $crun_ok = 1 ]; then
-  nsenter --mount="$nsfile" --wd="$bundle" "${hf[@]}" --export-json "$work/crun.json" -n 'crun run' "$crun_cmd"
-  results+=("$work/crun.json")
+if (cd "$bundle" && "$NODE" "$here/bench/alternate.mjs" --runs "$RUNS" --warmup "$WARMUP" --json "$work/alt.json" \
+  -n 'berth-runtime run' "$berth_cmd" -n 'runc run' "$runc_cmd" \
+  -n 'berth-runtime run (ns)' "$berth_ns_cmd" -n 'crun run (ns)' "$crun_cmd" \
+  -n 'node -e 0' "$node_cmd" -n 'unshare floor' "$floor_cmd" \
+  --ratio 'berth-runtime run/runc run<=2.5' --ratio 'berth-runtime run (ns)/crun run (ns)<=3.5' \
+  --ratio 'berth-runtime run/node -e 0' --ratio 'node -e 0/crun run (ns)'); then
+  results+=("$work/alt.json")
+else
+  failed+=('whole processes')
 fi
 
 # --- (b) the library's spawn→exit, in one Node process -----------------------------------------------
@@ -130,7 +119,7 @@ else
 fi
 
 # --- state left behind by the runtimes (a run that exits must leave none) --------------------------
-left=$(find "$work/root-berth" "$work/root-crun" "$work/root-runc" -mindepth 1 -maxdepth 1 2>/dev/null | sed "s|^$work/||")
+left=$(find "$work/roots" -mindepth 2 -maxdepth 2 2>/dev/null | sed "s|^$work/roots/||")
 [ ${#results[@]} -gt 0 ] && "$NODE" "$here/bench/report.mjs" "${results[@]}"
 
 cleanup

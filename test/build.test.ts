@@ -241,7 +241,9 @@ ENTRYPOINT ["/bin/busybox"]
 FROM builder AS child
 RUN cat /onbuild.txt
 `);
+  const started = Date.now();
   const out = ok(b.berth('build', '--network', 'host', '--build-arg', 'VERSION=7', '--target', 'final', '-t', 'multi:final', dir));
+  const coldMs = Date.now() - started;
   assert.match(out, /^Step 1\/10 : FROM /);
   assert.match(out, /Step 10\/10 : ENTRYPOINT \["\/bin\/busybox"\]\n/);
   assert.doesNotMatch(out, /FROM builder AS child/, '--target stops at its stage');
@@ -257,6 +259,19 @@ RUN cat /onbuild.txt
     '/bin/sh -c #(nop) ADD file:H in /unpacked/ ',
     '/bin/sh -c #(nop)  ENTRYPOINT ["/bin/busybox"]',
   ]);
+
+  // The cached rebuild: every step from the cache, COPY --from by its source image's id (no root
+  // of it opened), the same image. A changed stage is a new source: its COPY --from is made again.
+  const again = Date.now();
+  const cached = ok(b.berth('build', '--network', 'host', '--build-arg', 'VERSION=7', '--target', 'final', '-t', 'multi:again', dir));
+  const cachedMs = Date.now() - again;
+  assert.equal((cached.match(/ ---> Using cache\n/g) ?? []).length, 8, cached);
+  const store = new ImageStore(b.root);
+  assert.equal(store.resolve('multi:again').id, store.resolve('multi:final').id);
+  t.diagnostic(`multi-stage: cold build ${coldMs} ms, cached rebuild ${cachedMs} ms (${(cachedMs / coldMs).toFixed(2)}×)`);
+  const changed = ok(b.berth('build', '--network', 'host', '--build-arg', 'VERSION=8', '--target', 'final', '-t', 'multi:v8', dir));
+  assert.match(changed, /Step 6\/10 : COPY --from=builder \/out\/artifact \/artifact\n ---> [0-9a-f]{12}\n/, 'a new source stage: no cache');
+  assert.equal(ok(b.berth('run', '--rm', '--network', 'none', 'multi:v8', 'cat', '/artifact')), 'built 8\n');
 
   // The whole file: the last stage is built FROM the first, whose ONBUILD trigger runs first.
   const all = ok(b.berth('build', '--network', 'none', '--build-arg', 'VERSION=7', '-t', 'multi:child', dir));

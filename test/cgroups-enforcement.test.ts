@@ -254,6 +254,24 @@ describe(`cgroup limits enforced on real containers (${layout.mode} host: the ${
     cliOk(c.root, 'delete', '--force', c.id);
   });
 
+  test('memory.swappiness and disableOOMKiller: written to memory.swappiness and memory.oom_control on v1; on v2, which has no such files, the container runs with a warning naming each', async (t) => {
+    const c = await container(t, 'swappiness', { args: ['sleep', '1000'], resources: { memory: { swappiness: 10, disableOOMKiller: true } } });
+    const r = cli(c.root, 'run', '--detach', '--bundle', c.bundle.dir, c.id);
+    assert.equal(r.status, 0, show(r));
+    if (DRIVER === 'v2') {
+      assert.match(r.stderr, /warning: linux\.resources\.memory\.swappiness discarded: cgroup v2 has no per-cgroup swappiness/);
+      assert.match(r.stderr, /warning: linux\.resources\.memory\.disableOOMKiller discarded: cgroup v2 has no memory\.oom_control/);
+    } else {
+      assert.doesNotMatch(r.stderr, /discarded/);
+      const memory = layout.v1.find((h) => h.controllers.includes('memory'));
+      assert.ok(memory, 'no v1 memory hierarchy');
+      const dir = join(memory.mountpoint, c.cgroupPath);
+      assert.equal(readFileSync(join(dir, 'memory.swappiness'), 'utf8').trim(), '10');
+      assert.match(readFileSync(join(dir, 'memory.oom_control'), 'utf8'), /^oom_kill_disable 1$/m);
+    }
+    cliOk(c.root, 'delete', '--force', c.id);
+  });
+
   test('pids limit 32: a fork loop cannot pass 32 tasks, and the host can still fork (how fast: bench/fork-loop.sh)', async (t) => {
     // The inner shell forks sleeps until fork fails (ash then exits); the outer one starts it
     // again, every 0.1 s (its own fork takes the slot the inner one freed, so it never fails).

@@ -2,10 +2,12 @@
 // NODE_EXTRA_CA_CERTS, which Node would otherwise read and parse at every start; the registry
 // client then loads those CAs itself (BERTH_EXTRA_CA_CERTS) at its first verified https
 // connection. Proved with a real TLS server on 127.0.0.1 whose certificate only that file trusts.
+// And the launchers run their bundle through a loader that compiles it with the code cache the
+// build made (scripts/bundle.mjs).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,4 +60,26 @@ test('the registry client trusts BERTH_EXTRA_CA_CERTS at its first verified http
   assert.match(await run({}), /^failed: .*self[- ]signed/i, 'an unknown CA is refused');
   assert.equal(await run({ BERTH_EXTRA_CA_CERTS: cert }), 'trusted');
   assert.match(await run({ BERTH_EXTRA_CA_CERTS: join(dir, 'missing.pem') }), /^failed: BERTH_EXTRA_CA_CERTS \(NODE_EXTRA_CA_CERTS\): cannot read .*missing\.pem: ENOENT/);
+});
+
+test('the commands run their bundle through a loader with a V8 code cache that this node accepts, and exit with the command\'s status', (t) => {
+  for (const name of ['berth', 'berth-runtime']) {
+    const bundle = join(PROJECT, 'dist/bin', `${name}.bundle.cjs`);
+    // The loader takes the cache only when its mtime is the bundle's (the build sets it so).
+    assert.equal(statSync(`${bundle}.cache`).mtimeMs, statSync(bundle).mtimeMs, `${name}: the cache is the bundle's`);
+    // Compiled as the loader compiles it: V8 says whether it took the cache (its version, flags, source).
+    const probe = `const { readFileSync } = require('node:fs'); const Module = require('node:module'); const { Script } = require('node:vm');
+      const file = ${JSON.stringify(bundle)};
+      process.stdout.write(String(new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData: readFileSync(file + '.cache') }).cachedDataRejected));`;
+    const rejected = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+    assert.equal(rejected.stdout, 'false', `${name}: V8 rejected the code cache ${rejected.stderr}`);
+    const loader = readFileSync(join(PROJECT, 'dist/bin', name), 'utf8');
+    assert.match(loader, new RegExp(`exec node "\\$\\{self%/\\*\\}/${name}\\.cjs" "\\$@"`), `${name}: the launcher runs the loader`);
+  }
+  // A command's exit status comes through the loader (no top-level await in a CommonJS bundle).
+  const failed = spawnSync(join(PROJECT, 'dist/bin/berth-runtime'), ['--root', scratch(t), 'state', 'no-such'], { encoding: 'utf8' });
+  assert.equal(failed.status, 1, failed.stderr);
+  assert.match(failed.stderr, /no-such/);
+  const usage = spawnSync(join(PROJECT, 'dist/bin/berth'), ['no-such-command'], { encoding: 'utf8' });
+  assert.notEqual(usage.status, 0, usage.stderr);
 });

@@ -12,7 +12,7 @@ import type { Explain } from '../engine/context.js';
 import { networkRequest } from '../engine/network/options.js';
 import type { EngineService } from '../engine/service.js';
 import { resolveUser } from '../engine/users.js';
-import { commitImage, ensureImage, familiarName, imageConfig, parsePlatform, parseReference, shortId, type ContainerConfig } from '../image/index.js';
+import { commitImage, ensureImage, familiarName, imageConfig, parsePlatform, parseReference, shortId, type ContainerConfig, type ImageRecord } from '../image/index.js';
 import { BuildCache } from './cache.js';
 import { BuildContext, BuildError, findSources, openIn, RunFailedError } from './context.js';
 import { copySources, ensureDirectory, hashSources, type CopyRequest, type Owner } from './copy.js';
@@ -58,9 +58,16 @@ export interface BuildResult {
   steps: number;
 }
 
-/** The image `FROM scratch` starts from: no layer, no history, a fixed time (so its id is stable). */
-async function scratchImage(engine: EngineService): Promise<string> {
+/**
+ * The image `FROM scratch` starts from: no layer, no history, a fixed time (so its id is stable),
+ * made once and found in the cache after.
+ */
+async function scratchImage(engine: EngineService, cache: BuildCache): Promise<string> {
+  const key = BuildCache.key(['FROM scratch']);
+  const found = cache.lookup(key);
+  if (found !== undefined) return found.id;
   const record = await commitImage(engine.images, { layers: [], config: {}, created: new Date(0), buildCache: true });
+  cache.record(key, record.id);
   return record.id;
 }
 
@@ -117,7 +124,7 @@ class Builder {
     const base = expandWord(plan.base, vars, this.escape);
     let imageId: string;
     const previous = this.stagesDone.find((s) => s.name !== undefined && s.name === base.toLowerCase());
-    if (base.toLowerCase() === 'scratch') imageId = await scratchImage(this.engine);
+    if (base.toLowerCase() === 'scratch') imageId = await scratchImage(this.engine, this.cache);
     else if (previous !== undefined) imageId = previous.imageId;
     else imageId = (await this.pullImage(base, plan.from, plan.platform !== undefined ? expandWord(plan.platform, vars, this.escape) : undefined)).id;
     this.say(` ---> ${shortId(imageId)}\n`);
@@ -156,17 +163,25 @@ class Builder {
     }
   }
 
+  /** The image the cache holds for a step of `stage` with these key parts (none with --no-cache). */
+  private lookup(stage: Stage, keyParts: unknown[]): ImageRecord | undefined {
+    return this.options.noCache ? undefined : this.cache.lookup(BuildCache.key([stage.imageId, ...keyParts]));
+  }
+
+  /** The stage moves to a cached step's image. */
+  private async useCached(stage: Stage, record: ImageRecord): Promise<void> {
+    this.cachedSteps += 1;
+    this.say(` ---> Using cache\n ---> ${shortId(record.id)}\n`);
+    stage.imageId = record.id;
+    stage.config = (await imageConfig(this.engine.images, record)).config ?? {};
+  }
+
   /** A step whose result is in the cache under `key`, or made by `make`; the stage moves to it. */
   private async cached(stage: Stage, keyParts: unknown[], make: () => Promise<string>): Promise<void> {
-    const key = BuildCache.key([stage.imageId, ...keyParts]);
-    let id = this.options.noCache ? undefined : this.cache.lookup(key);
-    if (id !== undefined) {
-      this.cachedSteps += 1;
-      this.say(' ---> Using cache\n');
-    } else {
-      id = await make();
-      this.cache.record(key, id);
-    }
+    const hit = this.lookup(stage, keyParts);
+    if (hit !== undefined) return this.useCached(stage, hit);
+    const id = await make();
+    this.cache.record(BuildCache.key([stage.imageId, ...keyParts]), id);
     this.say(` ---> ${shortId(id)}\n`);
     stage.imageId = id;
     stage.config = (await imageConfig(this.engine.images, id)).config ?? {};
@@ -345,6 +360,11 @@ class Builder {
     const chown = ins.flags.chown === undefined ? undefined : typeof ins.flags.chown === 'string' ? expandWord(ins.flags.chown, vars, this.escape) : true;
     const fromFlag = ins.flags.from;
     const source = fromFlag === undefined ? undefined : await this.copySourceImage(stage, typeof fromFlag === 'string' ? expandWord(fromFlag, vars, this.escape) : '', ins);
+    // An image never changes: COPY --from is keyed by the image's id and the patterns, and looked
+    // up before its root is mounted. The context's sources are keyed by their content hash.
+    const fromKey = source === undefined ? undefined : [ins.keyword, dest, chown ?? null, chmod ?? null, 'from', source, patterns];
+    const hit = fromKey === undefined ? undefined : this.lookup(stage, fromKey);
+    if (hit !== undefined) return this.useCached(stage, hit);
     const withSourceRoot = <T>(use: (root: CopyRoot) => Promise<T>): Promise<T> =>
       source === undefined ? this.context.withRoot(use) : this.withImageRoot(source, use);
     await withSourceRoot(async (from) => {
@@ -358,7 +378,7 @@ class Builder {
       // The owner is looked up in the stage's image; the hash does not depend on it (it is in the key).
       const { digest: hash, kind } = await hashSources(from, req);
       const createdBy = `/bin/sh -c #(nop) ${ins.keyword} ${kind}:${hash.slice('sha256:'.length)} in ${rawDest} `;
-      await this.cached(stage, [ins.keyword, dest, chown ?? null, chmod ?? null, source ?? null, hash], () =>
+      await this.cached(stage, fromKey ?? [ins.keyword, dest, chown ?? null, chmod ?? null, hash], () =>
         this.containerStep(stage, createdBy, async (to) => {
           const owner = this.owner(to, chown, ins);
           try {

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { isMissing } from '../errors.js';
-import type { ImageStore } from '../image/index.js';
+import type { ImageRecord, ImageStore } from '../image/index.js';
 
 export class BuildCache {
   private readonly dir: string;
@@ -25,7 +25,7 @@ export class BuildCache {
   }
 
   /** The image a step with this key made, if the store still has it. */
-  lookup(key: string): string | undefined {
+  lookup(key: string): ImageRecord | undefined {
     let id: string;
     try {
       id = readFileSync(join(this.dir, key), 'utf8').trim();
@@ -33,7 +33,7 @@ export class BuildCache {
       if (isMissing(err)) return undefined;
       throw err;
     }
-    return this.images.find(id)?.id;
+    return this.images.find(id);
   }
 
   record(key: string, imageId: string): void {

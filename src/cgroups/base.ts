@@ -24,6 +24,7 @@ export abstract class CgroupDriverBase implements CgroupDriver {
   abstract dirs(): string[];
   abstract planCreate(resources?: Resources): CgroupOp[];
   abstract planUpdate(resources: Resources): CgroupOp[];
+  abstract discarded(resources: Resources): string[];
   abstract freeze(): Promise<void>;
   abstract thaw(): Promise<void>;
   abstract isFrozen(): boolean;

@@ -50,6 +50,12 @@ export interface CgroupDriver {
   planUpdate(resources: Resources): CgroupOp[];
   planAddProcess(pid: number): CgroupOp[];
   /**
+   * Warnings for fields of `resources` this cgroup version has no file for and that the peers
+   * tolerate (runc, crun and docker go on without them): the caller shows them, so nothing is
+   * dropped unsaid. Fields that cannot be tolerated are refused by planCreate/planUpdate instead.
+   */
+  discarded(resources: Resources): string[];
+  /**
    * Runs `ops` in order. On a failure, removes the directories this call created (parents that
    * already existed stay) and throws a CgroupError naming the file, the value and the errno:
    * `cgroup: write 30000 100000 to /sys/fs/cgroup/berth/x/cpu.max: EINVAL (invalid argument)`.

@@ -83,6 +83,10 @@ export class V1Driver extends CgroupDriverBase {
     return [...ops, ...this.resourceWrites(resources, { update: false, cpuset: !cpusetMade })];
   }
 
+  discarded(): string[] {
+    return []; // v1 has a file for every memory field
+  }
+
   planUpdate(resources: Resources): CgroupOp[] {
     this.check(resources);
     const missing = this.hierarchies.find((h) => !existsSync(h.dir));

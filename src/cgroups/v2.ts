@@ -71,6 +71,14 @@ export class V2Driver extends CgroupDriverBase {
     return [...ops, ...this.resourceWrites(resources, 'create')];
   }
 
+  discarded(resources: Resources): string[] {
+    const memory = resources.memory ?? {};
+    const fields: string[] = [];
+    if (memory.swappiness !== undefined) fields.push(`${FIELD}.memory.swappiness discarded: cgroup v2 has no per-cgroup swappiness (memory.swappiness)`);
+    if (memory.disableOOMKiller) fields.push(`${FIELD}.memory.disableOOMKiller discarded: cgroup v2 has no memory.oom_control; the OOM killer stays on`);
+    return fields;
+  }
+
   planUpdate(resources: Resources): CgroupOp[] {
     checkResources(resources);
     checkV2Only(resources);
@@ -113,7 +121,7 @@ export class V2Driver extends CgroupDriverBase {
     // Without swap accounting there is no memory.swap.max; "max" or "0" then asks for nothing.
     if (swap !== undefined) write('memory.swap.max', swap, swap === 'max' || swap === '0' ? 'skip' : undefined);
     if (isSet(memory.reservation)) write('memory.low', v2Limit(memory.reservation));
-    // memory.swappiness and disableOOMKiller have no v2 file (runc ignores them there too).
+    // memory.swappiness and disableOOMKiller have no v2 file: `discarded` names them.
     if (r.pids) write('pids.max', r.pids.limit > 0 ? String(r.pids.limit) : 'max');
     const blockIO = r.blockIO ?? {};
     if (isSet(blockIO.weight)) {

@@ -5,4 +5,7 @@
 import { COMMANDS } from './commands.js';
 import { main, withBuiltins } from './dispatch.js';
 
-process.exitCode = await main(withBuiltins(COMMANDS), process.argv.slice(2));
+// Not a top-level await: the bundle is CommonJS (scripts/bundle.mjs).
+void main(withBuiltins(COMMANDS), process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

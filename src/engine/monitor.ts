@@ -53,15 +53,16 @@ export interface MonitorOptions {
 
 /** node, and the bundled berth and berth-runtime scripts of this package. */
 function executables(): { node: string; berth: string; runtime: string; conmon: string } {
-  const berth = findUp(import.meta.url, 'dist/bin/berth.mjs');
-  const runtime = findUp(import.meta.url, 'dist/bin/berth-runtime.mjs');
-  if (!berth || !runtime) throw new MonitorError('the berth bundles (dist/bin/*.mjs) are missing: run npm run build');
+  // The loaders (scripts/bundle.mjs): the bundles with their code cache, without the ESM loader.
+  const berth = findUp(import.meta.url, 'dist/bin/berth.cjs');
+  const runtime = findUp(import.meta.url, 'dist/bin/berth-runtime.cjs');
+  if (!berth || !runtime) throw new MonitorError('the berth bundles (dist/bin/*.cjs) are missing: run npm run build');
   const conmon = ['/usr/bin/conmon', '/usr/libexec/podman/conmon'].find((p) => existsSync(p));
   if (!conmon) throw new MonitorError('conmon is not installed (apt-get install conmon): detached containers need it as their monitor');
   return { node: process.execPath, berth, runtime, conmon };
 }
 
-/** conmon's command line. The runtime is node running berth-runtime.mjs: the same node as this process. */
+/** conmon's command line. The runtime is node running berth-runtime.cjs: the same node as this process. */
 export function conmonArgv(opts: MonitorOptions): string[] {
   const exe = executables();
   const { paths } = opts;

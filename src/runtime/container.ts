@@ -197,6 +197,7 @@ export class Runtime {
     try {
       this.states.save(record);
       const cgroupOps = cgroup.planCreate(containerResources(spec)); // refuses bad resources before anything exists
+      for (const warning of cgroup.discarded(containerResources(spec))) this.warn(warning);
       const seccomp = this.seccompLoad(filter, fds);
       let execFifoFd: number | undefined;
       if (!startNow) {
@@ -421,6 +422,7 @@ export class Runtime {
     if (status === 'stopped') throw new RuntimeError(`cannot update container ${id}: it is stopped`);
     const cgroup = cgroupOf(record.cgroupPath);
     const ops = cgroup.planUpdate(resources);
+    for (const warning of cgroup.discarded(resources)) this.warn(warning);
     onOps?.(ops);
     cgroup.apply(ops);
     const linux = (record.config.linux ??= {});
