@@ -3,7 +3,6 @@
 // stop, remove) and testcontainers (a GenericContainer with an exposed port and wait strategies,
 // exec, logs, stop). One service; nothing of either left behind.
 import assert from 'node:assert/strict';
-import { get } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import Docker from 'dockerode';
@@ -11,23 +10,13 @@ import { saveHostNetwork } from './helpers/host-network.js';
 import { berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { freePort, registryAvailable, startRegistry } from './helpers/registry.js';
-import { startService } from './helpers/api-service.js';
+import { httpGet, startService } from './helpers/api-service.js';
 import { leftovers } from './helpers/run.js';
 import { ENGINE_RUNTIME_ROOT } from '../src/engine/context.js';
 
 const skip = !busyboxAvailable() ? BUSYBOX_MISSING_REASON : !registryAvailable() ? 'docker-registry not found (apt-get install docker-registry)' : false;
 
 after(saveHostNetwork());
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
 
 function collect(stream: Readable): Promise<string> {
   return new Promise((resolve, reject) => {

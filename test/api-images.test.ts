@@ -4,7 +4,6 @@
 // --change, image prune with filters, and search refused; answers checked against Docker's swagger.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -13,7 +12,7 @@ import { BERTH, berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { REGISTRY_PASSWORD, REGISTRY_USER, registryAvailable, startRegistry } from './helpers/registry.js';
 import { SWAGGER_MISSING_REASON, swaggerAvailable, validateDefinition, validateResponse } from './helpers/docker-swagger.js';
-import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, rawRequest, startService } from './helpers/api-service.js';
+import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, httpGet, rawRequest, startService } from './helpers/api-service.js';
 
 const skip = !busyboxAvailable()
   ? BUSYBOX_MISSING_REASON
@@ -27,14 +26,8 @@ const skip = !busyboxAvailable()
 
 after(saveHostNetwork());
 
-function httpJson(url: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(JSON.parse(body)));
-    }).on('error', reject);
-  });
+async function httpJson(url: string): Promise<unknown> {
+  return JSON.parse(await httpGet(url));
 }
 
 test('docker push, save, load, history, commit, import and image prune through the API', { skip }, async (t) => {
