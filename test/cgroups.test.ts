@@ -313,7 +313,8 @@ describe('v2 driver on a fake cgroupfs tree (this host has no v2 controllers)', 
   });
 
   const badInput: [string, Resources, RegExp][] = [
-    ['linux.resources.cpu.period', { cpu: { quota: 30000, period: 0 } }, /must be positive/],
+    // A period of 0 is none given (runc reads it so; dockerd's update sends 0s): the quota then lacks one.
+    ['linux.resources.cpu.quota', { cpu: { quota: 30000, period: 0 } }, /needs cpu\.period/],
     ['linux.resources.cpu.period', { cpu: { period: -5 } }, /must be positive/],
     ['linux.resources.cpu.period', { cpu: { period: 10 } }, /between 1000 and 1000000/],
     ['linux.resources.cpu.quota', { cpu: { quota: 30000 } }, /needs cpu\.period/],

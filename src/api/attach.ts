@@ -80,6 +80,7 @@ async function attachHandler(r: ApiRequest): Promise<void> {
       stdin: wantIn && record.openStdin,
       tty: record.tty,
       detachKeys,
+      event: { root: engine.root, container: record },
       io: { input: wantIn && record.openStdin ? client.input : undefined, output: (s, data) => ((s === 'stdout' ? wantOut : wantErr) ? client.write(s, data) : undefined) },
     });
     const connected = attachment;

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import { ReadStream, WriteStream } from 'node:tty';
 import { Socket } from 'node:net';
+import { recordExecCreate } from '../engine/exec.js';
 import { native } from '../kernel/native.js';
 import { ApiError, bodyString, bodyStrings, intParam, readJson, sendEmpty, sendJson, type ApiRequest } from './http.js';
 import type { Route } from './router.js';
@@ -34,6 +35,7 @@ async function create(r: ApiRequest): Promise<void> {
     exitCode: null,
   };
   r.state.execs.set(exec.id, exec);
+  recordExecCreate(r.service.engine.root, record, exec.id, command);
   sendJson(r, 201, { Id: exec.id });
 }
 
@@ -111,7 +113,7 @@ async function start(r: ApiRequest): Promise<void> {
   if (exec.running || exec.exitCode !== null) throw new ApiError('conflict', `exec ${exec.id} has already run`);
   const body = await readJson(r);
   const detach = body.Detach === true;
-  const base = { command: exec.command, env: exec.env, user: exec.user, workdir: exec.workdir, tty: exec.tty, interactive: exec.attachStdin };
+  const base = { execId: exec.id, command: exec.command, env: exec.env, user: exec.user, workdir: exec.workdir, tty: exec.tty, interactive: exec.attachStdin };
   exec.running = true;
   if (detach) {
     try {

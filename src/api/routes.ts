@@ -2,6 +2,7 @@
 import { archiveRoutes } from './archive.js';
 import { attachRoutes } from './attach.js';
 import { containerRoutes } from './containers.js';
+import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { lifecycleRoutes } from './lifecycle.js';
 import { networkRoutes } from './networks.js';
@@ -11,5 +12,5 @@ import type { Route } from './router.js';
 import { systemRoutes } from './system.js';
 
 export function routes(): Route[] {
-  return [...systemRoutes, ...imageRoutes, ...imageArchiveRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes];
+  return [...systemRoutes, ...eventRoutes, ...imageRoutes, ...imageArchiveRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes];
 }

@@ -34,8 +34,9 @@ export function checkResources(r: Resources): void {
     if (isSet(cpu.shares) && (integer(cpu.shares, f('cpu.shares')) < MIN_SHARES || cpu.shares > MAX_SHARES)) {
       throw refuse(f('cpu.shares'), `must be between ${MIN_SHARES} and ${MAX_SHARES}, got ${cpu.shares}`);
     }
-    if (cpu.period !== undefined) {
-      if (integer(cpu.period, f('cpu.period')) <= 0) throw refuse(f('cpu.period'), `must be positive, got ${cpu.period}`);
+    // A period of 0 is no period asked for, as runc reads it: dockerd's `update` sends 0 for every CPU field not given.
+    if (isSet(cpu.period)) {
+      if (integer(cpu.period, f('cpu.period')) < 0) throw refuse(f('cpu.period'), `must be positive, got ${cpu.period}`);
       if (cpu.period < MIN_PERIOD || cpu.period > MAX_PERIOD) {
         throw refuse(f('cpu.period'), `must be between ${MIN_PERIOD} and ${MAX_PERIOD} microseconds, got ${cpu.period}`);
       }
@@ -45,7 +46,7 @@ export function checkResources(r: Resources): void {
       if (cpu.quota < -1 || (cpu.quota > 0 && cpu.quota < MIN_QUOTA)) {
         throw refuse(f('cpu.quota'), `must be -1 (no limit) or at least ${MIN_QUOTA} microseconds, got ${cpu.quota}`);
       }
-      if (cpu.quota > 0 && cpu.period === undefined) {
+      if (cpu.quota > 0 && !isSet(cpu.period)) {
         throw refuse(f('cpu.quota'), 'needs cpu.period: a quota is microseconds of CPU per period (e.g. quota 30000, period 100000 for 30% of one CPU)');
       }
     }
@@ -53,7 +54,7 @@ export function checkResources(r: Resources): void {
       if (integer(cpu.burst, f('cpu.burst')) < 0) throw refuse(f('cpu.burst'), 'must not be negative');
       if (isSet(cpu.quota) && cpu.quota > 0 && cpu.burst > cpu.quota) throw refuse(f('cpu.burst'), `must not exceed cpu.quota (${cpu.quota})`);
     }
-    if (cpu.realtimePeriod !== undefined && integer(cpu.realtimePeriod, f('cpu.realtimePeriod')) <= 0) {
+    if (isSet(cpu.realtimePeriod) && integer(cpu.realtimePeriod, f('cpu.realtimePeriod')) < 0) {
       throw refuse(f('cpu.realtimePeriod'), `must be positive, got ${cpu.realtimePeriod}`);
     }
     if (cpu.realtimeRuntime !== undefined && integer(cpu.realtimeRuntime, f('cpu.realtimeRuntime')) < -1) {
@@ -159,7 +160,7 @@ export function blkioToIoWeight(weight: number): number {
 
 /** Whether `r` sets anything of the cpu controller's (bandwidth, weight, idle, realtime). */
 export function usesCpu(cpu: Resources['cpu'] = {}): boolean {
-  return isSet(cpu.shares) || isSet(cpu.quota) || cpu.period !== undefined || cpu.burst !== undefined || cpu.idle !== undefined || cpu.realtimePeriod !== undefined || cpu.realtimeRuntime !== undefined;
+  return isSet(cpu.shares) || isSet(cpu.quota) || isSet(cpu.period) || cpu.burst !== undefined || cpu.idle !== undefined || isSet(cpu.realtimePeriod) || cpu.realtimeRuntime !== undefined;
 }
 
 export function usesBlockIO(b: Resources['blockIO'] = {}): boolean {

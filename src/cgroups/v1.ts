@@ -154,10 +154,10 @@ export class V1Driver extends CgroupDriverBase {
 
     if (isSet(cpu.shares)) write('cpu', 'cpu.shares', String(cpu.shares));
     // The period first: the kernel checks a quota against the period in force.
-    if (cpu.period !== undefined) write('cpu', 'cpu.cfs_period_us', String(cpu.period));
+    if (isSet(cpu.period)) write('cpu', 'cpu.cfs_period_us', String(cpu.period));
     if (isSet(cpu.quota)) write('cpu', 'cpu.cfs_quota_us', String(cpu.quota));
     if (cpu.burst !== undefined) write('cpu', 'cpu.cfs_burst_us', String(cpu.burst));
-    if (cpu.realtimePeriod !== undefined) write('cpu', 'cpu.rt_period_us', String(cpu.realtimePeriod));
+    if (isSet(cpu.realtimePeriod)) write('cpu', 'cpu.rt_period_us', String(cpu.realtimePeriod));
     if (cpu.realtimeRuntime !== undefined) write('cpu', 'cpu.rt_runtime_us', String(cpu.realtimeRuntime));
     if (cpu.idle !== undefined) write('cpu', 'cpu.idle', String(cpu.idle));
 

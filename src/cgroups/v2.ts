@@ -106,10 +106,10 @@ export class V2Driver extends CgroupDriverBase {
       ops.push({ op: 'write', path: this.file(name), value, ...(ifMissing ? { ifMissing } : {}) });
     const cpu = r.cpu ?? {};
     if (isSet(cpu.shares)) write('cpu.weight', String(sharesToWeight(cpu.shares)));
-    if (isSet(cpu.quota) || cpu.period !== undefined) {
+    if (isSet(cpu.quota) || isSet(cpu.period)) {
       // "quota period"; "max" is no limit. A period alone keeps the quota in force (an update) or none.
       const quota = isSet(cpu.quota) ? (cpu.quota > 0 ? String(cpu.quota) : 'max') : mode === 'update' ? this.currentQuota() : 'max';
-      write('cpu.max', cpu.period === undefined ? quota : `${quota} ${cpu.period}`);
+      write('cpu.max', isSet(cpu.period) ? `${quota} ${cpu.period}` : quota);
     }
     if (cpu.burst !== undefined) write('cpu.max.burst', String(cpu.burst));
     if (cpu.idle !== undefined) write('cpu.idle', String(cpu.idle));

@@ -33,7 +33,7 @@ export async function attachAndWait(engine: EngineService, record: ContainerReco
   try {
     let attachment: ReturnType<typeof attach> | undefined;
     const connect = async () => {
-      attachment = attach({ id: record.id, bundle: engine.monitorPaths(record.id).bundle, stdin: opts.stdin, tty: record.tty });
+      attachment = attach({ id: record.id, bundle: engine.monitorPaths(record.id).bundle, stdin: opts.stdin, tty: record.tty, event: { root: engine.root, container: record } });
     };
     if (opts.start) await opts.start(connect);
     else await connect();

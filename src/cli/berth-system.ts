@@ -3,12 +3,65 @@ import { release } from 'node:os';
 import { DEFAULT_IDLE_SECONDS, DEFAULT_URI, parseServiceUri, startService } from '../api/server.js';
 import { detectCgroupLayout } from '../cgroups/detect.js';
 import { defaultRoot } from '../image/index.js';
-import { str, UsageError } from './args.js';
+import { eventFilter, streamEvents, type EngineEvent } from '../engine/events.js';
+import { parseLogTime } from '../engine/logs.js';
+import { list, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
+import { renderTemplate } from './template.js';
 
 export const VERSION = '0.1.0';
 
+/** docker's line for an event: time, type, action, actor, and its attributes sorted. */
+function eventLine(e: EngineEvent): string {
+  const ns = String(e.timeNano % 1e9 >= 0 ? Math.round(e.timeNano % 1e9) : 0).padStart(9, '0');
+  const time = new Date(Math.floor(e.timeNano / 1e6)).toISOString().replace(/\.\d+Z$/, `.${ns}Z`);
+  const attrs = Object.keys(e.Actor.Attributes).sort().map((k) => `${k}=${e.Actor.Attributes[k]}`);
+  return `${time} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs.length ? ` (${attrs.join(', ')})` : ''}`;
+}
+
+/** An event as docker's templates see it: Go's field names. */
+function templateData(e: EngineEvent) {
+  return { Status: e.status ?? '', ID: e.id ?? '', From: e.from ?? '', Type: e.Type, Action: e.Action, Actor: e.Actor, Scope: e.scope, Time: e.time, TimeNano: e.timeNano };
+}
+
 export const systemCommands: CommandSpec[] = [
+  {
+    name: 'events',
+    aliases: ['system events'],
+    section: 'system',
+    summary: 'Get real time events from the engine (without --until it follows them)',
+    usage: '[OPTIONS]',
+    flags: [
+      { name: 'filter', short: 'f', value: 'KEY=VALUE', repeatable: true, help: 'Filter: type, event, container, image, label, network, volume' },
+      { name: 'format', value: 'json|TEMPLATE', help: 'Format output: json, or a Go template ({{.Action}})' },
+      { name: 'since', value: 'TIME', help: 'Show events since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)' },
+      { name: 'until', value: 'TIME', help: 'Stream events until this timestamp' },
+    ],
+    async run({ engine }, p) {
+      if (p.positionals.length) throw new UsageError('events: no operands');
+      const pairs = list(p, 'filter').map((f): [string, string] => {
+        const eq = f.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--filter ${f}: not KEY=VALUE`);
+        return [f.slice(0, eq), f.slice(eq + 1)];
+      });
+      const since = str(p, 'since');
+      const until = str(p, 'until');
+      const format = str(p, 'format');
+      const render = format === 'json' ? (e: EngineEvent) => JSON.stringify(e) : format ? (e: EngineEvent) => renderTemplate(format, templateData(e)) : eventLine;
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      process.once('SIGTERM', () => stop.abort());
+      await streamEvents(engine.root, {
+        since: since === undefined ? undefined : parseLogTime(since),
+        until: until === undefined ? undefined : parseLogTime(until),
+        filter: eventFilter(pairs),
+        onEvent: (e) => process.stdout.write(render(e) + '\n'),
+        signal: stop.signal,
+      });
+      return 0;
+    },
+  },
+
   {
     name: 'info',
     aliases: ['system info'],

@@ -3,6 +3,7 @@
 // byte naming its stream (2 stdout, 3 stderr), and carries what we write to its stdin. Window
 // sizes go to conmon's control FIFO in the bundle ("1 ROWS COLS\n"). The detach keys (ctrl-p
 // ctrl-q, as docker's) leave the container running.
+import { recordContainerEvent, type ContainerActor } from './events.js';
 import { openSync, closeSync, read, writeSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -31,6 +32,8 @@ export interface AttachOptions {
   detachKeys?: Buffer;
   /** Streams other than this process's stdio (the Engine API's connection); absent: ours, a terminal made raw. */
   io?: AttachIO;
+  /** docker's attach event, recorded in this root's log once connected. */
+  event?: { root: string; container: ContainerActor };
 }
 
 export interface AttachIO {
@@ -68,6 +71,7 @@ export function attach(opts: AttachOptions): Attachment {
   } catch (err) {
     throw new AttachError(`cannot attach to container ${opts.id.slice(0, 12)}: its monitor's attach socket: ${(err as Error).message}`);
   }
+  if (opts.event) recordContainerEvent(opts.event.root, opts.event.container, 'attach');
   const own = opts.io === undefined;
   const stdin = opts.io ? opts.io.input : process.stdin;
   const wasRaw = own && process.stdin.isTTY ? process.stdin.isRaw : false;

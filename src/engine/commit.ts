@@ -10,6 +10,7 @@ import { diffUpper, writeLayerFromUpper, type Change } from '../storage/diff.js'
 import { mountOverlay } from '../storage/overlay.js';
 import { TarWriter } from '../tar/index.js';
 import { lowerDirs, pathsOf, type EngineContext } from './context.js';
+import { recordContainerEvent } from './events.js';
 import { storageDir } from './layers.js';
 
 /** `berth diff`: the container's changes over its image (A, C, D). */
@@ -58,7 +59,7 @@ async function commitUpper(ctx: EngineContext, record: ContainerRecord, opts: Co
     const tar = new TarWriter(out);
     // Finishing the tar ends and flushes the file.
     const layer = await writeLayerFromUpper(pathsOf(ctx, record).upper, lowerDirs(ctx, record), tar);
-    return await commitImage(ctx.images, {
+    const image = await commitImage(ctx.images, {
       parent: record.imageId,
       layers: [{ source: layerFile, diffID: layer.diffID }],
       history: { created_by: opts.createdBy ?? record.command.join(' '), comment: opts.comment },
@@ -67,6 +68,8 @@ async function commitUpper(ctx: EngineContext, record: ContainerRecord, opts: Co
       buildCache: opts.buildCache,
       ...(opts.config !== undefined ? { config: opts.config } : {}),
     });
+    if (!opts.buildCache) recordContainerEvent(ctx.root, record, 'commit', { comment: opts.comment ?? '', imageID: image.id, imageRef: opts.ref ?? '' });
+    return image;
   } finally {
     rmSync(layerFile, { force: true });
   }
@@ -86,6 +89,7 @@ export async function exportContainer(ctx: EngineContext, ref: string, out: Writ
     try {
       const tar = new TarWriter(out);
       await writeLayerFromUpper(view, [], tar);
+      recordContainerEvent(ctx.root, record, 'export');
     } finally {
       mount.unmount({ detach: true });
     }

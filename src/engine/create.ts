@@ -10,7 +10,8 @@ import { containerPaths, lowerDirs, makeInitLayer, rootfsOverlay, type EngineCon
 import { writeContainerFiles } from './etc-files.js';
 import { applyHostOptions, checkHostOptions, DEFAULT_HOST_OPTIONS, type HostOptions } from './host-options.js';
 import { ensureLayers, readImageFile, storageDir } from './layers.js';
-import { removeFiles } from './lifecycle.js';
+import { recordContainerEvent } from './events.js';
+import { discardFiles } from './lifecycle.js';
 import { withImageVolumes, type MountRequest } from './mount-flags.js';
 import { applyNetworkNamespace, type NetworkRequest } from './network/index.js';
 import { NO_RESTART, type RestartPolicy } from './restart-policy.js';
@@ -112,9 +113,10 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
     record.command = opts.init ? spec.process.args.slice(2) : spec.process.args; // as docker shows it: without its init
     writeFileSync(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
     ctx.containers.save(record);
+    recordContainerEvent(ctx.root, record, 'create');
     return record;
   } catch (err) {
-    await removeFiles(ctx, record, true);
+    await discardFiles(ctx, record, true);
     throw err;
   }
 }

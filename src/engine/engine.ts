@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { CgroupDriver } from '../cgroups/driver.js';
-import { ImageStore, type ImageRecord } from '../image/index.js';
+import { familiarName, ImageStore, type ImageRecord } from '../image/index.js';
 import type { Spec } from '../oci/runtime-spec.js';
 import { Runtime } from '../runtime/container.js';
 import type { Change } from '../storage/diff.js';
@@ -17,6 +17,7 @@ import { commitContainer, diffContainer, exportContainer, type CommitContainerOp
 import { withContainerRoot, type CopyRoot } from './container-root.js';
 import { ContainerStore, type ContainerRecord } from './containers.js';
 import { ENGINE_RUNTIME_ROOT, monitorPaths, type EngineContext, type Explain } from './context.js';
+import { recordContainerEvent, recordEvent } from './events.js';
 import { createContainer, type EngineRunOptions } from './create.js';
 import { bundleSpec, execInContainer, type ExecOptions } from './exec.js';
 import { pruneExitDir } from './exit-waiters.js';
@@ -36,6 +37,16 @@ export type { ExecOptions } from './exec.js';
 export type { ForegroundIO } from './start.js';
 export type { EngineService } from './service.js';
 
+/** A reference in docker's short form; an id (or anything else) as it is. */
+function familiar(text: string): string {
+  if (text.startsWith('sha256:')) return text;
+  try {
+    return familiarName(text);
+  } catch {
+    return text;
+  }
+}
+
 export class Engine implements EngineService, EngineContext {
   readonly images: ImageStore;
   readonly containers: ContainerStore;
@@ -45,6 +56,8 @@ export class Engine implements EngineService, EngineContext {
 
   constructor(readonly root: string) {
     this.images = new ImageStore(root);
+    // docker names images in its events as it prints them: busybox:latest, not docker.io/library/busybox:latest.
+    this.images.onEvent = (action, id, attributes) => recordEvent(root, 'image', action, familiar(id), { ...attributes, ...(attributes.name ? { name: familiar(attributes.name) } : {}) });
     this.containers = new ContainerStore(root);
     this.runtime = new Runtime(ENGINE_RUNTIME_ROOT);
     this.volumes = new VolumeStore(root);
@@ -104,7 +117,10 @@ export class Engine implements EngineService, EngineContext {
   }
 
   rename(ref: string, newName: string): void {
-    this.containers.rename(this.containers.find(ref), newName);
+    const record = this.containers.find(ref);
+    const oldName = record.name;
+    this.containers.rename(record, newName);
+    recordContainerEvent(this.root, { ...record, name: newName }, 'rename', { oldName: `/${oldName}` });
   }
 
   inspect(ref: string): Promise<ContainerRecord> {

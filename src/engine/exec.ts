@@ -1,6 +1,7 @@
 // `berth exec`: a process joining a running container, through the runtime library in this
 // process, with the container's process settings (capabilities, env, user, cwd) as the base and
 // the flags on top.
+import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderPlan } from '../explain/render.js';
@@ -9,6 +10,7 @@ import { proxyConsole } from '../runtime/console.js';
 import { exitCodeOf } from '../runtime/container.js';
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
 import { monitorPaths, pathsOf, type EngineContext, type Explain } from './context.js';
+import { recordContainerEvent, type ContainerActor } from './events.js';
 import { layerDirsOf, readImageFile } from './layers.js';
 import { allCapabilities } from './security.js';
 import { inspectContainer } from './stop.js';
@@ -27,6 +29,8 @@ export interface ExecOptions {
   explain?: Explain;
   /** Streams other than this process's stdio (the Engine API's connection). */
   io?: ExecIO;
+  /** The exec instance's id, when its exec_create event was recorded already (the API's create); absent: made and recorded here. */
+  execId?: string;
 }
 
 export interface ExecIO {
@@ -36,6 +40,11 @@ export interface ExecIO {
   console?: (master: number) => { done: Promise<void>; stop(): void };
   /** Its pid, once it runs. */
   started?: (pid: number) => void;
+}
+
+/** docker's exec_create event: the command in its action, the instance's id in its attributes. */
+export function recordExecCreate(root: string, container: ContainerActor, execId: string, command: string[]): void {
+  recordContainerEvent(root, container, `exec_create: ${command.join(' ')}`, { execID: execId });
 }
 
 /** The container's config.json as the engine wrote it. */
@@ -70,6 +79,9 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
   if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   const user = opts.user === undefined ? base.user : resolveContainerUser(ctx, record, opts.user);
   const proc = { ...base, args: opts.command, env, cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty };
+  const execId = opts.execId ?? randomBytes(32).toString('hex');
+  if (opts.execId === undefined) recordExecCreate(ctx.root, record, execId, opts.command);
+  const execAction = (verb: string) => `${verb}: ${opts.command.join(' ')}`;
   if (opts.privileged) {
     const all = allCapabilities();
     proc.capabilities = { bounding: all, effective: all, permitted: all };
@@ -86,6 +98,7 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
       onPlan: opts.explain && ((plan, rootfs) => opts.explain?.(renderPlan(plan, { rootfs }))),
     });
     if (!started) return 0;
+    recordContainerEvent(ctx.root, record, execAction('exec_start'), { execID: execId });
     opts.io?.started?.(started.process.pid);
     if (opts.detach) {
       started.process.release();
@@ -98,7 +111,9 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
       await console.done;
       console.stop();
     }
-    return exitCodeOf(status);
+    const exitCode = exitCodeOf(status);
+    recordContainerEvent(ctx.root, record, 'exec_die', { execID: execId, exitCode: String(exitCode) });
+    return exitCode;
   } finally {
     closeSync(devNull);
   }

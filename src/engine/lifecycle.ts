@@ -22,6 +22,7 @@ import { renderRunPlan } from '../runtime/explain.js';
 import { startTimeOf } from '../runtime/processes.js';
 import { ContainerStoreError, type ContainerRecord, type ContainerStatus } from './containers.js';
 import { monitorOptions, monitorPaths, pathsOf, sleep, type EngineContext, type Explain } from './context.js';
+import { recordContainerEvent, recordEvent } from './events.js';
 import { hasLiveWaiter } from './exit-waiters.js';
 import { conmonArgv, readExitFile, removeExitFile, SOCKET_DIR, startMonitor, type MonitorOptions } from './monitor.js';
 import { shouldRestart } from './restart-policy.js';
@@ -50,7 +51,25 @@ export function enter(ctx: EngineContext, record: ContainerRecord, state: Contai
   }
   record.state = state;
   if (save) ctx.containers.save(record);
+  const action = MOVE_EVENTS[`${from}>${state.status}`];
+  if (action === 'start') {
+    // docker's order: its volumes' mount events, then the start.
+    for (const m of record.mounts ?? []) {
+      if (m.type === 'volume' && m.name) recordEvent(ctx.root, 'volume', 'mount', m.name, { container: record.id, destination: m.destination, driver: 'local', propagation: '', 'read/write': String(m.rw) });
+    }
+  }
+  if (action) recordContainerEvent(ctx.root, record, action, action === 'die' ? { exitCode: String(state.exitCode) } : {});
 }
+
+/** The events of docker's that a move is (the others, stop, kill, restart, are the operations'). */
+const MOVE_EVENTS: Record<string, string> = {
+  'created>running': 'start',
+  'exited>running': 'start',
+  'running>paused': 'pause',
+  'paused>running': 'unpause',
+  'running>exited': 'die',
+  'paused>exited': 'die',
+};
 
 /** Whether the container's process is alive, by the runtime's state (gone with /run: not alive). */
 export function runtimeStatus(ctx: EngineContext, id: string): 'created' | 'running' | 'paused' | 'stopped' | null {
@@ -245,6 +264,12 @@ export async function settled(ctx: EngineContext, ref: string, id: string): Prom
  * link; with `anonymousVolumes` (rm -v, --rm) its anonymous volumes.
  */
 export async function removeFiles(ctx: EngineContext, record: ContainerRecord, anonymousVolumes: boolean, explain?: Explain): Promise<void> {
+  await discardFiles(ctx, record, anonymousVolumes, explain);
+  recordContainerEvent(ctx.root, record, 'destroy');
+}
+
+/** removeFiles without its destroy event: what a create that failed half way made (no create event was recorded). */
+export async function discardFiles(ctx: EngineContext, record: ContainerRecord, anonymousVolumes: boolean, explain?: Explain): Promise<void> {
   await ctx.network.release(record.id, explain);
   ctx.containers.remove(record);
   removeAttachLink(record.id);

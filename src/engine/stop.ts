@@ -3,6 +3,7 @@
 import { parseSignal } from '../runtime/processes.js';
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
 import { monitorPaths, sleep, type EngineContext } from './context.js';
+import { recordContainerEvent } from './events.js';
 import { addWaiter, hasLiveWaiter } from './exit-waiters.js';
 import { enter, settle, settled, waitProcessGone } from './lifecycle.js';
 import { readExitFile, removeExitFile } from './monitor.js';
@@ -32,6 +33,7 @@ export async function stopContainer(ctx: EngineContext, ref: string, timeoutSec 
   if (!record) return settled(ctx, ref, id);
   const signal = parseSignal(record.stopSignal ?? 'SIGTERM');
   try {
+    recordContainerEvent(ctx.root, record, 'kill', { signal: String(signal) });
     await ctx.runtime.kill(id, signal);
     if (record.state.status === 'paused') await ctx.runtime.resume(id); // a frozen process cannot act on its signal
   } catch {
@@ -39,13 +41,16 @@ export async function stopContainer(ctx: EngineContext, ref: string, timeoutSec 
   }
   if (!(await waitProcessGone(ctx, id, timeoutSec * 1000))) {
     try {
+      recordContainerEvent(ctx.root, record, 'kill', { signal: '9' });
       await ctx.runtime.kill(id, 9, true);
     } catch {
       // It exited meanwhile, as above.
     }
     await waitProcessGone(ctx, id, 10_000);
   }
-  return settled(ctx, ref, id);
+  const stopped = await settled(ctx, ref, id);
+  recordContainerEvent(ctx.root, record, 'stop');
+  return stopped;
 }
 
 /** `berth kill -s SIG`. A terminating signal counts as a user's stop for restart policies, as docker's. */
@@ -59,12 +64,15 @@ export async function killContainer(ctx: EngineContext, ref: string, signalText 
       ctx.containers.save(r);
     });
   }
+  recordContainerEvent(ctx.root, record, 'kill', { signal: String(signal) });
   await ctx.runtime.kill(record.id, signal);
 }
 
 export async function restartContainer(ctx: EngineContext, ref: string, timeoutSec = DEFAULT_STOP_TIMEOUT): Promise<ContainerRecord> {
   await stopContainer(ctx, ref, timeoutSec);
-  return startContainer(ctx, ref);
+  const started = await startContainer(ctx, ref);
+  recordContainerEvent(ctx.root, started, 'restart');
+  return started;
 }
 
 /** running ⇄ paused: the cgroup frozen or thawed, under the container's lock. */

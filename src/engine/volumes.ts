@@ -1,6 +1,7 @@
 // Named and anonymous volumes: <root>/volumes/<name>/ holds _data (what containers mount) and
 // volume.json (docker's `volume inspect` shape). A volume is made whole in a temp dir and renamed
 // into place: two `berth` processes creating one name get the same volume, never half of one.
+import { recordEvent } from './events.js';
 import { randomBytes } from 'node:crypto';
 import { lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,6 +81,7 @@ export class VolumeStore {
       if (code === 'ENOTEMPTY' || code === 'EEXIST') return { volume: this.get(volumeName), created: false };
       throw err;
     }
+    recordEvent(this.root, 'volume', 'create', volumeName, { driver: 'local' });
     return { volume, created: true };
   }
 
@@ -123,6 +125,7 @@ export class VolumeStore {
     const aside = join(this.dir, `.removing-${randomBytes(8).toString('hex')}`);
     renameSync(join(this.dir, name), aside);
     rmSync(aside, { recursive: true, force: true });
+    recordEvent(this.root, 'volume', 'destroy', name, { driver: 'local' });
   }
 
   /** Bytes of the files in a volume (`volume prune`'s reclaimed space). */

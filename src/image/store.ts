@@ -84,10 +84,15 @@ export interface DiskUsage {
   unreferencedBytes: number;
 }
 
+/** What changed an image, for docker's image events (the engine records them): pull, push, tag, untag, delete, import, load. */
+export type ImageEventHook = (action: string, id: string, attributes: Record<string, string>) => void;
+
 export class ImageStore {
   readonly content: ContentStore;
   readonly records: ImageRecords;
   readonly leasesDir: string;
+  /** Told of each change the store's operations make (the engine sets it). */
+  onEvent: ImageEventHook = () => undefined;
 
   constructor(readonly root: string = defaultRoot()) {
     this.content = new ContentStore(root);
@@ -225,24 +230,28 @@ export class ImageStore {
   tag(source: string, target: string): ImageRecord {
     const name = normalizeName(target);
     if (parseReference(target).digest !== undefined) throw new InvalidReferenceError(`cannot tag with a digest reference: ${target}`);
-    return this.records.update((images) => {
+    const tagged = this.records.update((images) => {
       const record = findImage(images, source);
       if (record === undefined) throw new NotFoundError(`no such image: ${source}`);
       for (const other of images) other.names = other.names.filter((n) => n !== name);
       record.names.push(name);
       return structuredClone(record);
     });
+    this.onEvent('tag', tagged.id, { name });
+    return tagged;
   }
 
   /** Takes a name off its image (the image stays, dangling if that was its last name). */
   untag(reference: string): ImageRecord {
     const name = normalizeName(reference);
-    return this.records.update((images) => {
+    const untagged = this.records.update((images) => {
       const record = images.find((r) => r.names.includes(name));
       if (record === undefined) throw new NotFoundError(`no such image: ${reference}`);
       record.names = record.names.filter((n) => n !== name);
       return structuredClone(record);
     });
+    this.onEvent('untag', untagged.id, { name });
+    return untagged;
   }
 
   /**
@@ -251,6 +260,7 @@ export class ImageStore {
    * The image's blobs that nothing else needs are removed. The engine checks for containers first.
    */
   remove(text: string, options: { force?: boolean } = {}): RemoveResult {
+    const before = this.find(text)?.id;
     let candidates = new Set<Digest>();
     const result = this.records.update((images): RemoveResult => {
       const record = findImage(images, text);
@@ -269,12 +279,16 @@ export class ImageStore {
       return { untagged: record.names, deleted: [record.id], removedBlobs: [] };
     });
     if (candidates.size > 0) result.removedBlobs = this.removeUnneeded(candidates);
+    const id = result.deleted[0] ?? before ?? '';
+    for (const name of result.untagged) this.onEvent('untag', id, { name });
+    for (const deleted of result.deleted) this.onEvent('delete', deleted, { name: deleted });
     return result;
   }
 
   /** Removes dangling images (or all, with `all`) not in use, then every unreferenced blob. */
   prune(options: PruneOptions = {}): PruneResult {
     const untagged: string[] = [];
+    const untagEvents: [Digest, string][] = [];
     const deletedImages = this.records.update((images) => {
       const deleted: Digest[] = [];
       for (const record of [...images]) {
@@ -284,9 +298,12 @@ export class ImageStore {
         images.splice(images.indexOf(record), 1);
         deleted.push(record.id);
         untagged.push(...record.names);
+        for (const name of record.names) untagEvents.push([record.id, name]);
       }
       return deleted;
     });
+    for (const [id, name] of untagEvents) this.onEvent('untag', id, { name });
+    for (const id of deletedImages) this.onEvent('delete', id, { name: id });
     const { removed, bytes } = this.collect();
     return { deletedImages, untagged, removedBlobs: removed, reclaimedBytes: bytes };
   }

@@ -13,6 +13,7 @@
 // (/run/berth/network.lock) serialises setups and teardowns: bridges and the nft table are the
 // host's, shared by every berth root.
 import { mkdirSync, rmSync } from 'node:fs';
+import { recordEvent } from '../events.js';
 import { join } from 'node:path';
 import { removeOrphanedTemps, writeFileAtomic } from '../../fs/atomic.js';
 import { withLockAsync } from '../../fs/lock.js';
@@ -205,6 +206,7 @@ export class NetworkManager {
     runHostCommand(attachRuleset(networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet })), attachment.endpoints[0].ip, ports), explain);
     crashPoint('rules');
     this.updateNames(networks);
+    for (const e of attachment.endpoints) this.event('connect', e.networkId, e.network, rec.id);
     return attachment;
   }
 
@@ -292,6 +294,7 @@ export class NetworkManager {
     if (rules) runHostCommand(rules, explain);
     for (const g of gone) if (linkExists(g.bridge) && linkAlias(g.bridge) === ownerAlias(this.root)) runHostCommand({ argv: ['ip', 'link', 'delete', g.bridge] }, explain);
     for (const network of networks) this.leases.release(network, rec.id);
+    for (const e of attachment.endpoints) this.event('disconnect', e.networkId, e.network, rec.id);
     delete rec.attachment;
     this.save(rec);
     this.updateNames(networks);
@@ -368,7 +371,14 @@ export class NetworkManager {
 
   async createNetwork(opts: { name: string; subnet?: string; gateway?: string; labels?: Record<string, string> }): Promise<NetworkRecord> {
     if (opts.name === DEFAULT_NETWORK) throw new NetworkError(`network with name ${DEFAULT_NETWORK} already exists (it is the default network)`);
-    return this.locked(() => this.networks.create(opts));
+    const network = await this.locked(() => this.networks.create(opts));
+    this.event('create', network.id, network.name);
+    return network;
+  }
+
+  /** docker's network events: the network's id, its name and type, and the container connected or disconnected. */
+  private event(action: string, id: string, name: string, container?: string): void {
+    recordEvent(this.root, 'network', action, id, { name, type: 'bridge', ...(container ? { container } : {}) });
   }
 
   /** A network by name or id (prefix); the default one is made on first use. */
@@ -391,6 +401,7 @@ export class NetworkManager {
       this.leases.reclaim(network);
       this.leases.removeNetwork(network);
       this.networks.remove(network);
+      this.event('destroy', network.id, network.name);
       return network;
     });
   }
@@ -439,6 +450,7 @@ export class NetworkManager {
         this.plug(rec, [{ network, endpoint, primary: false }], false, explain);
         runHostCommand(attachRuleset([{ bridge: network.bridge, subnet: network.subnet }], endpoint.ip, []), explain);
         this.updateNames([network]);
+        this.event('connect', network.id, network.name, rec.id);
       } catch (err) {
         await this.disconnectLocked(rec, network, explain);
         throw err;
@@ -468,6 +480,7 @@ export class NetworkManager {
       if (gone.length && linkExists(network.bridge)) runHostCommand({ argv: ['ip', 'link', 'delete', network.bridge] }, explain);
       this.leases.release(network, rec.id);
       rec.attachment.endpoints = rec.attachment.endpoints.filter((e) => e !== endpoint);
+      this.event('disconnect', network.id, network.name, rec.id);
     }
     rec.networks = rec.networks.filter((n) => n !== network.name);
     this.save(rec);

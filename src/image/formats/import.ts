@@ -59,7 +59,9 @@ export async function importRootfs(store: ImageStore, input: string | Readable, 
     const configDesc = await store.ingest(encodeJSON(config), { mediaType: MediaType.ociConfig, lease, what: 'import: config' });
     const layer = { mediaType: layerMediaType(facts.compression), digest: blob.digest, size: blob.size };
     const manifestDesc = await store.ingest(encodeJSON(buildManifest(configDesc, [layer])), { mediaType: MediaType.ociManifest, lease, what: 'import: manifest' });
-    return store.putImage({ manifest: { ...manifestDesc, platform }, names: options.ref !== undefined ? [options.ref] : [] });
+    const record = store.putImage({ manifest: { ...manifestDesc, platform }, names: options.ref !== undefined ? [options.ref] : [] });
+    store.onEvent('import', record.id, { name: record.names[0] ?? record.id });
+    return record;
   } finally {
     store.endLease(lease);
   }

@@ -65,6 +65,7 @@ export async function loadArchive(store: ImageStore, input: string | Readable, o
     }
     for (const image of images) image.names = [...new Set((image.names ?? []).map((n) => normalizeName(n, contents.label)))];
     const records = images.map((image) => store.putImage(image));
+    for (const r of records) store.onEvent('load', r.id, { name: r.names[0] ?? r.id });
     const loaded = new Map<Digest, string[]>();
     for (const image of images) loaded.set(image.id, [...new Set([...(loaded.get(image.id) ?? []), ...(image.names ?? [])])]);
     return { format, images: mergeRecords(records), loaded: [...loaded].map(([id, names]) => ({ id, names })) };

@@ -146,6 +146,7 @@ async function pullReference(store: ImageStore, ref: Reference, reference: strin
       names: ref.tag !== undefined ? [`${repository}:${ref.tag}`] : [],
       repoDigests: [`${repository}@${top.digest}`],
     });
+    store.onEvent('pull', reference, { name: repository });
     return { record, digest: top.digest, reference, downloaded };
   } finally {
     store.endLease(lease);

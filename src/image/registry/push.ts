@@ -93,6 +93,7 @@ export async function pushImage(store: ImageStore, source: string, destination?:
     // Remember where the image now is: a later push to another repository can mount from here.
     const repoDigest = `${repositoryName(ref)}@${record.manifest.digest}`;
     if (!record.repoDigests.includes(repoDigest)) store.putImage({ manifest: record.manifest, ...(record.index ? { index: record.index } : {}), repoDigests: [repoDigest] });
+    store.onEvent('push', reference, { name: repositoryName(ref) });
     return { reference, digest: record.manifest.digest, size: manifestBytes.length };
   } catch (err) {
     if (err instanceof Error && !err.message.startsWith(what)) err.message = `${what}: ${err.message}`;
