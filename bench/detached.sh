@@ -118,7 +118,13 @@ for (const [engine, s] of Object.entries(summary)) {
 }
 const b = summary.berth, p = summary.podman;
 const perCtr = (s) => s.pss + s.opss;
-console.log(`time   berth / podman   ${(b.ms / p.ms).toFixed(2)}×   (target ≤ 0.5×, information only)`);
+// Rows come in pairs, one round each (the engines take turns going first): the per-round ratios.
+const perRound = [];
+for (let i = 0; i + 1 < rows.length; i += 2) {
+  const [x, y] = rows[i][0] === "berth" ? [rows[i], rows[i + 1]] : [rows[i + 1], rows[i]];
+  perRound.push(+x[1] / +y[1]);
+}
+console.log(`time   berth / podman   ${(b.ms / p.ms).toFixed(2)}× of medians, ${median(perRound).toFixed(2)}× median of rounds (${perRound.map((r) => r.toFixed(2)).join(" ")})   (target ≤ 0.5×, information only)`);
 console.log(`memory berth / podman   ${(perCtr(b) / perCtr(p)).toFixed(2)}×   (PSS per container, monitor + others; target ≤ 1×, information only)`);
 console.log(`       (RSS of the monitor alone: ${(b.rss / p.rss).toFixed(2)}×)`);
 ' "$results" "$COUNT"

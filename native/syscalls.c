@@ -335,6 +335,25 @@ static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * setOutputProcessing(fd, on): the terminal's OPOST flag. Node's raw mode (libuv) keeps output
+ * processing, so a container's bare "\n" would become "\r\n" a second time on our terminal; a
+ * proxy of a container's pty turns it off, as docker's raw mode (cfmakeraw) does.
+ */
+static napi_value js_set_output_processing(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t fd;
+  bool on;
+  arg_int(env, argv[0], &fd);
+  napi_get_value_bool(env, argv[1], &on);
+  struct termios t;
+  if (tcgetattr((int)fd, &t) < 0) return throw_errno(env, errno, "tcgetattr", NULL);
+  if (on) t.c_oflag |= OPOST;
+  else t.c_oflag &= ~(tcflag_t)OPOST;
+  if (tcsetattr((int)fd, TCSANOW, &t) < 0) return throw_errno(env, errno, "tcsetattr", NULL);
+  return NULL;
+}
+
 /* ---- for the layer applier (src/storage/) ---- */
 
 /* mknod(path, mode, major, minor): mode carries the type (S_IFCHR, S_IFBLK). */
@@ -444,6 +463,7 @@ void register_syscalls(napi_env env, napi_value exports) {
       {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_default, NULL},
       {"sendFd", NULL, js_send_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_default, NULL},
+      {"setOutputProcessing", NULL, js_set_output_processing, NULL, NULL, NULL, napi_default, NULL},
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},

@@ -487,10 +487,9 @@ test('--explain prints each network step as a line to type, setup and teardown',
     /^sysctl -w net\.ipv4\.conf\.berth0\.route_localnet=1$/m,
     new RegExp(`^create element ip berth published \\{ tcp \\. ${port} : 172\\.\\d+\\.0\\.2 \\. 80 \\}$`, 'm'),
     /^nsenter --net=\/run\/netns\/berth-[0-9a-f]{12}$/m,
-    /^ip link delete veth[0-9a-f]{9}0$/m,
-    /^ip netns delete berth-[0-9a-f]{12}$/m,
+    // The teardown: one `ip` batch (the veth, the namespace, the bridge left with no port), then nft.
+    /^ip -batch - <<'EOF'\nlink delete veth[0-9a-f]{9}0\nnetns delete berth-[0-9a-f]{12}\nlink delete berth0\nEOF$/m,
     /^nft delete table ip berth$/m,
-    /^ip link delete berth0$/m,
   ]) assert.match(text, line);
   assertHostAsBefore('after an explained run');
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { native } from '../kernel/native.js';
 import { SOCKET_DIR } from './monitor.js';
+import { setRawTerminal } from '../runtime/console.js';
 import { BerthError } from '../errors.js';
 
 const STDOUT_PIPE = 2;
@@ -144,7 +145,7 @@ export function attach(opts: AttachOptions): Attachment {
     }
   };
   if (opts.stdin && stdin) {
-    if (own && opts.tty && process.stdin.isTTY) process.stdin.setRawMode(true);
+    if (own && opts.tty) setRawTerminal(true);
     stdin.on('data', onInput);
     stdin.on('end', onEnd);
     stdin.resume();
@@ -164,7 +165,7 @@ export function attach(opts: AttachOptions): Attachment {
         stdin.off('data', onInput);
         stdin.off('end', onEnd);
         stdin.pause();
-        if (own && opts.tty && process.stdin.isTTY) process.stdin.setRawMode(wasRaw);
+        if (own && opts.tty) setRawTerminal(wasRaw);
       }
       // A read still pending on the thread pool (a detach) would keep Node from exiting: shutting
       // the socket down ends it, and the container keeps running (conmon only loses a client).

@@ -50,6 +50,8 @@ export interface NativeAddon {
   /** Sends `data` with `fd` attached (SCM_RIGHTS) on the first sendmsg; the rest of a long payload follows. */
   sendFd(socket: number, fd: number, data: Buffer): void;
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** The terminal's OPOST (output processing: "\n" to "\r\n"), on or off. */
+  setOutputProcessing(fd: number, on: boolean): void;
   /** mknod(2); `mode` includes the file type (S_IFCHR 0o020000, S_IFBLK 0o060000). */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** Extended attributes, never following a final symlink (the l*xattr calls). */

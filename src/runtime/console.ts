@@ -15,7 +15,7 @@ export function proxyConsole(master: number, onOutput?: (chunk: Buffer) => void)
   const toContainer = new WriteStream(master);
   const stdin = process.stdin;
   const wasRaw = stdin.isTTY ? stdin.isRaw : false;
-  if (stdin.isTTY) stdin.setRawMode(true);
+  setRawTerminal(true);
   const resize = () => {
     if (process.stdout.isTTY) native.setWinsize(master, process.stdout.rows, process.stdout.columns);
   };
@@ -37,9 +37,21 @@ export function proxyConsole(master: number, onOutput?: (chunk: Buffer) => void)
       process.stdout.off('resize', resize);
       stdin.unpipe(toContainer);
       stdin.pause();
-      if (stdin.isTTY) stdin.setRawMode(wasRaw);
+      setRawTerminal(wasRaw);
       fromContainer.destroy();
       toContainer.destroy();
     },
   };
+}
+
+/**
+ * Our terminal in raw mode as docker sets it (cfmakeraw), or back: Node's raw mode, and no output
+ * processing, since the container's own pty already turned its "\n" into "\r\n". Leaving raw
+ * mode restores the terminal's settings from before (libuv kept them), OPOST included.
+ */
+export function setRawTerminal(raw: boolean): void {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return;
+  stdin.setRawMode(raw);
+  if (raw) native.setOutputProcessing(stdin.fd, false);
 }

@@ -47,10 +47,6 @@ export function ownerAlias(root: string): string {
   return /^[\w./-]+$/.test(root) ? `berth:${root}` : `berth:sha256-${createHash('sha256').update(root).digest('hex').slice(0, 16)}`;
 }
 
-export function deleteNetns(name: string): HostCommand {
-  return { argv: ['ip', 'netns', 'delete', name] };
-}
-
 export function ipBatch(lines: string[], netns?: string): HostCommand {
   return { argv: ['ip', ...(netns ? ['-n', netns] : []), '-batch', '-'], input: lines.join('\n') + '\n' };
 }

@@ -23,7 +23,7 @@ import { claimHostPorts } from './host-ports.js';
 import { hostsFileContent, readText, rewriteInPlace, withNameservers, type HostEntry } from './etc-hosts.js';
 import { LeaseStore } from './leases.js';
 import {
-  bridgeLines, bridgePorts, deleteNetns, insideLines, ipBatch, linkAlias, linkExists, netnsExists, netnsName, netnsPath, ownerAlias, vethLines, vethName,
+  bridgeLines, bridgePorts, insideLines, ipBatch, linkAlias, linkExists, netnsExists, netnsName, netnsPath, ownerAlias, vethLines, vethName,
 } from './links.js';
 import { NetworkError, NetworkStore, subnetOf, type NetworkRecord } from './networks.js';
 import { DEFAULT_NETWORK, withExposedPorts, type NetworkRequest, type PortMapping } from './options.js';
@@ -279,20 +279,21 @@ export class NetworkManager {
   private async tearDownLocked(rec: ContainerNetworkRecord, explain?: Explain): Promise<void> {
     const attachment = rec.attachment;
     if (!attachment) return;
-    for (const e of attachment.endpoints) if (linkExists(e.veth)) runHostCommand({ argv: ['ip', 'link', 'delete', e.veth] }, explain);
-    if (netnsExists(attachment.netns)) runHostCommand(deleteNetns(attachment.netns), explain);
-    // Each veth's other end may also have been left by a crash before the record named it.
-    for (let i = attachment.endpoints.length; i < rec.networks.length; i++) {
-      const veth = vethName(rec.id, i);
-      if (linkExists(veth)) runHostCommand({ argv: ['ip', 'link', 'delete', veth] }, explain);
-    }
+    // The container's veths (and any other end a crash left before the record named it), its
+    // namespace, and the bridges left with no port once those veths go: one `ip` batch.
+    const veths = attachment.endpoints.map((e) => e.veth);
+    for (let i = attachment.endpoints.length; i < rec.networks.length; i++) veths.push(vethName(rec.id, i));
+    const present = veths.filter((v) => linkExists(v));
     const networks = this.networksOf(attachment.endpoints.map((e) => e.network).concat(rec.networks));
-    const gone = networks.filter((n) => bridgePorts(n.bridge).length === 0).map((n) => ({ bridge: n.bridge, subnet: n.subnet }));
+    const gone = networks.filter((n) => bridgePorts(n.bridge).every((port) => present.includes(port))).map((n) => ({ bridge: n.bridge, subnet: n.subnet }));
+    const lines = present.map((v) => `link delete ${v}`);
+    if (netnsExists(attachment.netns)) lines.push(`netns delete ${attachment.netns}`);
+    for (const g of gone) if (linkExists(g.bridge) && linkAlias(g.bridge) === ownerAlias(this.root)) lines.push(`link delete ${g.bridge}`);
+    if (lines.length) runHostCommand(ipBatch(lines), explain);
     // The table is read only when something of it goes: ports, or a bridge's elements (or it all).
     const table = attachment.ports.length || gone.length ? readTable() : null;
     const rules = table && detachRuleset(table, attachment.endpoints.map((e) => e.ip), gone);
     if (rules) runHostCommand(rules, explain);
-    for (const g of gone) if (linkExists(g.bridge) && linkAlias(g.bridge) === ownerAlias(this.root)) runHostCommand({ argv: ['ip', 'link', 'delete', g.bridge] }, explain);
     for (const network of networks) this.leases.release(network, rec.id);
     for (const e of attachment.endpoints) this.event('disconnect', e.networkId, e.network, rec.id);
     delete rec.attachment;
