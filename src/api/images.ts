@@ -5,6 +5,7 @@ import { jsonLines, sayError, startStream, type Say } from './stream.js';
 import { pruneImages, removeImage } from '../engine/images.js';
 import { parseLogTime } from '../engine/logs.js';
 import { inspectImage } from '../engine/inspect.js';
+import type { EngineService } from '../engine/service.js';
 import { ApiError, boolParam, filtersParam, labelMatches, sendEmpty, sendJson, type ApiRequest } from './http.js';
 import { importImage } from './image-archives.js';
 import type { Route } from './router.js';
@@ -38,24 +39,28 @@ function imageFilter(filters: [string, string][], labelsOf: (r: ImageRecord) => 
 }
 
 async function listImages(r: ApiRequest): Promise<void> {
-  const { engine } = r.service;
   // all=1 shows the build cache's intermediate images too, as docker shows its intermediate ones
   const all = boolParam(r.query, 'all');
+  const images = await imageSummaries(r.service.engine, filtersParam(r.query));
+  sendJson(r, 200, images.filter((i) => all || !i.record.buildCache).map((i) => i.summary));
+}
+
+/** The images (those the filters keep) as GET /images/json lists them, each with its record. */
+export async function imageSummaries(engine: EngineService, filters: [string, string][] = []): Promise<{ record: ImageRecord; summary: Record<string, unknown> }[]> {
   const usage = new Map(engine.images.diskUsage().images.map((u) => [u.id, u]));
   const configs = new Map<string, Awaited<ReturnType<typeof imageConfig>>>();
   for (const record of engine.images.listImages()) configs.set(record.id, await imageConfig(engine.images, record));
   const labelsOf = (rec: ImageRecord) => configs.get(rec.id)?.config?.Labels ?? {};
-  const matches = imageFilter(filtersParam(r.query), labelsOf);
+  const matches = imageFilter(filters, labelsOf);
   const containers = new Map<string, number>();
   for (const c of engine.containers.list()) containers.set(c.imageId, (containers.get(c.imageId) ?? 0) + 1);
-  const out = engine.images
+  return engine.images
     .listImages()
-    .filter((rec) => all || !rec.buildCache)
     .filter(matches)
     .map((rec) => {
       const config = configs.get(rec.id);
       const size = usage.get(rec.id)?.size ?? 0;
-      return {
+      const summary = {
         Id: rec.id,
         ParentId: '',
         RepoTags: familiarNames(rec),
@@ -67,8 +72,8 @@ async function listImages(r: ApiRequest): Promise<void> {
         Labels: labelsOf(rec),
         Containers: containers.get(rec.id) ?? 0,
       };
+      return { record: rec, summary };
     });
-  sendJson(r, 200, out);
 }
 
 async function inspect(r: ApiRequest): Promise<void> {

@@ -109,7 +109,7 @@ async function disconnect(r: ApiRequest): Promise<void> {
 }
 
 /** A volume as the API shows it. */
-function volumeOf(v: VolumeRecord): Json {
+export function volumeOf(v: VolumeRecord): Json {
   return { ...v, Options: v.Options ?? {} };
 }
 

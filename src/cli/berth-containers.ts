@@ -2,6 +2,9 @@
 import { createWriteStream } from 'node:fs';
 import { applyChanges } from '../build/index.js';
 import type { ContainerRecord } from '../engine/containers.js';
+import { parseLogTime } from '../engine/logs.js';
+import type { ContainerPruneFilters } from '../engine/remove.js';
+import { humanSize } from '../units.js';
 import { bool, list, str, UsageError } from './args.js';
 import { renderTemplate } from './template.js';
 import type { CommandSpec, Flag } from './command.js';
@@ -90,14 +93,21 @@ export const containerCommands: CommandSpec[] = [
     section: 'containers',
     summary: 'Remove all stopped containers',
     usage: '[OPTIONS]',
-    flags: [{ name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' }],
-    async run({ engine }) {
-      const stopped = (await engine.list()).filter((r) => r.state.status === 'exited' || r.state.status === 'created');
-      if (stopped.length) process.stdout.write('Deleted Containers:\n');
-      for (const r of stopped) {
-        await engine.remove(r.id, false);
-        process.stdout.write(`${r.id}\n`);
+    flags: [
+      { name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' },
+      { name: 'filter', value: 'KEY=VALUE', repeatable: true, help: 'Filter: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE]' },
+    ],
+    async run({ engine }, p) {
+      const filters: ContainerPruneFilters = { labels: [], notLabels: [] };
+      for (const f of list(p, 'filter')) {
+        const m = /^(until|label!?)=(.*)$/.exec(f);
+        if (!m) throw new UsageError(`--filter ${f}: container prune filters are until=TIME, label=KEY[=VALUE] and label!=KEY[=VALUE]`);
+        if (m[1] === 'until') filters.until = parseLogTime(m[2]);
+        else (m[1] === 'label' ? filters.labels! : filters.notLabels!).push(m[2]);
       }
+      const { deleted, reclaimed } = await engine.pruneContainers(filters);
+      if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
+      process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
       return 0;
     },
   },

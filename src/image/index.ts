@@ -9,6 +9,7 @@ export {
   repositoryName,
   familiarName,
   familiarRepository,
+  registryDomain,
   registryHost,
   withTag,
   looksLikeImageId,
