@@ -8,11 +8,12 @@ import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { lifecycleRoutes } from './lifecycle.js';
 import { networkRoutes } from './networks.js';
+import { imageArchiveRoutes } from './image-archives.js';
 import { imageRoutes } from './images.js';
 import type { Route } from './router.js';
 import { systemRoutes } from './system.js';
 import { usageRoutes } from './usage.js';
 
 export function routes(): Route[] {
-  return [...systemRoutes, ...eventRoutes, ...usageRoutes, ...containerInfoRoutes, ...imageRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes, ...buildRoutes];
+  return [...systemRoutes, ...eventRoutes, ...usageRoutes, ...containerInfoRoutes, ...imageRoutes, ...imageArchiveRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes, ...buildRoutes];
 }
