@@ -3,13 +3,16 @@
 // berth's CLI alike, including the exit of a detached container under conmon; the events as
 // Docker's swagger defines them.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { SWAGGER_MISSING_REASON, swaggerAvailable, validateResponse } from './helpers/docker-swagger.js';
 import { saveHostNetwork } from './helpers/host-network.js';
+import { REGISTRY_PASSWORD, REGISTRY_USER, registryAvailable, startRegistry } from './helpers/registry.js';
 import { waitFor } from './helpers/run.js';
 import { BERTH } from './helpers/berth-cli.js';
 import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, rawRequest, startService } from './helpers/api-service.js';
@@ -107,4 +110,123 @@ test('docker events: since, until, filters and following, of the docker CLI\'s a
   const bad = await rawRequest(service.socket, 'GET', '/v1.41/events?since=yesterday');
   assert.equal(bad.status, 400);
   assert.match(JSON.parse(bad.body).message, /since=yesterday: not a time/);
+});
+
+/** The first `count` JSON lines of a streamed answer, then the connection closed. */
+function streamLines(socket: string, path: string, count: number): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path, agent: false }, (res) => {
+      let buf = '';
+      res.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n').filter(Boolean);
+        if (lines.length >= count && buf.endsWith('\n')) {
+          req.destroy();
+          resolve(lines.slice(0, count).map((l) => JSON.parse(l)));
+        }
+      });
+      res.on('end', () => resolve(buf.split('\n').filter(Boolean).map((l) => JSON.parse(l))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('docker top, stats, diff, export, container prune, system df and login through the API, on the engine operations of berth\'s verbs', { skip: skip || (!registryAvailable() && 'docker-registry not found') }, async (t) => {
+  const { env, berth } = berthRoot(t, 'api-info');
+  ok(berth('import', busyboxRootfsTar(t), 'busybox:latest'));
+  const service = await startService(t, env);
+  const docker = dockerCli(t, service.socket);
+  const dir = mkdtempSync('/tmp/berth-test-export-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const id = ok(docker('run', '-d', '--name', 'box', 'busybox', 'sh', '-c', 'echo hi > /added; rm /etc/group; exec sleep 1000')).trim();
+  await waitFor('the container to make its changes', () => docker('exec', 'box', 'test', '-f', '/added').status === 0, 10_000);
+
+  // top: ps's rows of the container's processes; with ps options.
+  const top = ok(docker('top', 'box'));
+  assert.match(top.split('\n')[0], /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
+  assert.match(top, /sleep 1000/);
+  assert.match(ok(docker('top', 'box', '-o', 'pid,args')), /^PID\s+COMMAND\n\d+\s+sleep 1000\n$/);
+  const topJson = JSON.parse((await rawRequest(service.socket, 'GET', '/v1.41/containers/box/top?ps_args=-o%20pid,args')).body);
+  assert.deepEqual(validateResponse('/containers/{id}/top', 'get', 200, topJson), []);
+  assert.deepEqual(topJson.Titles, ['PID', 'COMMAND']);
+  assert.equal(topJson.Processes[0][1], 'sleep 1000');
+
+  // stats: one sample (with the one before), a stream of them; docker stats reads them.
+  assert.match(ok(docker('stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}} {{.MemUsage}}', 'box')), /^box 1 [\d.]+[KMG]iB \/ [\d.]+[KMG]iB\n$/);
+  const one = JSON.parse((await rawRequest(service.socket, 'GET', '/v1.41/containers/box/stats?stream=false')).body);
+  assert.deepEqual(validateResponse('/containers/{id}/stats', 'get', 200, one), []);
+  assert.equal(one.id, id);
+  assert.equal(one.name, '/box');
+  assert.ok(one.cpu_stats.cpu_usage.total_usage > 0 && one.cpu_stats.system_cpu_usage > one.precpu_stats.system_cpu_usage, JSON.stringify(one.cpu_stats));
+  assert.ok(one.memory_stats.usage > 0 && one.memory_stats.limit > 0);
+  assert.equal(one.pids_stats.current, 1);
+  assert.ok(one.networks.eth0.rx_bytes >= 0);
+  const streamed = (await streamLines(service.socket, '/v1.41/containers/box/stats', 2)) as { read: string; preread: string }[];
+  assert.equal(streamed.length, 2);
+  assert.equal(streamed[1].preread, streamed[0].read);
+
+  // diff and export: the container's changes, its whole tree.
+  assert.deepEqual(ok(docker('diff', 'box')).trim().split('\n').sort(), ok(berth('diff', 'box')).trim().split('\n').sort());
+  assert.match(ok(docker('diff', 'box')), /^A \/added$/m);
+  assert.match(ok(docker('diff', 'box')), /^D \/etc\/group$/m);
+  const changes = JSON.parse((await rawRequest(service.socket, 'GET', '/v1.41/containers/box/changes')).body);
+  assert.deepEqual(validateResponse('/containers/{id}/changes', 'get', 200, changes), []);
+  assert.ok(changes.some((c: { Path: string; Kind: number }) => c.Path === '/added' && c.Kind === 1));
+  ok(docker('export', '-o', join(dir, 'box.tar'), 'box'));
+  const listing = execFileSync('tar', ['-tf', join(dir, 'box.tar')], { encoding: 'utf8' });
+  assert.match(listing, /^added$/m);
+  assert.match(listing, /^bin\/busybox$/m);
+  assert.doesNotMatch(listing, /^etc\/group$/m);
+
+  // top of a container that does not run: docker's 409.
+  ok(docker('create', '--name', 'idle', '--label', 'prune=yes', 'busybox', 'true'));
+  const idleTop = await rawRequest(service.socket, 'GET', '/v1.41/containers/idle/top');
+  assert.equal(idleTop.status, 409);
+
+  // system df: the image, the two containers, a volume, as Docker defines them.
+  ok(docker('volume', 'create', 'dfvol'));
+  const df = JSON.parse((await rawRequest(service.socket, 'GET', '/v1.41/system/df')).body);
+  // v1.41's swagger defines ContainerSummary as the list itself, so /system/df's Containers (items
+  // of ContainerSummary) are checked as the list /containers/json answers, which dockerd sends too.
+  assert.deepEqual(validateResponse('/system/df', 'get', 200, { ...df, Containers: [] }), []);
+  assert.deepEqual(validateResponse('/containers/json', 'get', 200, df.Containers), []);
+  assert.equal(df.Images.length, 1);
+  assert.deepEqual(df.Containers.map((c: { Names: string[] }) => c.Names[0]).sort(), ['/box', '/idle']);
+  assert.ok(df.Containers.find((c: { Names: string[]; SizeRw: number }) => c.Names[0] === '/box').SizeRw >= 3);
+  assert.deepEqual(df.Volumes.map((v: { Name: string; UsageData: unknown }) => [v.Name, v.UsageData]), [['dfvol', { Size: 0, RefCount: 0 }]]);
+  assert.match(ok(docker('system', 'df')), /^Images\s+1\s+1\s/m);
+
+  // container prune: only the stopped containers the filters keep.
+  ok(docker('create', '--name', 'keep', 'busybox', 'true'));
+  const pruned = ok(docker('container', 'prune', '-f', '--filter', 'label=prune=yes'));
+  assert.match(pruned, /^Deleted Containers:\n[0-9a-f]{64}\n/);
+  assert.equal(ok(berth('ps', '-a', '--format', '{{.Names}}')).split('\n').filter(Boolean).sort().join(' '), 'box keep');
+  const future = await rawRequest(service.socket, 'POST', `/v1.41/containers/prune?filters=${encodeURIComponent(JSON.stringify({ until: ['1h'] }))}`);
+  assert.deepEqual(JSON.parse(future.body), { ContainersDeleted: [], SpaceReclaimed: 0 }, 'nothing is older than an hour');
+  const badFilter = await rawRequest(service.socket, 'POST', `/v1.41/containers/prune?filters=${encodeURIComponent(JSON.stringify({ status: ['exited'] }))}`);
+  assert.equal(badFilter.status, 400);
+  const all = JSON.parse((await rawRequest(service.socket, 'POST', '/v1.41/containers/prune')).body);
+  assert.deepEqual(validateResponse('/containers/prune', 'post', 200, all), []);
+  assert.equal(all.ContainersDeleted.length, 1);
+  ok(docker('rm', '-f', 'box'));
+  ok(docker('volume', 'rm', 'dfvol'));
+
+  // docker login: the registry checks the credentials; a wrong password is refused.
+  const registry = await startRegistry(t, { kind: 'htpasswd' });
+  for (const bin of DOCKER_CLIS) {
+    const d = dockerCli(t, service.socket, bin);
+    const good = spawnSync(bin, ['login', '-u', REGISTRY_USER, '--password-stdin', registry.host], { input: REGISTRY_PASSWORD, encoding: 'utf8', env: { PATH: '/nonexistent', DOCKER_HOST: `unix://${service.socket}`, DOCKER_CONFIG: dir } }); // no PATH: no credential helper (docker 28 would take pass)
+    assert.equal(good.status, 0, `${bin}: ${good.stderr}`);
+    assert.match(good.stdout, /Login Succeeded/);
+    const bad = d('login', '-u', REGISTRY_USER, '-p', 'wrong', registry.host);
+    assert.notEqual(bad.status, 0, bin);
+    assert.match(bad.stderr, /401|unauthorized|denied/i, bin);
+  }
+  const authAnswer = await rawRequest(service.socket, 'POST', '/v1.41/auth', JSON.stringify({ username: REGISTRY_USER, password: REGISTRY_PASSWORD, serveraddress: registry.host }), { 'Content-Type': 'application/json' });
+  assert.deepEqual(validateResponse('/auth', 'post', 200, JSON.parse(authAnswer.body)), []);
+  const refused = await rawRequest(service.socket, 'POST', '/v1.41/auth', JSON.stringify({ username: REGISTRY_USER, password: 'nope', serveraddress: registry.host }), { 'Content-Type': 'application/json' });
+  assert.equal(refused.status, 401);
+  assert.ok(JSON.parse(refused.body).message);
 });

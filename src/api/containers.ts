@@ -12,7 +12,7 @@ function seconds(iso: string | undefined): number {
 }
 
 /** A container as `GET /containers/json` lists it. */
-function summary(engine: EngineService, c: ContainerRecord): Record<string, unknown> {
+export function containerSummary(engine: EngineService, c: ContainerRecord): Record<string, unknown> {
   const net = engine.network.record(c.id);
   const settings = networkSettings(net);
   const ports = (net?.attachment?.ports ?? []).map((p) => ({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol }));
@@ -42,7 +42,7 @@ async function list(r: ApiRequest): Promise<void> {
   const matches = containerFilter(filters);
   let records = (await engine.list()).filter((c) => (all || c.state.status === 'running' || c.state.status === 'paused') && matches(c));
   if (limit !== undefined && limit > 0) records = records.slice(0, limit);
-  sendJson(r, 200, records.map((c) => summary(engine, c)));
+  sendJson(r, 200, records.map((c) => containerSummary(engine, c)));
 }
 
 async function inspect(r: ApiRequest): Promise<void> {

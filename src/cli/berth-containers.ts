@@ -1,6 +1,10 @@
 // berth's container verbs: ps, rm, diff, commit, export.
 import { createWriteStream } from 'node:fs';
+import { applyChanges } from '../build/index.js';
 import type { ContainerRecord } from '../engine/containers.js';
+import { parseLogTime } from '../engine/logs.js';
+import type { ContainerPruneFilters } from '../engine/remove.js';
+import { humanSize } from '../units.js';
 import { bool, list, str, UsageError } from './args.js';
 import { renderTemplate } from './template.js';
 import type { CommandSpec, Flag } from './command.js';
@@ -89,14 +93,21 @@ export const containerCommands: CommandSpec[] = [
     section: 'containers',
     summary: 'Remove all stopped containers',
     usage: '[OPTIONS]',
-    flags: [{ name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' }],
-    async run({ engine }) {
-      const stopped = (await engine.list()).filter((r) => r.state.status === 'exited' || r.state.status === 'created');
-      if (stopped.length) process.stdout.write('Deleted Containers:\n');
-      for (const r of stopped) {
-        await engine.remove(r.id, false);
-        process.stdout.write(`${r.id}\n`);
+    flags: [
+      { name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' },
+      { name: 'filter', value: 'KEY=VALUE', repeatable: true, help: 'Filter: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE]' },
+    ],
+    async run({ engine }, p) {
+      const filters: ContainerPruneFilters = { labels: [], notLabels: [] };
+      for (const f of list(p, 'filter')) {
+        const m = /^(until|label!?)=(.*)$/.exec(f);
+        if (!m) throw new UsageError(`--filter ${f}: container prune filters are until=TIME, label=KEY[=VALUE] and label!=KEY[=VALUE]`);
+        if (m[1] === 'until') filters.until = parseLogTime(m[2]);
+        else (m[1] === 'label' ? filters.labels! : filters.notLabels!).push(m[2]);
       }
+      const { deleted, reclaimed } = await engine.pruneContainers(filters);
+      if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
+      process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
       return 0;
     },
   },
@@ -140,11 +151,20 @@ export const containerCommands: CommandSpec[] = [
     flags: [
       { name: 'message', short: 'm', value: 'TEXT', help: 'Commit message' },
       { name: 'author', short: 'a', value: 'NAME', help: 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")' },
+      { name: 'change', short: 'c', repeatable: true, value: 'INSTRUCTION', help: 'Apply Dockerfile instruction to the created image (CMD, ENV, LABEL, ...)' },
+      { name: 'pause', short: 'p', boolean: true, help: 'Pause container during commit (default true; --pause=false)' },
     ],
     async run({ engine }, p) {
       const [ref, target, ...rest] = p.positionals;
       if (!ref || rest.length) throw new UsageError('commit: berth commit CONTAINER [REPOSITORY[:TAG]]');
-      const image = await engine.commit(ref, { ref: target, comment: str(p, 'message'), author: str(p, 'author') });
+      const changes = list(p, 'change');
+      const image = await engine.commit(ref, {
+        ref: target,
+        comment: str(p, 'message'),
+        author: str(p, 'author'),
+        pause: p.flags.pause !== false,
+        ...(changes.length ? { changeConfig: (config) => applyChanges(config, changes) } : {}),
+      });
       process.stdout.write(`${image.id}\n`);
       return 0;
     },

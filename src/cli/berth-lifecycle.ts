@@ -1,7 +1,5 @@
 // berth's verbs for living containers: start, stop, kill, restart, wait, pause, unpause, rename,
 // attach, logs, exec, top, stats, inspect; and `container cleanup`, the monitor's exit command.
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { ContainerRecord } from '../engine/containers.js';
 import type { EngineService } from '../engine/service.js';
@@ -12,7 +10,7 @@ import { parseLogTime, printLogs } from '../engine/logs.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
 import { eachOperand } from './operands.js';
-import { errnoCodeOf, errorKindOf, isMissing } from '../errors.js';
+import { errorKindOf } from '../errors.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
 import { renderTemplate } from './template.js';
@@ -270,16 +268,8 @@ export const lifecycleCommands: CommandSpec[] = [
     async run({ engine }, p) {
       const [ref, ...psArgs] = p.positionals;
       if (!ref) throw new UsageError('top: berth top CONTAINER [ps OPTIONS]');
-      const record = await engine.inspect(ref);
-      if (record.state.status !== 'running' && record.state.status !== 'paused') throw new UsageError(`container ${record.name} is not running`);
-      const pids = new Set(engine.cgroup(record.id).pids());
-      // docker's way: the host's `ps` (default -ef), keeping the rows of the container's processes.
-      const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
-      if (ps.status !== 0) throw new UsageError(`top: ps ${psArgs.join(' ')} failed: ${ps.stderr.trim()}`);
-      const [header, ...rows] = ps.stdout.trimEnd().split('\n');
-      const pidColumn = header.trim().split(/\s+/).indexOf('PID');
-      if (pidColumn < 0) throw new UsageError('top: the ps output has no PID column');
-      process.stdout.write([header, ...rows.filter((r) => pids.has(Number(r.trim().split(/\s+/)[pidColumn])))].join('\n') + '\n');
+      const { header, rows } = await engine.top(ref, psArgs);
+      process.stdout.write([header, ...rows].join('\n') + '\n');
       return 0;
     },
   },
@@ -388,40 +378,23 @@ interface StatsRow {
 }
 
 /** Bytes received and sent on the container's interfaces other than lo, from its netns's /proc view. */
-function netIO(pid: number): [number, number] {
-  try {
-    let rx = 0;
-    let tx = 0;
-    for (const line of readFileSync(`/proc/${pid}/net/dev`, 'utf8').split('\n').slice(2)) {
-      const [name, rest] = line.split(':');
-      if (!rest || name.trim() === 'lo') continue;
-      const f = rest.trim().split(/\s+/).map(Number);
-      rx += f[0];
-      tx += f[8];
-    }
-    return [rx, tx];
-  } catch (err) {
-    if (!isMissing(err) && errnoCodeOf(err) !== 'ESRCH') throw err;
-    return [0, 0]; // the process is gone: its row says what is left
-  }
-}
-
 /** One docker stats row per container: CPU from two samples of the cgroup's usage 500 ms apart. */
 async function containerStats(engine: EngineService, records: ContainerRecord[]): Promise<StatsRow[]> {
-  const live = records.filter((r) => r.state.status === 'running' || r.state.status === 'paused');
-  const sample = () => new Map(live.map((r) => [r.id, safeStats(engine, r.id)]));
+  const sample = () => new Map(records.map((r) => [r.id, engine.statsSample(r)]));
   const first = sample();
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, 500));
   const second = sample();
   const elapsedUsec = (performance.now() - t0) * 1000;
   return records.map((r) => {
-    const a = first.get(r.id);
-    const b = second.get(r.id);
+    const a = first.get(r.id)?.cgroup;
+    const b = second.get(r.id)?.cgroup;
     if (!a || !b) return { ID: r.id.slice(0, 12), Name: r.name, CPUPerc: '--', MemUsage: '-- / --', MemPerc: '--', NetIO: '--', BlockIO: '--', PIDs: '--' };
     const cpu = ((b.cpu.usageUsec - a.cpu.usageUsec) / elapsedUsec) * 100;
     const limit = b.memory.limit ?? totalmem();
-    const [rx, tx] = netIO(r.state.pid);
+    const devices = Object.values(second.get(r.id)?.networks ?? {});
+    const rx = devices.reduce((n, d) => n + d.rx_bytes, 0);
+    const tx = devices.reduce((n, d) => n + d.tx_bytes, 0);
     return {
       ID: r.id.slice(0, 12),
       Name: r.name,
@@ -435,10 +408,3 @@ async function containerStats(engine: EngineService, records: ContainerRecord[])
   });
 }
 
-function safeStats(engine: EngineService, id: string) {
-  try {
-    return engine.cgroup(id).stats();
-  } catch {
-    return undefined; // exited between the list and the sample
-  }
-}

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { ensureImage, familiarName, parsePlatform, parseReference, PULL_POLICIES, shortId, type PullPolicy } from '../image/index.js';
 import type { EngineService } from '../engine/service.js';
-import { progressLines, pull, pushImage, removeCredentials, RegistryClient, storeCredentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
-import { DOCKER_HUB } from '../image/reference.js';
+import { progressLines, pull, pushImage, removeCredentials, storeCredentials, verifyLogin, type PullEvent, type PushEvent } from '../image/registry/index.js';
+import { registryDomain } from '../image/reference.js';
 import { bool, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
 import { humanSize } from '../units.js';
@@ -87,14 +87,6 @@ function progressOf(progress: Progress, direction: 'pull' | 'push'): (e: PullEve
   return (e) => {
     for (const line of progressLines(direction, e)) progress.set(line.id, line.status, line.current, line.total);
   };
-}
-
-/** `https://host:port/` or `host:port` → `host:port`; nothing → Docker Hub. */
-function registryDomain(text: string | undefined): string {
-  if (text === undefined || text === '') return DOCKER_HUB;
-  const host = text.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
-  if (host === 'index.docker.io' || host === 'registry-1.docker.io') return DOCKER_HUB;
-  return host;
 }
 
 /**
@@ -212,7 +204,7 @@ export const registryCommands: CommandSpec[] = [
       }
       if (!username) throw new UsageError('login: a username is required (-u USER)');
       if (password === undefined || password === '') throw new UsageError('login: a password is required (-p or --password-stdin)');
-      await new RegistryClient(domain, { credentials: { username, password }, tlsVerify: tlsVerify(p) }).ping();
+      await verifyLogin(domain, { username, password }, tlsVerify(p));
       storeCredentials(domain, { username, password });
       process.stdout.write('Login Succeeded\n');
       return 0;

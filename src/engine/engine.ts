@@ -24,10 +24,11 @@ import { pruneExitDir } from './exit-waiters.js';
 import { settle } from './lifecycle.js';
 import type { MonitorPaths } from './monitor.js';
 import { NetworkManager } from './network/index.js';
-import { removeContainer } from './remove.js';
+import { pruneContainers, removeContainer, writableLayerSize, type ContainerPruneFilters } from './remove.js';
 import type { EngineService } from './service.js';
 import { runForeground, startContainer, type ForegroundIO, type StartOptions } from './start.js';
 import { DEFAULT_STOP_TIMEOUT, inspectContainer, killContainer, pauseContainer, restartContainer, stopContainer, waitContainer, watchExit } from './stop.js';
+import { containerTop, sampleStats, type StatsSample } from './stats.js';
 import { VolumeStore } from './volumes.js';
 
 export { ENGINE_RUNTIME_ROOT } from './context.js';
@@ -111,6 +112,14 @@ export class Engine implements EngineService, EngineContext {
     return removeContainer(this, ref, force, removeVolumes);
   }
 
+  pruneContainers(filters: ContainerPruneFilters = {}): Promise<{ deleted: string[]; reclaimed: number }> {
+    return pruneContainers(this, filters);
+  }
+
+  writableLayerSize(id: string): number {
+    return writableLayerSize(this, id);
+  }
+
   async cleanup(id: string): Promise<void> {
     await this.containers.locked(id, (record) => settle(this, record));
     pruneExitDir(monitorPaths(this, id).exitDir, new Set(this.containers.ids()));
@@ -152,6 +161,14 @@ export class Engine implements EngineService, EngineContext {
 
   exec(ref: string, opts: ExecOptions): Promise<number> {
     return execInContainer(this, ref, opts);
+  }
+
+  top(ref: string, psArgs: string[] = []): Promise<{ header: string; rows: string[] }> {
+    return containerTop(this, ref, psArgs);
+  }
+
+  statsSample(record: ContainerRecord): StatsSample {
+    return sampleStats(this, record);
   }
 
   diff(ref: string): Change[] {

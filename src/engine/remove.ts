@@ -1,8 +1,10 @@
 // `berth rm`: a container that is not running (with `force`, killed first) goes: its runtime
 // state and cgroup, its monitor (waited for, so that nothing of it is left), its files and name.
+import { errorKindOf, isMissing } from '../errors.js';
 import { waitGone } from '../runtime/processes.js';
+import { walkTree } from '../storage/archive.js';
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
-import { monitorPaths, type EngineContext } from './context.js';
+import { monitorPaths, pathsOf, type EngineContext } from './context.js';
 import { deleteRuntimeLeftovers, EXIT_FILE_WAIT_MS, monitorProcess, removeFiles, runtimeStatus, settle } from './lifecycle.js';
 import { removeExitFile } from './monitor.js';
 
@@ -28,4 +30,53 @@ export async function removeContainer(ctx: EngineContext, ref: string, force: bo
   if (monitor) await waitGone(monitor.pid, monitor.startTime, EXIT_FILE_WAIT_MS);
   removeExitFile(monitorPaths(ctx, id), id);
   return removed.record;
+}
+
+/** Bytes of the files a container wrote (its overlay's upper dir): docker's SizeRw. */
+export function writableLayerSize(ctx: EngineContext, id: string): number {
+  let total = 0;
+  try {
+    walkTree(pathsOf(ctx, { id }).upper, (_rel, st) => {
+      if (st.isFile()) total += st.size;
+    });
+  } catch (err) {
+    if (!isMissing(err)) throw err; // removed meanwhile: nothing of it left to count
+  }
+  return total;
+}
+
+export interface ContainerPruneFilters {
+  /** Only containers created before this time (ms since the epoch). */
+  until?: number;
+  /** docker's label filters: `k`, `k=v` (all must match); `label!=`: none of these may. */
+  labels?: string[];
+  notLabels?: string[];
+}
+
+function hasLabel(labels: Record<string, string>, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  return eq < 0 ? filter in labels : labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
+/** `container prune`: every stopped container (created or exited) the filters keep goes; their ids and the bytes they had written. */
+export async function pruneContainers(ctx: EngineContext, filters: ContainerPruneFilters = {}): Promise<{ deleted: string[]; reclaimed: number }> {
+  const deleted: string[] = [];
+  let reclaimed = 0;
+  for (const record of ctx.containers.list()) {
+    const current = await ctx.containers.locked(record.id, (r) => settle(ctx, r));
+    if (!current || (current.state.status !== 'exited' && current.state.status !== 'created')) continue;
+    if (filters.until !== undefined && Date.parse(current.created) >= filters.until) continue;
+    if (!(filters.labels ?? []).every((l) => hasLabel(current.labels ?? {}, l))) continue;
+    if ((filters.notLabels ?? []).some((l) => hasLabel(current.labels ?? {}, l))) continue;
+    const size = writableLayerSize(ctx, current.id);
+    try {
+      await removeContainer(ctx, current.id, false);
+    } catch (err) {
+      if (errorKindOf(err) === 'not-found') continue; // removed by someone else meanwhile
+      throw err;
+    }
+    deleted.push(current.id);
+    reclaimed += size;
+  }
+  return { deleted, reclaimed };
 }

@@ -15,7 +15,9 @@ import type { EngineRunOptions } from './create.js';
 import type { ExecOptions } from './exec.js';
 import type { MonitorPaths } from './monitor.js';
 import type { NetworkManager } from './network/index.js';
+import type { ContainerPruneFilters } from './remove.js';
 import type { ForegroundIO, StartOptions } from './start.js';
+import type { StatsSample } from './stats.js';
 import type { VolumeStore } from './volumes.js';
 
 export interface EngineService {
@@ -39,6 +41,10 @@ export interface EngineService {
   wait(ref: string): Promise<number>;
   watchExit(id: string): { wait: () => Promise<number>; release: () => void };
   remove(ref: string, force: boolean, removeVolumes?: boolean): Promise<ContainerRecord>;
+  /** `container prune`: the stopped containers the filters keep removed; their ids and the bytes they had written. */
+  pruneContainers(filters?: ContainerPruneFilters): Promise<{ deleted: string[]; reclaimed: number }>;
+  /** Bytes the container wrote (docker's SizeRw). */
+  writableLayerSize(id: string): number;
   /** The monitor's exit command: the exit's bookkeeping. */
   cleanup(id: string): Promise<void>;
   rename(ref: string, newName: string): void;
@@ -51,6 +57,10 @@ export interface EngineService {
   /** A running container's cgroup: its processes, statistics, signals. */
   cgroup(id: string): CgroupDriver;
   exec(ref: string, opts: ExecOptions): Promise<number>;
+  /** docker top: the host's ps (`psArgs`, default -ef), the container's rows kept. */
+  top(ref: string, psArgs?: string[]): Promise<{ header: string; rows: string[] }>;
+  /** One sample of the container's resource use (docker stats). */
+  statsSample(record: ContainerRecord): StatsSample;
   diff(ref: string): Change[];
   commit(ref: string, opts: CommitContainerOptions): Promise<ImageRecord>;
   exportContainer(ref: string, out: Writable): Promise<void>;

@@ -119,6 +119,14 @@ export function familiarName(ref: Reference | string): string {
   return familiarRepository(r) + (r.tag !== undefined ? `:${r.tag}` : '') + (r.digest !== undefined ? `@${r.digest}` : '');
 }
 
+/** A login's server as docker takes it: `https://host:port/` or `host:port` → `host:port`; nothing (or Docker Hub's other names) → Docker Hub. */
+export function registryDomain(text: string | undefined): string {
+  if (text === undefined || text === '') return DOCKER_HUB;
+  const host = text.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  if (host === LEGACY_DOCKER_HUB || host === DOCKER_HUB_API) return DOCKER_HUB;
+  return host;
+}
+
 /** The host to speak the registry API to: Docker Hub's is not docker.io. */
 export function registryHost(domain: string): string {
   return domain === DOCKER_HUB ? DOCKER_HUB_API : domain;

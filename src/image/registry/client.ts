@@ -91,6 +91,11 @@ export interface ManifestResponse {
   digest: Digest;
 }
 
+/** `login`'s check (berth login, the API's /auth): the registry at `domain` takes these credentials (GET /v2/ with them). */
+export async function verifyLogin(domain: string, credentials: Credentials, tlsVerify = true): Promise<void> {
+  await new RegistryClient(domain, { credentials, tlsVerify }).ping();
+}
+
 export class RegistryClient {
   /** The host spoken to: Docker Hub's API host for docker.io. */
   readonly host: string;
