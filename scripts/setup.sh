@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 packages="
   attr
   build-essential
+  buildah
   busybox-static
   conmon
   containerd
   containernetworking-plugins
+  crun
   docker-compose
   docker-registry
   docker.io
@@ -19,6 +21,7 @@ packages="
   golang-docker-credential-helpers
   golang-github-containers-common
   golang-github-docker-docker-dev
+  hyperfine
   iproute2
   iptables
   libcap2-bin

@@ -4,7 +4,6 @@
 // statuses, and the socket's owner, mode and lifetime.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -14,7 +13,7 @@ import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixtur
 import { freePort, startRegistry } from './helpers/registry.js';
 import { SWAGGER_MISSING_REASON, swaggerAvailable, validateDefinition, validateResponse } from './helpers/docker-swagger.js';
 import { waitFor } from './helpers/run.js';
-import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, rawBytes, rawRequest, startService } from './helpers/api-service.js';
+import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, httpGet, rawBytes, rawRequest, startService } from './helpers/api-service.js';
 
 const COMPOSE = '/usr/bin/docker-compose';
 const skip = !busyboxAvailable() ? BUSYBOX_MISSING_REASON : !existsSync(DEBIAN_DOCKER) ? `${DEBIAN_DOCKER} not found (apt-get install docker.io)` : !swaggerAvailable() ? SWAGGER_MISSING_REASON : false;
@@ -266,13 +265,3 @@ test('docker cp, docker network and volume, and docker-compose: two services by 
   assert.equal(ok(berth('volume', 'ls', '-q')), '');
   assert.doesNotMatch(ok(berth('network', 'ls')), /apitest/);
 });
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}

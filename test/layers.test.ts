@@ -29,7 +29,7 @@ export const MAY_IMPORT: Record<string, string[]> = {
   storage: ['errors', 'kernel', 'tar'],
   engine: ['cgroups', 'errors', 'explain', 'fs', 'image', 'kernel', 'oci', 'runtime', 'storage', 'tar', 'units'],
   build: ['engine', 'errors', 'fs', 'image', 'kernel', 'oci', 'storage', 'tar', 'units'],
-  api: ['cgroups', 'engine', 'errors', 'image', 'kernel', 'oci', 'units'],
+  api: ['build', 'cgroups', 'engine', 'errors', 'image', 'kernel', 'oci', 'units'],
   tour: ['cgroups', 'engine', 'errors', 'explain', 'image', 'kernel', 'oci', 'runtime', 'storage', 'tar'],
   cli: ['api', 'build', 'cgroups', 'engine', 'errors', 'image', 'kernel', 'oci', 'runtime', 'tour', 'units'],
   index: ['cgroups', 'explain', 'kernel', 'oci', 'runtime'],

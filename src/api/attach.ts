@@ -41,7 +41,8 @@ async function logs(r: ApiRequest): Promise<void> {
   const stdout = boolParam(r.query, 'stdout');
   const stderr = boolParam(r.query, 'stderr');
   if (!stdout && !stderr) throw new ApiError('invalid-argument', 'Bad parameters: you must choose at least one stream');
-  const tailText = r.query.get('tail');
+  // A negative number is all of it, as dockerd reads it (testcontainers sends tail=-1).
+  const tailText = /^-\d+$/.test(r.query.get('tail') ?? '') ? 'all' : r.query.get('tail');
   if (tailText && tailText !== 'all' && !/^\d+$/.test(tailText)) throw new ApiError('invalid-argument', `tail ${tailText}: a number of lines or "all"`);
   const opts = {
     follow: boolParam(r.query, 'follow'),

@@ -83,7 +83,9 @@ function publishTexts(bindings: Json): string[] {
     for (const [i, b] of entries.entries()) {
       const binding = obj(`HostConfig.PortBindings["${port}"][${i}]`, b);
       const ip = str(`HostConfig.PortBindings["${port}"][${i}].HostIp`, binding.HostIp);
-      const hostPort = str(`HostConfig.PortBindings["${port}"][${i}].HostPort`, binding.HostPort);
+      // "0" is any free port, as an empty one (testcontainers asks so).
+      const given = str(`HostConfig.PortBindings["${port}"][${i}].HostPort`, binding.HostPort);
+      const hostPort = given === '0' ? undefined : given;
       out.push(ip ? `${ip}:${hostPort ?? ''}:${port}` : hostPort ? `${hostPort}:${port}` : port);
     }
   }

@@ -264,3 +264,9 @@ export function bodyString(where: string, v: unknown): string | undefined {
   if (typeof v !== 'string') throw new ApiError('invalid-argument', `${where}: must be a string`);
   return v;
 }
+
+/** docker's `label` filter: `key` (present) or `key=value`. */
+export function labelMatches(labels: Record<string, string>, value: string): boolean {
+  const [k, ...v] = value.split('=');
+  return k in labels && (v.length === 0 || labels[k] === v.join('='));
+}

@@ -1,12 +1,13 @@
 // Images: list, inspect and pull, in docker's shapes, from the same store as `berth images`.
-import { familiarName, imageConfig, parsePlatform, parseReference, shortId, type ImageRecord } from '../image/index.js';
-import { progressLines, pull, type Credentials } from '../image/registry/index.js';
-import { errorMessageOf } from '../errors.js';
-import { startStream } from './stream.js';
-import { removeImage } from '../engine/images.js';
+import { familiarName, imageConfig, imageHistory, parsePlatform, parseReference, repositoryName, shortId, type ImageRecord } from '../image/index.js';
+import { progressLines, pull, pushImage, type Credentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
+import { jsonLines, sayError, startStream, type Say } from './stream.js';
+import { pruneImages, removeImage } from '../engine/images.js';
+import { parseLogTime } from '../engine/logs.js';
 import { inspectImage } from '../engine/inspect.js';
 import type { EngineService } from '../engine/service.js';
-import { ApiError, boolParam, filtersParam, sendEmpty, sendJson, type ApiRequest } from './http.js';
+import { ApiError, boolParam, filtersParam, labelMatches, sendEmpty, sendJson, type ApiRequest } from './http.js';
+import { importImage } from './image-archives.js';
 import type { Route } from './router.js';
 
 /** A shell-like pattern of docker's reference filter (`busy*`, `busybox:1.*`) as a regex. */
@@ -28,10 +29,8 @@ function imageFilter(filters: [string, string][], labelsOf: (r: ImageRecord) => 
       }
       case 'dangling':
         return (r) => (r.names.length === 0) === (value === 'true' || value === '1');
-      case 'label': {
-        const [k, ...v] = value.split('=');
-        return (r) => k in labelsOf(r) && (v.length === 0 || labelsOf(r)[k] === v.join('='));
-      }
+      case 'label':
+        return (r) => labelMatches(labelsOf(r), value);
       default:
         throw new ApiError('invalid-argument', `invalid filter '${key}' (berth has reference, dangling, label)`);
     }
@@ -109,9 +108,20 @@ export function registryAuth(header: string | string[] | undefined): Credentials
   return null;
 }
 
-/** `POST /images/create?fromImage=&tag=`: a pull, its progress as docker's JSON lines. */
+/** A pull's or a push's events as dockerd's progress lines. */
+function progressOf(say: Say, direction: 'pull' | 'push'): (e: PullEvent | PushEvent) => void {
+  return (e) => {
+    for (const line of progressLines(direction, e)) {
+      // As dockerd: a byte count only while bytes move; a client without a terminal shows the other statuses.
+      const moving = (line.status === 'Downloading' || line.status === 'Pushing') && line.total;
+      say({ status: line.status, progressDetail: moving ? { current: line.current ?? 0, total: line.total } : {}, id: shortId(line.id) });
+    }
+  };
+}
+
+/** `POST /images/create?fromImage=&tag=`: a pull, its progress as docker's JSON lines (with fromSrc, an import). */
 async function createImage(r: ApiRequest): Promise<void> {
-  if (r.query.get('fromSrc')) throw new ApiError('not-implemented', 'berth does not implement POST /images/create?fromSrc (docker import): use berth import');
+  if (r.query.get('fromSrc')) return importImage(r);
   const from = r.query.get('fromImage');
   if (!from) throw new ApiError('invalid-argument', 'fromImage: the image to pull is required');
   const tag = r.query.get('tag');
@@ -121,25 +131,15 @@ async function createImage(r: ApiRequest): Promise<void> {
   const platform = platformText ? parsePlatform(platformText) : undefined;
   const credentials = registryAuth(r.req.headers['x-registry-auth']);
   const out = startStream(r, 'application/json');
-  const say = (line: Record<string, unknown>) => out.write('stdout', Buffer.from(JSON.stringify(line) + '\r\n'));
+  const say = jsonLines(out);
   say({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag ?? 'latest' });
   try {
     const before = r.service.engine.images.find(text)?.id;
-    const result = await pull(r.service.engine.images, text, {
-      platform,
-      credentials,
-      onEvent: (e) => {
-        for (const line of progressLines('pull', e)) {
-          // As dockerd: a byte count only while bytes move; a client without a terminal shows the other statuses.
-          const detail = line.status === 'Downloading' && line.total ? { current: line.current ?? 0, total: line.total } : {};
-          say({ status: line.status, progressDetail: detail, id: shortId(line.id) });
-        }
-      },
-    });
+    const result = await pull(r.service.engine.images, text, { platform, credentials, onEvent: progressOf(say, 'pull') });
     say({ status: `Digest: ${result.digest}` });
     say({ status: `Status: ${before === result.record.id ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarName(parseReference(result.reference))}` });
   } catch (err) {
-    say({ errorDetail: { message: errorMessageOf(err) }, error: errorMessageOf(err) });
+    sayError(say, err);
   }
   out.end();
 }
@@ -160,10 +160,93 @@ async function tag(r: ApiRequest): Promise<void> {
   sendEmpty(r, 201);
 }
 
+/**
+ * `POST /images/{name}/push?tag=` (docker push): the tag given, or every tag of the repository
+ * (docker push -a); X-Registry-Auth as a pull's; docker's JSON progress, then the digest.
+ */
+async function push(r: ApiRequest): Promise<void> {
+  const { images } = r.service.engine;
+  const tagName = r.query.get('tag');
+  const named = parseReference(tagName ? `${r.params[0]}:${tagName}` : r.params[0], { defaultTag: false });
+  const repo = repositoryName(named);
+  const targets =
+    named.tag !== undefined || named.digest !== undefined
+      ? [r.params[0] + (tagName ? `:${tagName}` : '')]
+      : images.listImages().flatMap((rec) => rec.names.filter((n) => repositoryName(parseReference(n)) === repo));
+  if (targets.length === 0) throw new ApiError('not-found', `An image does not exist locally with the tag: ${familiarName(named)}`);
+  for (const t of targets) images.resolve(t); // a missing image is a 404, before any progress
+  const credentials = registryAuth(r.req.headers['x-registry-auth']);
+  const out = startStream(r, 'application/json');
+  const say = jsonLines(out);
+  say({ status: `The push refers to repository [${repo}]` });
+  try {
+    for (const target of targets) {
+      const result = await pushImage(images, target, undefined, { credentials, onEvent: progressOf(say, 'push') });
+      const ref = parseReference(result.reference);
+      const tagOrDigest = ref.tag ?? ref.digest ?? 'latest';
+      say({ status: `${tagOrDigest}: digest: ${result.digest} size: ${result.size}` });
+      say({ progressDetail: {}, aux: { Tag: tagOrDigest, Digest: result.digest, Size: result.size } });
+    }
+  } catch (err) {
+    sayError(say, err);
+  }
+  out.end();
+}
+
+/** `GET /images/{name}/history` (docker history): newest first, the image's own id on the first entry. */
+async function history(r: ApiRequest): Promise<void> {
+  const entries = await imageHistory(r.service.engine.images, r.params[0]);
+  sendJson(
+    r,
+    200,
+    entries.map((h) => ({ Id: h.id, Created: h.created ? Math.floor(Date.parse(h.created) / 1000) || 0 : 0, CreatedBy: h.createdBy, Tags: h.tags, Size: h.size, Comment: h.comment })),
+  );
+}
+
+/** `POST /images/prune` (docker image prune): filters dangling (false: all unused), until, label and label!. */
+async function prune(r: ApiRequest): Promise<void> {
+  const { engine } = r.service;
+  let all = false;
+  let until: Date | undefined;
+  const labelTests: ((labels: Record<string, string>) => boolean)[] = [];
+  for (const [key, value] of filtersParam(r.query)) {
+    switch (key) {
+      case 'dangling':
+        if (!['true', '1', 'false', '0'].includes(value)) throw new ApiError('invalid-argument', `invalid filter 'dangling=${value}' (true or false)`);
+        all = value === 'false' || value === '0';
+        break;
+      case 'until':
+        until = new Date(parseLogTime(value));
+        break;
+      case 'label':
+        labelTests.push((labels) => labelMatches(labels, value));
+        break;
+      case 'label!':
+        labelTests.push((labels) => !labelMatches(labels, value));
+        break;
+      default:
+        throw new ApiError('invalid-argument', `invalid filter '${key}' (berth has dangling, until, label, label!)`);
+    }
+  }
+  const labels = labelTests.length ? (l: Record<string, string>) => labelTests.every((t) => t(l)) : undefined;
+  const result = await pruneImages(engine.images, engine.containers, { all, until, labels });
+  const deleted = [...result.untagged.map((n) => ({ Untagged: familiarName(parseReference(n)) })), ...result.deletedImages.map((id) => ({ Deleted: id }))];
+  sendJson(r, 200, { ImagesDeleted: deleted, SpaceReclaimed: result.reclaimedBytes });
+}
+
+/** `GET /images/search`: berth keeps no index of a registry's images. */
+function search(): never {
+  throw new ApiError('not-implemented', 'berth does not implement GET /images/search (docker search): berth searches no registry; browse the registry itself');
+}
+
 export const imageRoutes: Route[] = [
   { method: 'POST', path: '/images/create', handler: createImage },
   { method: 'GET', path: '/images/json', handler: listImages },
   { method: 'GET', path: '/images/{name*}/json', handler: inspect },
   { method: 'POST', path: '/images/{name*}/tag', handler: tag },
+  { method: 'POST', path: '/images/{name*}/push', handler: push },
+  { method: 'GET', path: '/images/{name*}/history', handler: history },
+  { method: 'POST', path: '/images/prune', handler: prune },
+  { method: 'GET', path: '/images/search', handler: search },
   { method: 'DELETE', path: '/images/{name*}', handler: remove },
 ];

@@ -3,7 +3,7 @@
 // store, the same ones as `berth network` and `berth volume`.
 import { DEFAULT_NETWORK, inspectNetwork, type NetworkManager, type NetworkRecord } from '../engine/network/index.js';
 import type { VolumeRecord } from '../engine/volumes.js';
-import { ApiError, filtersParam, readJson, sendEmpty, sendJson, type ApiRequest } from './http.js';
+import { ApiError, filtersParam, labelMatches, readJson, sendEmpty, sendJson, type ApiRequest } from './http.js';
 import type { Route } from './router.js';
 
 type Json = Record<string, unknown>;
@@ -15,11 +15,6 @@ function labelsOf(where: string, v: unknown): Record<string, string> {
 }
 
 /** `label=k` or `label=k=v` against a thing's labels. */
-function labelMatches(labels: Record<string, string>, value: string): boolean {
-  const [k, ...v] = value.split('=');
-  return k in labels && (v.length === 0 || labels[k] === v.join('='));
-}
-
 function networkFilter(filters: [string, string][]): (n: NetworkRecord) => boolean {
   const tests = filters.map(([key, value]): ((n: NetworkRecord) => boolean) => {
     switch (key) {

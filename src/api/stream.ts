@@ -5,6 +5,7 @@
 // (logs, events, a pull's JSON progress) that end when the client goes.
 import type { ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
+import { errorMessageOf } from '../errors.js';
 import { ApiError, apiHeaders, type ApiRequest } from './http.js';
 
 export type StreamName = 'stdin' | 'stdout' | 'stderr';
@@ -93,6 +94,18 @@ function streamOf(res: ServerResponse, write: (stream: 'stdout' | 'stderr', data
       return isClosed();
     },
   };
+}
+
+export type Say = (line: Record<string, unknown>) => void;
+
+/** docker's JSON lines on a streamed answer (pull, push, load, import). */
+export function jsonLines(out: ClientStream): Say {
+  return (line) => out.write('stdout', Buffer.from(JSON.stringify(line) + '\r\n'));
+}
+
+/** A failure once the stream has begun: docker's error line (the client exits non-zero on it). */
+export function sayError(say: Say, err: unknown): void {
+  say({ errorDetail: { message: errorMessageOf(err) }, error: errorMessageOf(err) });
 }
 
 /** docker's detach keys: `ctrl-p,ctrl-q`, `a`, `ctrl-@`... as bytes. */

@@ -1,5 +1,6 @@
 // berth's container verbs: ps, rm, diff, commit, export.
 import { createWriteStream } from 'node:fs';
+import { applyChanges } from '../build/index.js';
 import type { ContainerRecord } from '../engine/containers.js';
 import { parseLogTime } from '../engine/logs.js';
 import type { ContainerPruneFilters } from '../engine/remove.js';
@@ -150,11 +151,20 @@ export const containerCommands: CommandSpec[] = [
     flags: [
       { name: 'message', short: 'm', value: 'TEXT', help: 'Commit message' },
       { name: 'author', short: 'a', value: 'NAME', help: 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")' },
+      { name: 'change', short: 'c', repeatable: true, value: 'INSTRUCTION', help: 'Apply Dockerfile instruction to the created image (CMD, ENV, LABEL, ...)' },
+      { name: 'pause', short: 'p', boolean: true, help: 'Pause container during commit (default true; --pause=false)' },
     ],
     async run({ engine }, p) {
       const [ref, target, ...rest] = p.positionals;
       if (!ref || rest.length) throw new UsageError('commit: berth commit CONTAINER [REPOSITORY[:TAG]]');
-      const image = await engine.commit(ref, { ref: target, comment: str(p, 'message'), author: str(p, 'author') });
+      const changes = list(p, 'change');
+      const image = await engine.commit(ref, {
+        ref: target,
+        comment: str(p, 'message'),
+        author: str(p, 'author'),
+        pause: p.flags.pause !== false,
+        ...(changes.length ? { changeConfig: (config) => applyChanges(config, changes) } : {}),
+      });
       process.stdout.write(`${image.id}\n`);
       return 0;
     },

@@ -1,8 +1,9 @@
 // berth's image verbs: images, rmi, tag, image inspect/prune, history, load, save, import, system df.
-import { familiarName, familiarRepository, imageConfig, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
-import { imagesInUse, removeImage } from '../engine/images.js';
+import { familiarName, familiarRepository, imageConfig, imageHistory, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
+import { imagesInUse, pruneImages, removeImage } from '../engine/images.js';
 import { inspectImage } from '../engine/inspect.js';
-import { bool, str, UsageError } from './args.js';
+import { applyChanges } from '../build/index.js';
+import { bool, list, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
 import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
@@ -105,14 +106,11 @@ export const imageCommands: CommandSpec[] = [
     async run({ engine }, p) {
       const [ref, ...rest] = p.positionals;
       if (!ref || rest.length) throw new UsageError('history: exactly one image is required');
-      const record = engine.images.resolve(ref);
-      const config = await imageConfig(engine.images, record);
-      const rows = [['IMAGE', 'CREATED', 'CREATED BY', 'COMMENT']];
-      const history = [...(config.history ?? [])].reverse();
-      history.forEach((h, i) => {
-        const createdBy = (h.created_by ?? '').length > 45 ? `${(h.created_by ?? '').slice(0, 44)}…` : (h.created_by ?? '');
-        rows.push([i === 0 ? shortId(record.id) : '<missing>', ago(h.created), createdBy, h.comment ?? '']);
-      });
+      const rows = [['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT']];
+      for (const h of await imageHistory(engine.images, ref)) {
+        const createdBy = h.createdBy.length > 45 ? `${h.createdBy.slice(0, 44)}…` : h.createdBy;
+        rows.push([h.id === '<missing>' ? h.id : shortId(h.id), ago(h.created), createdBy, humanSize(h.size), h.comment]);
+      }
       process.stdout.write(table(rows));
       return 0;
     },
@@ -128,8 +126,7 @@ export const imageCommands: CommandSpec[] = [
       { name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' },
     ],
     async run({ engine }, p) {
-      const used = imagesInUse(engine.containers);
-      const result = engine.images.prune({ all: bool(p, 'all'), inUse: (id) => used.has(id) });
+      const result = await pruneImages(engine.images, engine.containers, { all: bool(p, 'all') });
       for (const id of result.deletedImages) process.stdout.write(`Deleted: ${id}\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
       return 0;
@@ -150,7 +147,7 @@ export const imageCommands: CommandSpec[] = [
       const input = str(p, 'input');
       if (!input && process.stdin.isTTY) throw new UsageError('load: give -i FILE or pipe an archive to stdin');
       const result = await loadArchive(engine.images, input ?? process.stdin);
-      for (const image of result.images) {
+      for (const image of result.loaded) {
         const names = image.names.length ? image.names.map((n) => familiarName(parseReference(n))) : [image.id];
         for (const name of names) process.stdout.write(`Loaded image${image.names.length ? '' : ' ID'}: ${name}\n`);
       }
@@ -185,11 +182,16 @@ export const imageCommands: CommandSpec[] = [
     section: 'images',
     summary: 'Import the contents from a tarball to create a filesystem image',
     usage: '[OPTIONS] FILE|- [REPOSITORY[:TAG]]',
-    flags: [{ name: 'message', short: 'm', value: 'TEXT', help: 'Set commit message for imported image' }],
+    flags: [
+      { name: 'message', short: 'm', value: 'TEXT', help: 'Set commit message for imported image' },
+      { name: 'change', short: 'c', repeatable: true, value: 'INSTRUCTION', help: 'Apply Dockerfile instruction to the created image (CMD, ENV, LABEL, ...)' },
+    ],
     async run({ engine }, p) {
       const [file, ref, ...rest] = p.positionals;
       if (!file || rest.length) throw new UsageError('import: berth import FILE|- [REPOSITORY[:TAG]]');
-      const record = await importRootfs(engine.images, file === '-' ? process.stdin : file, { ref, message: str(p, 'message'), source: file });
+      const changes = list(p, 'change');
+      const config = changes.length ? applyChanges({}, changes) : undefined;
+      const record = await importRootfs(engine.images, file === '-' ? process.stdin : file, { ref, message: str(p, 'message'), source: file, config });
       process.stdout.write(`${record.id}\n`);
       return 0;
     },

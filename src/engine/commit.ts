@@ -3,7 +3,9 @@
 import { createWriteStream, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { commitImage, type ContainerConfig, type ImageRecord } from '../image/index.js';
+import { commitImage, imageConfig, type ContainerConfig, type ImageRecord } from '../image/index.js';
+import type { ContainerRecord } from './containers.js';
+import { pauseContainer } from './stop.js';
 import { diffUpper, writeLayerFromUpper, type Change } from '../storage/diff.js';
 import { mountOverlay } from '../storage/overlay.js';
 import { TarWriter } from '../tar/index.js';
@@ -29,10 +31,26 @@ export interface CommitContainerOptions {
   buildCache?: boolean;
   /** The new image's config (default: the container's image's). */
   config?: ContainerConfig;
+  /** Changes to the image's config (docker commit --change, parsed by the front end). */
+  changeConfig?: (config: ContainerConfig) => ContainerConfig;
+  /** Freeze a running container while its changes are read (docker commit's default). */
+  pause?: boolean;
 }
 
 export async function commitContainer(ctx: EngineContext, ref: string, opts: CommitContainerOptions): Promise<ImageRecord> {
   const record = ctx.containers.find(ref);
+  let config = opts.config;
+  if (opts.changeConfig) config = opts.changeConfig(structuredClone(config ?? (await imageConfig(ctx.images, record.imageId)).config ?? {}));
+  // Paused only if running now; one that stops meanwhile is committed as it is.
+  const paused = opts.pause === true && record.state.status === 'running' && (await pauseContainer(ctx, record.id, true).then(() => true, () => false));
+  try {
+    return await commitUpper(ctx, record, { ...opts, ...(config !== undefined ? { config } : {}) });
+  } finally {
+    if (paused) await pauseContainer(ctx, record.id, false);
+  }
+}
+
+async function commitUpper(ctx: EngineContext, record: ContainerRecord, opts: CommitContainerOptions): Promise<ImageRecord> {
   const tmpDir = join(ctx.root, 'tmp');
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   const layerFile = join(tmpDir, `commit-${record.id.slice(0, 12)}-${process.pid}.tar`);

@@ -29,4 +29,5 @@ export { commitImage, type CommitOptions, type CommitLayer } from './commit.js';
 export { loadArchive, type LoadResult, type LoadOptions, type ArchiveFormat } from './formats/load.js';
 export { saveArchive, type SaveFormat, type SaveResult } from './formats/save.js';
 export { importRootfs, type ImportOptions } from './formats/import.js';
+export { imageHistory, type HistoryEntry } from './history.js';
 export { ensureImage, PULL_POLICIES, type PullPolicy, type EnsureOptions, type EnsureResult } from './registry/index.js';

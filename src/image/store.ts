@@ -54,10 +54,14 @@ export interface PruneOptions {
   all?: boolean;
   /** Images that must stay (used by a container): the engine knows. */
   inUse?: (id: Digest) => boolean;
+  /** Only images this accepts are removed (docker's prune filters: until, label). */
+  match?: (record: ImageRecord) => boolean;
 }
 
 export interface PruneResult {
   deletedImages: Digest[];
+  /** The names the deleted images had (with `all`). */
+  untagged: string[];
   removedBlobs: Digest[];
   reclaimedBytes: number;
 }
@@ -283,18 +287,25 @@ export class ImageStore {
 
   /** Removes dangling images (or all, with `all`) not in use, then every unreferenced blob. */
   prune(options: PruneOptions = {}): PruneResult {
+    const untagged: string[] = [];
+    const untagEvents: [Digest, string][] = [];
     const deletedImages = this.records.update((images) => {
       const deleted: Digest[] = [];
       for (const record of [...images]) {
         if (!options.all && record.names.length > 0) continue;
         if (options.inUse?.(record.id)) continue;
+        if (options.match && !options.match(record)) continue;
         images.splice(images.indexOf(record), 1);
         deleted.push(record.id);
+        untagged.push(...record.names);
+        for (const name of record.names) untagEvents.push([record.id, name]);
       }
       return deleted;
     });
+    for (const [id, name] of untagEvents) this.onEvent('untag', id, { name });
+    for (const id of deletedImages) this.onEvent('delete', id, { name: id });
     const { removed, bytes } = this.collect();
-    return { deletedImages, removedBlobs: removed, reclaimedBytes: bytes };
+    return { deletedImages, untagged, removedBlobs: removed, reclaimedBytes: bytes };
   }
 
   /** Garbage collection: blobs that no image references and no load holds; stale temp files. */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { get, request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -95,5 +95,16 @@ export function rawBytes(socket: string, data: string | Buffer): Promise<string>
     s.on('error', reject);
     s.on('close', () => resolve(out));
     s.on('connect', () => s.write(data));
+  });
+}
+
+/** The body of a plain GET (a published port, a registry's API). */
+export function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
   });
 }

@@ -7,6 +7,7 @@
 // load added are taken out again: the store is as it was.
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import type { Digest } from '../../oci/image-spec.js';
 import type { ImageStore, ImageRecord } from '../store.js';
 import type { VerifiedImage } from './verified.js';
 import { ImageError } from '../errors.js';
@@ -22,6 +23,8 @@ export interface LoadResult {
   format: ArchiveFormat;
   /** The images recorded, each with its (normalised) names; unnamed ones have none. */
   images: ImageRecord[];
+  /** Each image and the names the archive gave it (normalised): what `docker load` reports. */
+  loaded: { id: Digest; names: string[] }[];
 }
 
 export interface LoadOptions {
@@ -63,7 +66,9 @@ export async function loadArchive(store: ImageStore, input: string | Readable, o
     for (const image of images) image.names = [...new Set((image.names ?? []).map((n) => normalizeName(n, contents.label)))];
     const records = images.map((image) => store.putImage(image));
     for (const r of records) store.onEvent('load', r.id, { name: r.names[0] ?? r.id });
-    return { format, images: mergeRecords(records) };
+    const loaded = new Map<Digest, string[]>();
+    for (const image of images) loaded.set(image.id, [...new Set([...(loaded.get(image.id) ?? []), ...(image.names ?? [])])]);
+    return { format, images: mergeRecords(records), loaded: [...loaded].map(([id, names]) => ({ id, names })) };
   } finally {
     store.endLease(lease);
   }
