@@ -53,7 +53,8 @@ export interface ContainerPruneFilters {
   notLabels?: string[];
 }
 
-function hasLabel(labels: Record<string, string>, filter: string): boolean {
+/** docker's label filter: `key` present, or `key=value`. */
+export function hasLabel(labels: Record<string, string>, filter: string): boolean {
   const eq = filter.indexOf('=');
   return eq < 0 ? filter in labels : labels[filter.slice(0, eq)] === filter.slice(eq + 1);
 }
