@@ -11,6 +11,7 @@ packages="
   conmon
   containerd
   containernetworking-plugins
+  crun
   docker-compose
   docker-registry
   docker.io
@@ -19,6 +20,7 @@ packages="
   golang-docker-credential-helpers
   golang-github-containers-common
   golang-github-docker-docker-dev
+  hyperfine
   iproute2
   iptables
   libcap2-bin

@@ -4,14 +4,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ImageStore, imageConfig } from '../src/image/index.js';
 import { parseDockerfile } from '../src/build/parser.js';
 import { expandWord } from '../src/build/expand.js';
 import { IgnoreRules } from '../src/build/dockerignore.js';
 import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON, FIXTURE_REF } from './helpers/image-fixture.js';
-import { berthRoot, ok, type BerthRoot } from './helpers/berth-cli.js';
+import { BERTH, berthRoot, hostMountsMentioning, ok, type BerthRoot } from './helpers/berth-cli.js';
+import { registryAvailable, startRegistry } from './helpers/registry.js';
+import { cgroupsMentioning } from './helpers/run.js';
 import { saveHostNetwork } from './helpers/host-network.js';
 
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
@@ -279,4 +281,63 @@ RUN cat /onbuild.txt
   const child = await imageConfig(new ImageStore(b.root), 'multi:child');
   assert.equal(child.config!.OnBuild ?? null, null, 'the triggers ran, and are not passed on');
   assert.deepEqual(leftovers(b), { containers: '', dangling: '' });
+});
+
+/** `berth build` in the background, sent `signal` once its RUN has printed `started`; its exit status and output. */
+async function buildInterrupted(b: BerthRoot, signal: NodeJS.Signals, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BERTH, 'build', ...args], { env: b.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('started\n')) resolve();
+    }),
+  );
+  child.kill(signal);
+  return { status: await exited, stdout, stderr };
+}
+
+test('--pull takes a newer base from the registry, --explain shows the RUN\'s container plan, SIGINT or SIGTERM mid-RUN leaves nothing', { skip: skip || (!registryAvailable() && 'docker-registry not found (apt-get install docker-registry)') }, async (t) => {
+  const b = berthRoot(t, 'build-flags');
+  await buildTestImage(new ImageStore(b.root));
+  const registry = await startRegistry(t);
+  const base = `${registry.host}/build/base:1`;
+  const dir = context(t, {});
+  const dockerfile = (text: string) => {
+    writeFileSync(join(dir, 'Dockerfile'), text);
+    return dir;
+  };
+  // The registry has a newer base (one more layer) than the store, under the same name.
+  ok(b.berth('build', '-q', '--network', 'none', '-t', base, dockerfile(`FROM ${FIXTURE_REF}\nRUN echo 2 > /version\n`)));
+  ok(b.berth('push', base));
+  ok(b.berth('tag', FIXTURE_REF, base));
+  const file = dockerfile(`FROM ${base}\nRUN cat /version 2>/dev/null || echo none\n`);
+  assert.match(ok(b.berth('build', '--network', 'none', '-t', 'not-pulled', file)), / ---> Running in [0-9a-f]{12}\nnone\n/, 'without --pull: the base in the store');
+  const pulled = ok(b.berth('build', '--pull', '--network', 'none', '-t', 'pulled', file));
+  assert.match(pulled, / ---> Running in [0-9a-f]{12}\n2\n/, `--pull: the registry's newer base\n${pulled}`);
+  assert.notEqual(new ImageStore(b.root).resolve(base).id, new ImageStore(b.root).resolve(FIXTURE_REF).id, 'the name now names the pulled image');
+
+  // --explain: the RUN's container, as the shell lines that would make it (on stderr).
+  const explained = b.berth('build', '--explain', '--no-cache', '--network', 'none', '-t', 'explained', file);
+  assert.equal(explained.status, 0, explained.stderr);
+  const ran = /Running in ([0-9a-f]{12})/.exec(explained.stdout)![1]!;
+  assert.match(explained.stderr, new RegExp(`^mount -t overlay -o lowerdir=.*/containers/${ran}[0-9a-f]*/upper,`, 'm'));
+  assert.match(explained.stderr, /^cd \S+\/rootfs && pivot_root \. \. && umount -l \. && cd \/$/m);
+  assert.match(explained.stderr, /^exec setpriv .* \/bin\/sh -c 'cat \/version 2>\/dev\/null \|\| echo none'/m);
+
+  // Stopped mid-RUN (--network none, then the default bridge): berth exits as the signal would
+  // have it, and the RUN's container, cgroup, mounts and network namespace are gone.
+  for (const [signal, network, status] of [['SIGINT', 'none', 130], ['SIGTERM', 'default', 143]] as const) {
+    const r = await buildInterrupted(b, signal, ['--network', network, dockerfile(`FROM ${FIXTURE_REF}\nRUN echo started && sleep 1000\nRUN echo never\n`)]);
+    assert.equal(r.status, status, `${signal}: ${r.stderr}`);
+    assert.equal(r.stderr, `berth: the build was stopped (${signal}): nothing of the step it was in is left\n`);
+    const id = /Running in ([0-9a-f]{12})/.exec(r.stdout)![1]!;
+    assert.deepEqual(cgroupsMentioning([id]), [], signal);
+    assert.deepEqual(hostMountsMentioning(id), [], signal);
+    assert.equal(existsSync(`/run/netns/berth-${id}`), false, signal);
+    assert.deepEqual(leftovers(b), { containers: '', dangling: '' }, signal);
+  }
 });

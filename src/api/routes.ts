@@ -1,6 +1,7 @@
 // Every route of the Engine API that berth answers, gathered from the files that define them.
 import { archiveRoutes } from './archive.js';
 import { attachRoutes } from './attach.js';
+import { buildRoutes } from './build.js';
 import { containerInfoRoutes } from './container-info.js';
 import { containerRoutes } from './containers.js';
 import { eventRoutes } from './events.js';
@@ -14,5 +15,5 @@ import { systemRoutes } from './system.js';
 import { usageRoutes } from './usage.js';
 
 export function routes(): Route[] {
-  return [...systemRoutes, ...eventRoutes, ...usageRoutes, ...containerInfoRoutes, ...imageRoutes, ...imageArchiveRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes];
+  return [...systemRoutes, ...eventRoutes, ...usageRoutes, ...containerInfoRoutes, ...imageRoutes, ...imageArchiveRoutes, ...containerRoutes, ...lifecycleRoutes, ...attachRoutes, ...execRoutes, ...networkRoutes, ...archiveRoutes, ...buildRoutes];
 }

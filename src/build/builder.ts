@@ -11,10 +11,11 @@ import type { CopyRoot } from '../engine/container-root.js';
 import type { Explain } from '../engine/context.js';
 import { networkRequest } from '../engine/network/options.js';
 import type { EngineService } from '../engine/service.js';
+import type { Credentials } from '../image/registry/index.js';
 import { resolveUser } from '../engine/users.js';
 import { commitImage, ensureImage, familiarName, imageConfig, parsePlatform, parseReference, shortId, type ContainerConfig, type ImageRecord } from '../image/index.js';
 import { BuildCache } from './cache.js';
-import { BuildContext, BuildError, findSources, openIn, RunFailedError } from './context.js';
+import { BuildCancelledError, BuildContext, BuildError, findSources, openIn, RunFailedError } from './context.js';
 import { copySources, ensureDirectory, hashSources, type CopyRequest, type Owner } from './copy.js';
 import { expandWord } from './expand.js';
 import { applyConfigInstruction, commandOf, failAt, normalizePath, stageVars, underWorkdir, type Stage } from './instructions.js';
@@ -42,11 +43,24 @@ export interface BuildOptions {
   network?: string;
   /** --explain: each RUN's container plan, as shell lines. */
   explain?: Explain;
+  /**
+   * Registry credentials by registry (`docker.io`, `localhost:5000`) for the images FROM and
+   * COPY --from pull: an API client's own (X-Registry-Config); a registry it does not name is
+   * asked anonymously. Absent: the credentials stored for berth's own pulls (the CLI).
+   */
+  credentials?: Record<string, Credentials>;
+  /**
+   * Ends the build (SIGINT, SIGTERM, an API client gone): a running RUN is killed, its container
+   * and the step's mounts are removed, and the build fails with BuildCancelledError.
+   */
+  signal?: AbortSignal;
 }
 
 /** Where the build's output goes: docker's classic lines (Step N/M, ---> id) and each RUN's output. */
 export interface BuildProgress {
   stream(text: string | Buffer): void;
+  /** The image is built: called before `Successfully built` (the API's `{"aux": {"ID": …}}` goes there). */
+  built?(id: string): void;
 }
 
 export interface BuildResult {
@@ -114,7 +128,13 @@ class Builder {
     return stage;
   }
 
+  /** Between steps and before a RUN starts: a cancelled build goes no further. */
+  private checkCancelled(): void {
+    if (this.options.signal?.aborted) throw cancelled(this.options.signal);
+  }
+
   private announce(ins: Instruction): void {
+    this.checkCancelled();
     this.step += 1;
     this.say(`Step ${this.step}/${this.totalSteps} : ${ins.original}\n`);
   }
@@ -134,7 +154,14 @@ class Builder {
 
   private async pullImage(ref: string, ins: Instruction, platform?: string) {
     try {
-      const { record } = await ensureImage(this.engine.images, ref, { policy: this.options.pull ? 'always' : 'missing', ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}) });
+      const given = this.options.credentials;
+      const credentials = given === undefined ? {} : { credentials: given[parseReference(ref).domain] ?? null };
+      const { record } = await ensureImage(this.engine.images, ref, {
+        policy: this.options.pull ? 'always' : 'missing',
+        ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
+        ...credentials,
+        ...(this.options.signal !== undefined ? { signal: this.options.signal } : {}),
+      });
       return record;
     } catch (err) {
       throw failAt(ins, `${ref}: ${(err as Error).message}`);
@@ -268,13 +295,17 @@ class Builder {
             done();
           },
         });
+        this.checkCancelled();
         const stdin = openSync('/dev/null', 'r');
+        const stopKilling = this.killOnCancel(record.id);
         let code: number;
         try {
           code = await this.engine.runForeground(record, this.options.explain, { stdin, stdout: out, stderr: out });
         } finally {
+          stopKilling();
           closeSync(stdin);
         }
+        this.checkCancelled();
         if (code !== 0) throw new RunFailedError(argv, code);
         const image = await this.engine.commit(record.id, { createdBy, config: stage.config, ...(stage.author !== undefined ? { author: stage.author } : {}), buildCache: true });
         return image.id;
@@ -283,6 +314,29 @@ class Builder {
         this.say(` ---> Removing intermediate container ${record.id.slice(0, 12)}\n`);
       }
     });
+  }
+
+  /**
+   * While a RUN runs: on cancel its container is killed (SIGKILL: a shell as a container's init
+   * ignores SIGINT and SIGTERM), tried again until the process exists and dies, so that
+   * runForeground returns and the step's cleanup removes the container, its cgroup and mounts.
+   */
+  private killOnCancel(id: string): () => void {
+    const signal = this.options.signal;
+    if (signal === undefined) return () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const kill = () => {
+      if (done) return;
+      this.engine.kill(id, 'SIGKILL').catch(() => undefined); // not running yet, or already gone
+      timer = setTimeout(kill, 100);
+    };
+    signal.addEventListener('abort', kill, { once: true });
+    return () => {
+      done = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', kill);
+    };
   }
 
   /**
@@ -431,6 +485,11 @@ class Builder {
   }
 }
 
+function cancelled(signal: AbortSignal): BuildCancelledError {
+  const why = typeof signal.reason === 'string' ? signal.reason : 'cancelled';
+  return new BuildCancelledError(`the build was stopped (${why}): nothing of the step it was in is left`);
+}
+
 /** A file of a root (null when absent), read with the root as "/". */
 function readInRoot(root: CopyRoot, path: string): string | null {
   const fd = openIn(root, path, true);
@@ -455,14 +514,21 @@ export async function build(engine: EngineService, options: BuildOptions, progre
     const builder = new Builder(engine, options, progress, context, dockerfile.escape, plan.steps);
     const globalArgs = builder.declareGlobalArgs(plan.globalArgs);
     let last: Stage | undefined;
-    for (const stage of plan.stages) last = await builder.buildStage(stage, globalArgs);
-    await builder.labels(last!);
+    try {
+      for (const stage of plan.stages) last = await builder.buildStage(stage, globalArgs);
+      await builder.labels(last!);
+    } catch (err) {
+      // Whatever failed once the build was cancelled (a pull cut short, a RUN killed) failed for that.
+      if (options.signal?.aborted && !(err instanceof BuildCancelledError)) throw cancelled(options.signal);
+      throw err;
+    }
     const unused = builder.unusedArgs();
     if (unused.length) progress.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     // The result: no longer a cache-only image, with its names.
     const record = engine.images.resolve(last!.imageId);
     if ((await engine.images.manifest(record)).layers.length === 0) throw new BuildError('the image has no layer (FROM scratch with no COPY, ADD or RUN): an OCI image needs one at least');
     engine.images.putImage({ manifest: record.manifest, names: options.tags ?? [] });
+    progress.built?.(record.id);
     progress.stream(`Successfully built ${shortId(record.id)}\n`);
     for (const tag of options.tags ?? []) progress.stream(`Successfully tagged ${familiarName(parseReference(tag))}\n`);
     return { id: record.id, tags: options.tags ?? [], ...builder.counts };

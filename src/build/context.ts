@@ -30,6 +30,12 @@ export class RunFailedError extends BerthError {
   }
 }
 
+/** The build was ended from outside (a signal, the API client gone): what it had begun is undone. */
+export class BuildCancelledError extends BerthError {
+  static override readonly kind: ErrorKind = 'system';
+  override readonly name = 'BuildCancelledError';
+}
+
 export class BuildContext {
   private constructor(
     /** The context's directory on the host. */
@@ -68,7 +74,8 @@ export class BuildContext {
         for await (const c of chunks) parts.push(c);
         return new BuildContext(dir, new IgnoreRules(''), Buffer.concat(parts).toString('utf8'), true);
       }
-      await withHostRoot(dir, (root) => extractIntoRoot(decompressedChunks(chunks), root, '/', { owners: true }));
+      // As dockerd reads a context: it may end where an entry ends (docker's CLI sends one so with -f outside it).
+      await withHostRoot(dir, (root) => extractIntoRoot(decompressedChunks(chunks), root, '/', { owners: true, endAtEntry: true }));
       return new BuildContext(dir, new IgnoreRules(readContextFile(dir, '.dockerignore') ?? ''), undefined, true);
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // `berth build`: an image from a Dockerfile and a context (a directory, or a tar on stdin for
 // `-`), with docker's flags and its classic builder's output; the work is src/build/'s.
 import { writeFileSync } from 'node:fs';
-import { build, RunFailedError } from '../build/index.js';
+import { build, BuildCancelledError, RunFailedError } from '../build/index.js';
 import { bool, list, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
 
@@ -46,6 +46,14 @@ export const buildCommands: CommandSpec[] = [
       if (p.positionals.length !== 1) throw new UsageError('build: berth build [OPTIONS] PATH | -');
       const path = p.positionals[0]!;
       const quiet = bool(p, 'quiet');
+      // SIGINT and SIGTERM end the build with its cleanup done (a running RUN killed, its
+      // container, cgroup and mounts removed), then berth exits as the signal would have (128+N).
+      const controller = new AbortController();
+      const handlers = (['SIGINT', 'SIGTERM'] as const).map((name) => {
+        const handler = () => controller.abort(name);
+        process.on(name, handler);
+        return () => process.off(name, handler);
+      });
       const run = () => build(
         engine,
         {
@@ -59,6 +67,7 @@ export const buildCommands: CommandSpec[] = [
           labels: keyValues(list(p, 'label'), 'label', false),
           ...(str(p, 'network') !== undefined ? { network: str(p, 'network') } : {}),
           ...(bool(p, 'explain') ? { explain: (lines: string[]) => process.stderr.write(lines.join('\n') + '\n') } : {}),
+          signal: controller.signal,
         },
         { stream: (text) => (quiet ? undefined : process.stdout.write(text)) },
       );
@@ -66,10 +75,16 @@ export const buildCommands: CommandSpec[] = [
       try {
         result = await run();
       } catch (err) {
+        if (err instanceof BuildCancelledError) {
+          process.stderr.write(`berth: ${err.message}\n`);
+          return 128 + (controller.signal.reason === 'SIGINT' ? 2 : 15);
+        }
         // docker exits with the failed RUN's own status
         if (!(err instanceof RunFailedError)) throw err;
         process.stderr.write(`berth: ${err.message}\n`);
         return err.exitCode;
+      } finally {
+        for (const off of handlers) off();
       }
       const iidfile = str(p, 'iidfile');
       if (iidfile !== undefined) writeFileSync(iidfile, result.id);

@@ -258,10 +258,13 @@ class RootDir implements ApplyTarget {
  * Extracts a tar into `dir` inside `root`, with the tar applier the layers use (storage/apply.ts).
  * With `owners` (cp -a) the tar's uid/gid are kept; without, files belong to the copier (root).
  */
-export async function extractIntoRoot(source: ByteSource, root: CopyRoot, dir: string, opts: { owners: boolean }): Promise<void> {
+export async function extractIntoRoot(source: ByteSource, root: CopyRoot, dir: string, opts: { owners: boolean; endAtEntry?: boolean }): Promise<void> {
   const applier = new TarApplier(new RootDir(root, dir), { owners: opts.owners, whiteouts: false });
-  await applyTar(source, applier, (reason, entry, cause) =>
-    new CopyError(entry === undefined ? reason : `tar entry ${JSON.stringify(entry)}: ${reason}`, cause === undefined ? {} : { cause }),
+  await applyTar(
+    source,
+    applier,
+    (reason, entry, cause) => new CopyError(entry === undefined ? reason : `tar entry ${JSON.stringify(entry)}: ${reason}`, cause === undefined ? {} : { cause }),
+    { endAtEntry: opts.endAtEntry === true },
   );
 }
 

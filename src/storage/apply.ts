@@ -382,8 +382,9 @@ export async function applyTar(
   chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
   applier: TarApplier,
   failure: (reason: string, entry: string | undefined, cause: unknown) => Error,
+  options: { endAtEntry?: boolean } = {},
 ): Promise<void> {
-  const parser = new TarParser(applier);
+  const parser = new TarParser(applier, options);
   let parsing = false;
   try {
     for await (const chunk of chunks) {

@@ -46,7 +46,18 @@ export class TarParser {
   /** Where the first extension header of the coming entry started. */
   private entryOffset = -1;
 
-  constructor(private readonly sink: TarSink) {}
+  /** In state skip: what is skipped is only the padding after an entry's body. */
+  private skippingPad = false;
+
+  /**
+   * `endAtEntry`: the input may end where an entry ends, its padding and the end-of-archive
+   * blocks missing, as Go's archive/tar reads it. docker's CLI sends such a build context (when
+   * -f names a Dockerfile outside the context, it appends it so); layers are read strictly.
+   */
+  constructor(
+    private readonly sink: TarSink,
+    private readonly options: { endAtEntry?: boolean } = {},
+  ) {}
 
   /** True once the end-of-archive blocks were read; later input is ignored. */
   get done(): boolean {
@@ -117,6 +128,11 @@ export class TarParser {
       this.state = 'done'; // one zero block then EOF: accepted, as GNU tar does
       return;
     }
+    const atEntryEnd = (this.state === 'header' && this.blockLen === 0 && this.pending === null && this.entryOffset < 0) || (this.state === 'skip' && this.skippingPad);
+    if (this.options.endAtEntry && atEntryEnd) {
+      this.state = 'done';
+      return;
+    }
     const where =
       this.state === 'body' ? `in the body of an entry, ${this.remaining} bytes short` :
       this.state === 'ext' || this.state === 'skip' ? 'in an extension header' :
@@ -177,10 +193,11 @@ export class TarParser {
 
   private endBody(): void {
     this.sink.entryEnd();
-    this.startSkip(this.pad);
+    this.startSkip(this.pad, true);
   }
 
-  private startSkip(n: number): void {
+  private startSkip(n: number, pad = false): void {
+    this.skippingPad = pad;
     if (n === 0) {
       this.state = 'header';
     } else {
