@@ -84,22 +84,33 @@ export function sendError(res: ServerResponse, method: string, err: unknown): vo
   res.end(method === 'HEAD' ? undefined : text);
 }
 
+/**
+ * How much of a refused body is still read (and dropped, never kept) so that the client can send
+ * it all and then read the 400, rather than a reset in the middle of its write; past it, the
+ * connection is cut.
+ */
+const DRAIN_LIMIT = 64 << 20;
+
 /** The raw request body, refused past `limit` bytes. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  // Refused, and the rest read and dropped (never kept), so that the client reads the 400 rather than a reset.
-  const refuse = (message: string) => {
+  let refused = declared > limit ? `request body of ${declared} bytes is over the limit of ${limit}` : undefined;
+  if (declared > DRAIN_LIMIT) {
     req.resume();
-    return new ApiError('invalid-argument', message);
-  };
-  if (declared > limit) throw refuse(`request body of ${declared} bytes is over the limit of ${limit}`);
+    throw new ApiError('invalid-argument', refused!);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw refuse(`request body is over the limit of ${limit} bytes`);
-    chunks.push(chunk);
+    if (size > DRAIN_LIMIT) break; // ends the request: the client is cut off
+    if (refused !== undefined) continue;
+    if (size > limit) {
+      refused = `request body is over the limit of ${limit} bytes`;
+      chunks.length = 0;
+    } else chunks.push(chunk);
   }
+  if (refused !== undefined) throw new ApiError('invalid-argument', refused);
   return Buffer.concat(chunks);
 }
 
