@@ -119,22 +119,4 @@ done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 # podman's storage may hold mounts: take it down before the temp dir goes.
 command -v podman >/dev/null && $PODMAN rmi -af >/dev/null 2>&1 || true
-node -e '
-const fs = require("fs");
-const times = new Map(), rounds = new Map();
-for (const file of process.argv.slice(1)) {
-  const round = /round-(\d+)-/.exec(file)[1];
-  for (const r of JSON.parse(fs.readFileSync(file, "utf8")).results) {
-    times.set(r.command, [...(times.get(r.command) ?? []), r.times[0]]);
-    rounds.set(round, { ...rounds.get(round), [r.command]: r.times[0] });
-  }
-}
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-console.log("median s   min s   max s   runs");
-for (const [name, ts] of times) console.log(`${median(ts).toFixed(3)}   ${Math.min(...ts).toFixed(3)}   ${Math.max(...ts).toFixed(3)}   ${ts.length}    ${name}`);
-for (const [a, b, target] of [["berth pull", "skopeo copy", 0.7], ["berth pull+unpack", "podman pull"]]) {
-  if (!times.has(a) || !times.has(b)) continue;
-  const perRound = [...rounds.values()].filter((r) => r[a] && r[b]).map((r) => r[a] / r[b]);
-  console.log(`${a} / ${b}: ${(median(times.get(a)) / median(times.get(b))).toFixed(2)}x of medians, ${median(perRound).toFixed(2)}x median of rounds${target ? ` (target <= ${target}x, information only)` : ""}`);
-}
-' "$W"/round-*.json
+node bench/rounds-report.mjs '[["berth pull","skopeo copy",0.7],["berth pull+unpack","podman pull"]]' "$W"/round-*.json

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages="
   attr
   build-essential
+  buildah
   busybox-static
   conmon
   containerd

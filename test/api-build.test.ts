@@ -53,7 +53,8 @@ test('docker build through the API: both CLIs, args, labels, -f outside the cont
     const docker = (...args: string[]) => run(bin, args);
     const built = docker('build', '--network', 'none', '-t', `api-built:${n}`, '--build-arg', `WHO=${n}`, '--label', 'via=api', join(dir, 'ctx'));
     assert.equal(built.status, 0, `${bin}: ${built.stderr}`);
-    assert.match(built.stdout, /Step 1\/5 : FROM busybox\n ---> [0-9a-f]{12}\n/, bin);
+    assert.match(built.stdout, /Step 1\/6 : FROM busybox\n ---> [0-9a-f]{12}\n/, bin);
+    assert.match(built.stdout, /Step 6\/6 : LABEL via=api\n/, bin);
     assert.match(built.stdout, / ---> Running in [0-9a-f]{12}\n/, bin);
     assert.match(built.stdout, /Successfully built [0-9a-f]{12}\nSuccessfully tagged api-built:\d\n$/, bin);
     assert.equal(ok(docker('run', '--rm', '--network', 'none', `api-built:${n}`)), `built for ${n}\nfrom the context\n`, bin);

@@ -106,7 +106,8 @@ CMD ["/srv/app/run.txt"]
   const started = Date.now();
   const first = ok(b.berth('build', '--network', 'none', '-t', 'built:1', '--build-arg', 'GREETING=hi', '--label', 'from=cli', dir));
   const coldMs = Date.now() - started;
-  assert.match(first, /^Step 1\/19 : ARG BASE=.*\nStep 2\/19 : FROM \$BASE\n/);
+  assert.match(first, /^Step 1\/20 : ARG BASE=.*\nStep 2\/20 : FROM \$BASE\n/);
+  assert.match(first, /\nStep 20\/20 : LABEL from=cli\n ---> [0-9a-f]{12}\n/, '--label: a step of its own, as docker counts it');
   assert.match(first, /Successfully built [0-9a-f]{12}\nSuccessfully tagged built:1\n$/);
   assert.match(first, / ---> Running in [0-9a-f]{12}\n/);
 

@@ -275,6 +275,22 @@ test('privileges: empty groups, different permitted and effective, ambient, capa
   );
 });
 
+test('capabilities set twice around a seccomp load (CAP_SYS_ADMIN kept to load it): one setpriv option, the last set, and a note of the first', () => {
+  const kill = 1n << CAP_KILL;
+  const sysAdmin = 1n << 21n;
+  assert.deepEqual(
+    render(
+      { op: 'capset', effective: kill | sysAdmin, permitted: kill | sysAdmin, inheritable: 0n },
+      { op: 'seccomp', program: Buffer.alloc(8 * 12), flags: 0, listenerSocketFd: null, summary: 'default ERRNO(EPERM), 3 syscalls allowed' },
+      { op: 'capset', effective: kill, permitted: kill, inheritable: 0n },
+    ),
+    [
+      '# seccomp: default ERRNO(EPERM), 3 syscalls allowed (seccomp(SECCOMP_SET_MODE_FILTER): 12 BPF instructions)',
+      'setpriv --inh-caps -all   # permitted and effective: kill (sys_admin also, until the seccomp filter is loaded)',
+    ],
+  );
+});
+
 test('session, console, exec FIFO, domain name', () => {
   assert.deepEqual(
     render(

@@ -133,10 +133,10 @@ class Builder {
     if (this.options.signal?.aborted) throw cancelled(this.options.signal);
   }
 
-  private announce(ins: Instruction): void {
+  private announce(ins: Instruction | string): void {
     this.checkCancelled();
     this.step += 1;
-    this.say(`Step ${this.step}/${this.totalSteps} : ${ins.original}\n`);
+    this.say(`Step ${this.step}/${this.totalSteps} : ${typeof ins === 'string' ? ins : ins.original}\n`);
   }
 
   private async from(plan: StagePlan, globalArgs: Map<string, string | undefined>): Promise<Stage> {
@@ -468,12 +468,13 @@ class Builder {
     }
   }
 
-  /** --label: one more LABEL step on the result, as the classic builder adds it. */
+  /** --label: a LABEL step each at the end, in the order of their names, as the classic builder adds them. */
   async labels(stage: Stage): Promise<void> {
-    const labels = this.options.labels ?? {};
-    if (Object.keys(labels).length === 0) return;
-    const config = { ...stage.config, Labels: { ...(stage.config.Labels ?? {}), ...labels } };
-    await this.configStep(stage, config, `/bin/sh -c #(nop)  LABEL ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    for (const [key, value] of Object.entries(this.options.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      this.announce(`LABEL ${key}=${value}`);
+      const config = { ...stage.config, Labels: { ...(stage.config.Labels ?? {}), [key]: value } };
+      await this.configStep(stage, config, `/bin/sh -c #(nop)  LABEL ${key}=${value}`);
+    }
   }
 
   unusedArgs(): string[] {
@@ -511,7 +512,7 @@ export async function build(engine: EngineService, options: BuildOptions, progre
     const { text } = context.dockerfile(options.dockerfile);
     const dockerfile = parseDockerfile(text);
     const plan = planStages(dockerfile, options.target);
-    const builder = new Builder(engine, options, progress, context, dockerfile.escape, plan.steps);
+    const builder = new Builder(engine, options, progress, context, dockerfile.escape, plan.steps + Object.keys(options.labels ?? {}).length);
     const globalArgs = builder.declareGlobalArgs(plan.globalArgs);
     let last: Stage | undefined;
     try {

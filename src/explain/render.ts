@@ -101,7 +101,7 @@ const SETPRIV_OPS: ReadonlySet<Step['op']> = new Set(['bounding', 'setgroups', '
 export function renderPlan(plan: Plan, ctx: { rootfs: string }): string[] {
   const lines = [renderClone(plan.cloneFlags), BERTH_INIT_COMMENT];
   let view: View = { rootfs: ctx.rootfs, insideRoot: false };
-  const setpriv: { options: string[]; notes: string[] } = { options: [], notes: [] };
+  const setpriv: SetprivLine = { options: [], notes: [] };
   let callersMounts = !hasMountNamespace(plan);
   for (const item of groupJoins(plan.steps)) {
     if (Array.isArray(item)) {
@@ -124,7 +124,14 @@ export function renderPlan(plan: Plan, ctx: { rootfs: string }): string[] {
   return lines;
 }
 
-function addSetprivOptions(step: SingleStep, into: { options: string[]; notes: string[] }): void {
+/** What one setpriv line gathers; `capset` is the capability step it says so far. */
+interface SetprivLine {
+  options: string[];
+  notes: string[];
+  capset?: StepOf<'capset'>;
+}
+
+function addSetprivOptions(step: SingleStep, into: SetprivLine): void {
   switch (step.op) {
     case 'bounding':
       into.options.push(`--bounding-set ${capabilityList(step.keep)}`);
@@ -139,8 +146,19 @@ function addSetprivOptions(step: SingleStep, into: { options: string[]; notes: s
       into.options.push(`--reuid ${step.uid}`);
       break;
     case 'capset': {
-      into.options.push(`--inh-caps ${capabilityList(step.inheritable)}`);
-      into.notes.push(capsetNote(step));
+      const option = `--inh-caps ${capabilityList(step.inheritable)}`;
+      const earlier = into.capset;
+      if (!earlier) {
+        into.options.push(option);
+        into.notes.push(capsetNote(step));
+      } else {
+        // A second capset: the first kept CAP_SYS_ADMIN to load the seccomp filter (placeSeccomp).
+        // setpriv sets capabilities once, so the line says the last, and the note what came before.
+        into.options[into.options.indexOf(`--inh-caps ${capabilityList(earlier.inheritable)}`)] = option;
+        const heldBefore = capabilityNames(earlier.permitted & ~step.permitted).join(',');
+        into.notes[into.notes.indexOf(capsetNote(earlier))] = `${capsetNote(step)}${heldBefore ? ` (${heldBefore} also, until the seccomp filter is loaded)` : ''}`;
+      }
+      into.capset = step;
       break;
     }
     case 'ambient':
@@ -156,12 +174,13 @@ function notes(list: string[]): string {
   return list.length ? `   # ${list.join('; ')}` : '';
 }
 
-function renderExec(step: StepOf<'exec'>, setpriv: { options: string[]; notes: string[] }): string {
+function renderExec(step: StepOf<'exec'>, setpriv: SetprivLine): string {
   const program = `env -i ${[...step.env, ...step.argv].map(shellQuote).join(' ')}`;
   if (!setpriv.options.length) return `exec ${program}`;
   const line = `exec setpriv ${setpriv.options.join(' ')} ${program}${notes(setpriv.notes)}`;
   setpriv.options = [];
   setpriv.notes = [];
+  setpriv.capset = undefined;
   return line;
 }
 
