@@ -4,8 +4,8 @@
 // Docker's swagger defines them.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
@@ -13,7 +13,7 @@ import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixtur
 import { SWAGGER_MISSING_REASON, swaggerAvailable, validateResponse } from './helpers/docker-swagger.js';
 import { saveHostNetwork } from './helpers/host-network.js';
 import { REGISTRY_PASSWORD, REGISTRY_USER, registryAvailable, startRegistry } from './helpers/registry.js';
-import { waitFor } from './helpers/run.js';
+import { leftovers, waitFor } from './helpers/run.js';
 import { BERTH } from './helpers/berth-cli.js';
 import { DEBIAN_DOCKER, DOCKER_CLIS, dockerCli, rawRequest, startService } from './helpers/api-service.js';
 
@@ -132,6 +132,18 @@ function streamLines(socket: string, path: string, count: number): Promise<unkno
   });
 }
 
+/** A request on a keep-alive agent's connection: its status, and whether the connection was one used before. */
+function agentRequest(agent: Agent, socket: string, method: string, path: string, body?: string): Promise<{ status: number; reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, method, path, agent, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 test('docker top, stats, diff, export, container prune, system df and login through the API, on the engine operations of berth\'s verbs', { skip: skip || (!registryAvailable() && 'docker-registry not found') }, async (t) => {
   const { env, berth } = berthRoot(t, 'api-info');
   ok(berth('import', busyboxRootfsTar(t), 'busybox:latest'));
@@ -213,6 +225,14 @@ test('docker top, stats, diff, export, container prune, system df and login thro
   ok(docker('rm', '-f', 'box'));
   ok(docker('volume', 'rm', 'dfvol'));
 
+  // A body over the 1 MiB limit is refused with a 400 once the client has sent it all: answered
+  // earlier, the connection closed under a client still writing (Node's got EPIPE, not the 400).
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const huge = JSON.stringify({ Image: 'busybox', Env: ['x'.repeat(2 << 20)] });
+  for (let i = 0; i < 5; i++) assert.equal((await agentRequest(agent, service.socket, 'POST', '/v1.41/containers/create', huge)).status, 400);
+  assert.deepEqual(await agentRequest(agent, service.socket, 'GET', '/_ping'), { status: 200, reused: true }, 'the connection went on');
+
   // docker login: the registry checks the credentials; a wrong password is refused.
   const registry = await startRegistry(t, { kind: 'htpasswd' });
   for (const bin of DOCKER_CLIS) {
@@ -229,4 +249,40 @@ test('docker top, stats, diff, export, container prune, system df and login thro
   const refused = await rawRequest(service.socket, 'POST', '/v1.41/auth', JSON.stringify({ username: REGISTRY_USER, password: 'nope', serveraddress: registry.host }), { 'Content-Type': 'application/json' });
   assert.equal(refused.status, 401);
   assert.ok(JSON.parse(refused.body).message);
+});
+
+/** A JSON request on a connection of its own: status and parsed body (null when empty). */
+async function apiCall(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const r = await rawRequest(socket, method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'Content-Type': 'application/json' });
+  return { status: r.status, body: r.body.trim() ? JSON.parse(r.body) : null };
+}
+
+test('50 concurrent container runs through the API (create, start, wait, delete) all succeed and leave nothing', { skip }, async (t) => {
+  const { env, berth, root } = berthRoot(t, 'api-many');
+  ok(berth('import', busyboxRootfsTar(t), 'busybox:latest'));
+  const service = await startService(t, env);
+  const run = async (i: number) => {
+    const created = await apiCall(service.socket, 'POST', `/v1.41/containers/create?name=many-${i}`, { Image: 'busybox', Cmd: ['sh', '-c', `exit ${i % 3}`] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = (created.body as { Id: string }).Id;
+    const started = await apiCall(service.socket, 'POST', `/v1.41/containers/${id}/start`);
+    assert.equal(started.status, 204, JSON.stringify(started.body));
+    const waited = await apiCall(service.socket, 'POST', `/v1.41/containers/${id}/wait?condition=not-running`);
+    assert.deepEqual([waited.status, (waited.body as { StatusCode: number }).StatusCode], [200, i % 3]);
+    const removed = await apiCall(service.socket, 'DELETE', `/v1.41/containers/${id}`);
+    assert.equal(removed.status, 204, JSON.stringify(removed.body));
+    return id;
+  };
+  const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => run(i)));
+  const failed = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+  assert.deepEqual(failed, [], `${failed.length} of 50 failed`);
+  const ids = results.map((r) => (r as PromiseFulfilledResult<string>).value);
+  assert.equal(ok(berth('ps', '-aq')), '');
+  const marks = [...ids, ...ids.map((id) => `berth-${id.slice(0, 12)}`)];
+  assert.deepEqual(leftovers(mkdtempSync('/tmp/berth-test-empty-'), marks), []);
+  assert.deepEqual(ids.filter((id) => existsSync(`/run/berth/runtime/${id}`)), [], 'runtime state left');
+  // The service keeps each exit a minute for a late wait (as dockerd): stopped, it lets them go.
+  assert.equal(await service.stop(), 0);
+  assert.deepEqual(readdirSync(join(root, 'exits')), [], 'exit files left');
+  assert.deepEqual(readdirSync(join(root, 'containers')).filter((n) => !n.startsWith('.') || n.startsWith('.making')), [], 'container directories left');
 });

@@ -85,33 +85,77 @@ export function sendError(res: ServerResponse, method: string, err: unknown): vo
 }
 
 /**
- * How much of a refused body is still read (and dropped, never kept) so that the client can send
- * it all and then read the 400, rather than a reset in the middle of its write; past it, the
- * connection is cut.
+ * The raw request body, refused past `limit` bytes. A refusal leaves the rest of the body unread:
+ * the service's error path reads and drops it (discardBody) before it answers.
  */
-const DRAIN_LIMIT = 64 << 20;
-
-/** The raw request body, refused past `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  let refused = declared > limit ? `request body of ${declared} bytes is over the limit of ${limit}` : undefined;
-  if (declared > DRAIN_LIMIT) {
+  if (declared > limit) return Promise.reject(new ApiError('invalid-argument', `request body of ${declared} bytes is over the limit of ${limit}`));
+  // Events, not `for await`: leaving that loop early destroys the request, and with it the connection.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      cleanup();
+      req.pause();
+      reject(new ApiError('invalid-argument', `request body is over the limit of ${limit} bytes`));
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new ApiError('invalid-argument', 'the connection ended before the request body'));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+  });
+}
+
+/**
+ * What a refused request still sends, read and dropped (up to MAX_DISCARD_BYTES) before the
+ * answer: answered earlier, Node's server closes the connection under a client still writing its
+ * body, which gets EPIPE instead of the answer (Node's http client does; Go's tolerates it).
+ */
+export const MAX_DISCARD_BYTES = 16 << 20;
+
+export function discardBody(req: IncomingMessage): Promise<void> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (req.complete || req.destroyed || declared > MAX_DISCARD_BYTES) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', done);
+      req.off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > MAX_DISCARD_BYTES) done(); // a body that never ends: answered now, the connection closed
+    };
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
     req.resume();
-    throw new ApiError('invalid-argument', refused!);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > DRAIN_LIMIT) break; // ends the request: the client is cut off
-    if (refused !== undefined) continue;
-    if (size > limit) {
-      refused = `request body is over the limit of ${limit} bytes`;
-      chunks.length = 0;
-    } else chunks.push(chunk);
-  }
-  if (refused !== undefined) throw new ApiError('invalid-argument', refused);
-  return Buffer.concat(chunks);
+  });
 }
 
 /**

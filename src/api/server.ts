@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { execFileSync } from 'node:child_process';
 import { errorMessageOf, httpStatusOf } from '../errors.js';
-import { ApiError, apiHeaders, sendError, type ApiRequest, type ServiceInfo } from './http.js';
+import { ApiError, apiHeaders, discardBody, sendError, type ApiRequest, type ServiceInfo } from './http.js';
 import { Router } from './router.js';
 import { routes } from './routes.js';
 import { ServiceState } from './state.js';
@@ -83,14 +83,14 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
   const state = new ServiceState(opts.service.engine);
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, keepAliveTimeout: 5_000 });
   server.timeout = SOCKET_IDLE_MS;
-  const handle = async (r: ApiRequest, fail: (err: unknown) => void) => {
+  const handle = async (r: ApiRequest, fail: (err: unknown) => unknown) => {
     try {
       const found = router.match(r.req);
       Object.assign(r, { path: found.path, params: found.params, query: found.query, version: found.version });
       await found.handler(r);
     } catch (err) {
       if (httpStatusOf(err) >= 500) opts.log(`${r.method} ${r.req.url}: ${errorMessageOf(err)}`);
-      fail(err);
+      await fail(err);
     }
   };
   const base = (req: IncomingMessage): ApiRequest => ({
@@ -104,7 +104,10 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     state,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    void handle({ ...base(req), res }, (err) => sendError(res, req.method ?? 'GET', err));
+    void handle({ ...base(req), res }, async (err) => {
+      await discardBody(req);
+      sendError(res, req.method ?? 'GET', err);
+    });
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void handle({ ...base(req), socket, head }, (err) => {
