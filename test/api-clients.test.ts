@@ -102,12 +102,15 @@ test('dockerode and testcontainers drive berth through the API', { skip }, async
   });
   Object.assign(process.env, { DOCKER_HOST: `unix://${service.socket}`, TESTCONTAINERS_RYUK_DISABLED: 'true', TMPDIR: tmp });
   const { GenericContainer, Wait } = await import('testcontainers');
-  const started = await new GenericContainer(image)
+  const container2 = new GenericContainer(image)
     .withCommand(['sh', '-c', 'mkdir /www; echo hello-testcontainers > /www/index.html; echo web is ready; exec httpd -f -p 8080 -h /www'])
     .withExposedPorts(8080)
     .withWaitStrategy(Wait.forAll([Wait.forListeningPorts(), Wait.forLogMessage('web is ready')]))
-    .withStartupTimeout(30_000)
-    .start();
+    .withStartupTimeout(30_000);
+  // A failed start shows what the service said (testcontainers reports only its last step).
+  const started = await container2.start().catch((err: Error) => {
+    throw new Error(`testcontainers: ${err.message}\n--- the service's stderr\n${service.stderr()}`);
+  });
   ids.push(started.getId());
   assert.equal(await httpGet(`http://${started.getHost()}:${started.getMappedPort(8080)}/`), 'hello-testcontainers\n');
   const result = await started.exec(['sh', '-c', 'echo from-exec; exit 4']);
