@@ -179,6 +179,17 @@ test('docker top, stats, diff, export, container prune, system df and login thro
   assert.equal(streamed.length, 2);
   assert.equal(streamed[1].preread, streamed[0].read);
 
+  // update: the limits berth sets, live and for later starts, and the restart policy; others refused by name.
+  ok(docker('update', '--memory', '64m', '--pids-limit', '50', '--restart', 'on-failure:2', 'box'));
+  assert.equal(ok(docker('inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}', 'box')).trim(), '67108864 50 on-failure');
+  const limited = JSON.parse((await rawRequest(service.socket, 'GET', '/v1.41/containers/box/stats?stream=false&one-shot=true')).body);
+  assert.deepEqual([limited.memory_stats.limit, limited.pids_stats.limit], [67108864, 50], 'the live cgroup');
+  const shares = docker('update', '--cpu-shares', '512', 'box');
+  assert.notEqual(shares.status, 0);
+  assert.match(shares.stderr, /CpuShares: berth cannot update it/);
+  const updated = await rawRequest(service.socket, 'POST', '/v1.41/containers/box/update', JSON.stringify({ PidsLimit: 60 }), { 'Content-Type': 'application/json' });
+  assert.deepEqual(validateResponse('/containers/{id}/update', 'post', 200, JSON.parse(updated.body)), []);
+
   // diff and export: the container's changes, its whole tree.
   assert.deepEqual(ok(docker('diff', 'box')).trim().split('\n').sort(), ok(berth('diff', 'box')).trim().split('\n').sort());
   assert.match(ok(docker('diff', 'box')), /^A \/added$/m);

@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,4 +82,17 @@ test('the commands run their bundle through a loader with a V8 code cache that t
   assert.match(failed.stderr, /no-such/);
   const usage = spawnSync(join(PROJECT, 'dist/bin/berth'), ['no-such-command'], { encoding: 'utf8' });
   assert.notEqual(usage.status, 0, usage.stderr);
+});
+
+test('a command that sends no request and reads no layer loads none of http, https, tls, zlib and worker_threads', (t) => {
+  // Node's list of the built-in modules it loaded, printed as the command exits.
+  const probe = join(scratch(t), 'modules.cjs');
+  writeFileSync(probe, "process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(process.moduleLoadList)));\n");
+  const root = scratch(t);
+  for (const [bundle, args] of [['berth.cjs', ['ps', '-a']], ['berth-runtime.cjs', ['--root', root, 'list']]] as const) {
+    const r = spawnSync(process.execPath, ['--require', probe, join(PROJECT, 'dist/bin', bundle), ...args], { encoding: 'utf8', env: { ...process.env, BERTH_ROOT: root } });
+    assert.equal(r.status, 0, r.stderr);
+    const loaded = JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('\n') + 1)) as string[];
+    for (const name of ['http', 'https', 'tls', 'zlib', 'worker_threads']) assert.ok(!loaded.includes(`NativeModule ${name}`), `${bundle} ${args[0]} loaded node:${name}`);
+  }
 });

@@ -4,7 +4,9 @@
 import { totalmem } from 'node:os';
 import type { StatsSample } from '../engine/stats.js';
 import { parseLogTime } from '../engine/logs.js';
-import { ApiError, apiHeaders, boolParam, filtersParam, sendJson, type ApiRequest } from './http.js';
+import { parseRestartPolicy } from '../engine/restart-policy.js';
+import { errorMessageOf } from '../errors.js';
+import { ApiError, apiHeaders, boolParam, filtersParam, readJson, sendJson, type ApiRequest } from './http.js';
 import type { Route } from './router.js';
 import { startStream } from './stream.js';
 
@@ -131,10 +133,57 @@ async function prune(r: ApiRequest): Promise<void> {
   sendJson(r, 200, { ContainersDeleted: deleted, SpaceReclaimed: reclaimed });
 }
 
+
+/** POST /containers/{id}/update fields berth applies; any other one set is refused by name. */
+const UPDATABLE = new Set(['Memory', 'MemorySwap', 'NanoCpus', 'PidsLimit', 'RestartPolicy']);
+
+function isSet(v: unknown): boolean {
+  if (v === undefined || v === null || v === 0 || v === '' || v === false) return false;
+  if (Array.isArray(v)) return v.length > 0;
+  return true;
+}
+
+async function update(r: ApiRequest): Promise<void> {
+  const body = await readJson(r);
+  for (const [key, value] of Object.entries(body)) {
+    if (!UPDATABLE.has(key) && isSet(value)) throw new ApiError('invalid-argument', `${key}: berth cannot update it (it updates Memory, NanoCpus, PidsLimit and RestartPolicy)`);
+  }
+  const num = (key: string): number | undefined => {
+    const v = body[key];
+    if (!isSet(v)) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ApiError('invalid-argument', `${key}: must be a positive integer`);
+    return v;
+  };
+  const memory = num('Memory');
+  const swap = body.MemorySwap;
+  if (isSet(swap) && swap !== -1 && swap !== (memory ?? 0) * 2) throw new ApiError('invalid-argument', 'MemorySwap: berth cannot update it (swap is as much again as Memory)');
+  const nanoCpus = num('NanoCpus');
+  const pidsLimit = num('PidsLimit');
+  const policy = body.RestartPolicy as { Name?: unknown; MaximumRetryCount?: unknown } | undefined;
+  let restart;
+  if (policy && typeof policy === 'object' && isSet(policy.Name)) {
+    if (typeof policy.Name !== 'string') throw new ApiError('invalid-argument', 'RestartPolicy.Name: must be a string');
+    const retries = typeof policy.MaximumRetryCount === 'number' && policy.MaximumRetryCount > 0 ? `:${policy.MaximumRetryCount}` : '';
+    try {
+      restart = parseRestartPolicy(`${policy.Name}${retries}`);
+    } catch (err) {
+      throw new ApiError('invalid-argument', `RestartPolicy: ${errorMessageOf(err)}`);
+    }
+  }
+  await r.service.engine.update(r.params[0], {
+    ...(memory !== undefined ? { memory } : {}),
+    ...(nanoCpus !== undefined ? { cpus: nanoCpus / 1e9 } : {}),
+    ...(pidsLimit !== undefined ? { pidsLimit } : {}),
+    ...(restart ? { restart } : {}),
+  });
+  sendJson(r, 200, { Warnings: [] });
+}
+
 export const containerInfoRoutes: Route[] = [
   { method: 'GET', path: '/containers/{id}/top', handler: top },
   { method: 'GET', path: '/containers/{id}/stats', handler: stats },
   { method: 'GET', path: '/containers/{id}/changes', handler: changes },
   { method: 'GET', path: '/containers/{id}/export', handler: exportHandler },
   { method: 'POST', path: '/containers/prune', handler: prune },
+  { method: 'POST', path: '/containers/{id}/update', handler: update },
 ];

@@ -3,7 +3,8 @@
 // the same store as the `berth` CLI, and conmon watches every container it starts, so stopping
 // the service stops nothing. It exits after `idle` seconds without a connection (0: never).
 import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -81,6 +82,8 @@ export interface RunningService {
 export async function startService(opts: ServiceOptions): Promise<RunningService> {
   const router = new Router(routes());
   const state = new ServiceState(opts.service.engine);
+  // node:http loads when a service starts, not at every berth command's start (issue 17).
+  const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, keepAliveTimeout: 5_000 });
   server.timeout = SOCKET_IDLE_MS;
   const handle = async (r: ApiRequest, fail: (err: unknown) => unknown) => {

@@ -100,7 +100,12 @@ function withHome(env: string[], home: string): string[] {
 }
 
 function resources(opts: RunOptions): NonNullable<Spec['linux']>['resources'] {
-  const r: NonNullable<NonNullable<Spec['linux']>['resources']> = { devices: [{ allow: false, access: 'rwm' }] };
+  return { devices: [{ allow: false, access: 'rwm' }], ...limitResources(opts) };
+}
+
+/** --cpus, --memory and --pids-limit as the spec's resources (create's, and update's changes). */
+export function limitResources(opts: Pick<RunOptions, 'cpus' | 'memory' | 'pidsLimit'>): NonNullable<NonNullable<Spec['linux']>['resources']> {
+  const r: NonNullable<NonNullable<Spec['linux']>['resources']> = {};
   if (opts.cpus !== undefined) r.cpu = { quota: Math.round(opts.cpus * 100_000), period: 100_000 };
   // As docker: with --memory and no --memory-swap, as much swap again.
   if (opts.memory !== undefined) r.memory = { limit: opts.memory, swap: opts.memory * 2 };

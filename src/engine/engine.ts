@@ -29,6 +29,7 @@ import type { EngineService } from './service.js';
 import { runForeground, startContainer, type ForegroundIO, type StartOptions } from './start.js';
 import { DEFAULT_STOP_TIMEOUT, inspectContainer, killContainer, pauseContainer, restartContainer, stopContainer, waitContainer, watchExit } from './stop.js';
 import { containerTop, sampleStats, type StatsSample } from './stats.js';
+import { updateContainer, type ContainerUpdate } from './update.js';
 import { VolumeStore } from './volumes.js';
 
 export { ENGINE_RUNTIME_ROOT } from './context.js';
@@ -123,6 +124,10 @@ export class Engine implements EngineService, EngineContext {
   async cleanup(id: string): Promise<void> {
     await this.containers.locked(id, (record) => settle(this, record));
     pruneExitDir(monitorPaths(this, id).exitDir, new Set(this.containers.ids()));
+  }
+
+  update(ref: string, update: ContainerUpdate): Promise<void> {
+    return updateContainer(this, ref, update);
   }
 
   rename(ref: string, newName: string): void {

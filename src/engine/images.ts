@@ -2,7 +2,7 @@
 // that uses it. The CLI's rmi, prune and system df and the Engine API's DELETE /images share them.
 import { BerthError, type ErrorKind } from '../errors.js';
 import { parseLogTime } from './logs.js';
-import { hasLabel } from './remove.js';
+import { labelMatches } from './container-list.js';
 import { imageConfig, tryNormalize, type ImageStore, type PruneResult, type RemoveResult } from '../image/index.js';
 import type { ContainerStore } from './containers.js';
 
@@ -81,7 +81,7 @@ export async function pruneImages(images: ImageStore, containers: ContainerStore
       if (config === undefined) continue; // gone meanwhile, or unreadable: not this prune's to judge
       if (options.until !== undefined && !(Date.parse(config.created ?? record.added) < options.until)) continue;
       const own = config.config?.Labels ?? {};
-      if (!labels.every((l) => hasLabel(own, l)) || notLabels.some((l) => hasLabel(own, l))) continue;
+      if (!labels.every((l) => labelMatches(own, l)) || notLabels.some((l) => labelMatches(own, l))) continue;
       chosen.add(record.id);
     }
   }

@@ -18,6 +18,7 @@ import type { NetworkManager } from './network/index.js';
 import type { ContainerPruneFilters } from './remove.js';
 import type { ForegroundIO, StartOptions } from './start.js';
 import type { StatsSample } from './stats.js';
+import type { ContainerUpdate } from './update.js';
 import type { VolumeStore } from './volumes.js';
 
 export interface EngineService {
@@ -48,6 +49,8 @@ export interface EngineService {
   /** The monitor's exit command: the exit's bookkeeping. */
   cleanup(id: string): Promise<void>;
   rename(ref: string, newName: string): void;
+  /** docker update: CPU, memory and pids limits (live and for later starts), the restart policy. */
+  update(ref: string, update: ContainerUpdate): Promise<void>;
 
   // containers: what they are and hold
   inspect(ref: string): Promise<ContainerRecord>;

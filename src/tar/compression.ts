@@ -1,6 +1,10 @@
 // Layers come plain, gzip- or zstd-compressed: the first bytes say which.
 import { Readable, type Transform } from 'node:stream';
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import type zlibTypes from 'node:zlib';
+
+// node:zlib loads with the first compressed archive, not at every command's start (issue 17).
+const zlib = () => createRequire(import.meta.url)('node:zlib') as typeof zlibTypes;
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
 
@@ -47,9 +51,9 @@ const AHEAD = 8 * 1024 * 1024;
 
 /** A decompressor for `kind`, or an error saying why there is none. */
 export function createDecompressor(kind: Exclude<Compression, 'none'>): Transform {
-  if (kind === 'gzip') return zlib.createGunzip({ chunkSize: CHUNK, readableHighWaterMark: AHEAD } as zlib.ZlibOptions);
+  if (kind === 'gzip') return zlib().createGunzip({ chunkSize: CHUNK, readableHighWaterMark: AHEAD } as zlibTypes.ZlibOptions);
   if (kind === 'zstd') {
-    const create = (zlib as unknown as { createZstdDecompress?: (o?: object) => Transform }).createZstdDecompress;
+    const create = (zlib() as unknown as { createZstdDecompress?: (o?: object) => Transform }).createZstdDecompress;
     if (!create) throw new Error(`zstd layers need Node ≥ 22.15 (this is Node ${process.versions.node})`);
     return create({ chunkSize: CHUNK });
   }

@@ -9,7 +9,8 @@
 // process alive). The worker's code is inline (`eval`), so it works in the esbuild bundle too.
 // BERTH_INFLATE_WORKER=0 turns it off (everything then happens in the main thread).
 import { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import { byteIterator, chunksFrom, createDecompressor, decompressedChunks, detectCompression, readHead, type ByteSource, type Compression } from './compression.js';
 
 /** The uncompressed chunks of a (possibly compressed) archive and, once they have ended, their sha256. */
@@ -80,7 +81,8 @@ type FromWorker =
 const idle: Worker[] = [];
 
 function acquire(): Worker {
-  const w = idle.pop() ?? new Worker(WORKER_SOURCE, { eval: true });
+  // node:worker_threads loads with the first worker, not at every command's start (issue 17).
+  const w = idle.pop() ?? new (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).Worker(WORKER_SOURCE, { eval: true });
   w.ref();
   return w;
 }

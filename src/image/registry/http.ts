@@ -1,10 +1,10 @@
 // One HTTP exchange with a registry, on Node's own http/https: redirects followed (a registry
 // may send blob reads to its storage), keep-alive agents, and errors sorted into transient ones
 // (connection reset, timeout, 5xx, 429: worth another attempt) and the rest.
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { ImageError } from '../errors.js';
 
@@ -55,18 +55,33 @@ function verifiedAgentOptions(): { ca?: string[] } {
   } catch (err) {
     throw new RegistryError(`BERTH_EXTRA_CA_CERTS (NODE_EXTRA_CA_CERTS): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return { ca: [...rootCertificates, extra] };
+  return { ca: [...rootCertificates(), extra] };
 }
 
+// node:http, node:https and node:tls load with a command's first request, and the agents with
+// them: a command that talks to no registry does not pay their load at its start (issue 17).
+const load = createRequire(import.meta.url);
+const http = () => load('node:http') as typeof import('node:http');
+const https = () => load('node:https') as typeof import('node:https');
+const rootCertificates = () => (load('node:tls') as typeof import('node:tls')).rootCertificates;
+
+let httpAgent: import('node:http').Agent | undefined;
 let verifiedAgent: HttpsAgent | undefined;
+let insecureAgent: HttpsAgent | undefined;
 
 const agents = {
-  http: new HttpAgent({ keepAlive: true, maxSockets: 32 }),
+  get http(): import('node:http').Agent {
+    httpAgent ??= new (http().Agent)({ keepAlive: true, maxSockets: 32 });
+    return httpAgent;
+  },
   get https(): HttpsAgent {
-    verifiedAgent ??= new HttpsAgent({ keepAlive: true, maxSockets: 32, ...verifiedAgentOptions() });
+    verifiedAgent ??= new (https().Agent)({ keepAlive: true, maxSockets: 32, ...verifiedAgentOptions() });
     return verifiedAgent;
   },
-  insecure: new HttpsAgent({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false }),
+  get insecure(): HttpsAgent {
+    insecureAgent ??= new (https().Agent)({ keepAlive: true, maxSockets: 32, rejectUnauthorized: false });
+    return insecureAgent;
+  },
 };
 
 const IDLE_TIMEOUT_MS = 60_000;
@@ -100,9 +115,9 @@ export function describeNetworkError(err: unknown): string {
 
 function once(req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const https = req.url.protocol === 'https:';
-    const send = https ? httpsRequest : httpRequest;
-    const agent = https ? (req.insecureTLS ? agents.insecure : agents.https) : agents.http;
+    const tls = req.url.protocol === 'https:';
+    const send = tls ? https().request : http().request;
+    const agent = tls ? (req.insecureTLS ? agents.insecure : agents.https) : agents.http;
     const body = req.body?.();
     const headers: OutgoingHttpHeaders = { 'User-Agent': 'berth/0.1.0', ...req.headers };
     if (Buffer.isBuffer(body)) headers['Content-Length'] = body.length;
