@@ -79,6 +79,7 @@ test('docker build through the API: both CLIs, args, labels, -f outside the cont
   const memory = run(DEBIAN_DOCKER, ['build', '--memory', '64m', join(dir, 'ctx')]);
   assert.equal(memory.status, 1);
   assert.match(memory.stderr, /Error response from daemon: memory=67108864: berth build does not support --memory for RUN\n/);
+  assert.match(run(DEBIAN_DOCKER, ['build', '--rm=false', join(dir, 'ctx')]).stderr, /Error response from daemon: rm=0: berth build always removes its intermediate containers/);
   const buildkit = run(DEBIAN_DOCKER, ['build', join(dir, 'ctx')], { DOCKER_BUILDKIT: '1' });
   assert.notEqual(buildkit.status, 0);
   assert.match(buildkit.stderr, /BuildKit \(version=2\) is not supported by berth: use the classic builder \(DOCKER_BUILDKIT=0\)/);

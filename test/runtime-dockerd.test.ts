@@ -16,12 +16,11 @@
 // this test made them.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON, writeDockerSaveFixture } from './helpers/image-fixture.js';
 import { PROJECT } from './helpers/berth-cli.js';
-import { cgroupParent, engineDir, ok, removeIfNew, run, startContainerd, undoStack, type Undo } from './helpers/engines.js';
+import { cgroupParent, engineDir, ok, removeIfNew, run, startContainerd, startDaemon, undoStack, type Undo } from './helpers/engines.js';
 import { cgroupDirsOf, hostMountsUnder, processesMentioning, waitFor } from './helpers/run.js';
 
 const DOCKERD = '/usr/sbin/dockerd';
@@ -63,7 +62,10 @@ async function startDockerd(t: TestContext): Promise<Dockerd> {
   const { socket: containerd } = await startContainerd(defer, dir);
   const socket = join(dir, 'docker.sock');
   const execRoot = join(dir, 'exec');
-  const daemon = spawn(
+  const docker = (...args: string[]) => run(DOCKER, ['--host', `unix://${socket}`, ...args]);
+  // Registered after containerd's: dockerd stops first.
+  await startDaemon(
+    defer,
     DOCKERD,
     [
       '--data-root', join(dir, 'data'), '--exec-root', execRoot, '--pidfile', join(dir, 'docker.pid'), '--host', `unix://${socket}`,
@@ -71,19 +73,9 @@ async function startDockerd(t: TestContext): Promise<Dockerd> {
       '--storage-driver', 'overlay2', '--exec-opt', 'native.cgroupdriver=cgroupfs', '--cgroup-parent', parent,
       '--add-runtime', `berth=${BERTH_RUNTIME}`, '--log-level', 'warn',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    () => docker('version').status === 0,
+    60_000,
   );
-  let log = '';
-  daemon.stderr.on('data', (d: Buffer) => (log += d));
-  const exited = new Promise<void>((resolve) => daemon.on('exit', () => resolve()));
-  // Registered after containerd's: dockerd stops first.
-  defer(async () => {
-    daemon.kill('SIGTERM');
-    await exited;
-  });
-  const docker = (...args: string[]) => run(DOCKER, ['--host', `unix://${socket}`, ...args]);
-  await waitFor('dockerd to serve its socket', () => docker('version').status === 0 || daemon.exitCode !== null, 60_000, 100);
-  assert.equal(daemon.exitCode, null, `dockerd ended: ${log}`);
   const archive = join(dir, 'busybox.tar');
   await writeDockerSaveFixture(archive, { repoTags: [IMAGE] });
   ok('docker load', docker('load', '--input', archive));

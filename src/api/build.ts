@@ -86,8 +86,9 @@ function buildOptions(r: ApiRequest): BuildOptions {
     const value = q.get(param);
     if (value !== null && !isDefault(value)) throw new ApiError('not-implemented', `${param}=${value}: berth build does not support ${what}`);
   }
-  // rm and forcerm: berth removes every intermediate container, the failed step's too (forcerm).
-  boolParam(q, 'rm', true);
+  // rm and forcerm: berth removes every intermediate container, the failed step's too (forcerm);
+  // keeping them (--rm=false) it does not do.
+  if (!boolParam(q, 'rm', true)) throw new ApiError('not-implemented', 'rm=0: berth build always removes its intermediate containers (--rm=false is not supported)');
   boolParam(q, 'forcerm');
   const network = q.get('networkmode');
   const target = q.get('target');

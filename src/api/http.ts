@@ -265,8 +265,5 @@ export function bodyString(where: string, v: unknown): string | undefined {
   return v;
 }
 
-/** docker's `label` filter: `key` (present) or `key=value`. */
-export function labelMatches(labels: Record<string, string>, value: string): boolean {
-  const [k, ...v] = value.split('=');
-  return k in labels && (v.length === 0 || labels[k] === v.join('='));
-}
+/** docker's `label` filter: `key` (present) or `key=value` (the engine's, for containers, events and prune alike). */
+export { labelMatches } from '../engine/container-list.js';

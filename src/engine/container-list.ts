@@ -5,6 +5,12 @@ import { humanDuration } from '../units.js';
 import type { ContainerRecord } from './containers.js';
 
 const STATUSES = ['created', 'running', 'paused', 'exited', 'restarting', 'removing', 'dead'];
+/** docker's `label` filter value against labels: `key` (present) or `key=value`. */
+export function labelMatches(labels: Record<string, string>, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  return eq < 0 ? filter in labels : labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
 export const LIST_FILTERS = ['status', 'name', 'id', 'label', 'exited', 'ancestor'];
 
 function since(iso: string | undefined): string {
@@ -40,11 +46,9 @@ export function containerFilter(filters: [string, string][]): (r: ContainerRecor
       case 'id':
         test = (r) => r.id.startsWith(value);
         break;
-      case 'label': {
-        const [k, ...v] = value.split('=');
-        test = (r) => k in r.labels && (v.length === 0 || r.labels[k] === v.join('='));
+      case 'label':
+        test = (r) => labelMatches(r.labels, value);
         break;
-      }
       case 'exited':
         test = (r) => r.state.status === 'exited' && String(r.state.exitCode) === value;
         break;

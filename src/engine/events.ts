@@ -8,6 +8,7 @@ import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync
 import { join } from 'node:path';
 import { BerthError, errnoCodeOf, isMissing, type ErrorKind } from '../errors.js';
 import { tryAcquireLock } from '../fs/lock.js';
+import { labelMatches } from './container-list.js';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume';
 
@@ -142,10 +143,7 @@ export function eventFilter(pairs: [string, string][]): (e: EngineEvent) => bool
       byName('volume', e) &&
       exact('image', e.Actor.ID, imageName, stripTag(e.Actor.ID), stripTag(imageName)) &&
       !['plugin', 'node', 'service', 'secret', 'config'].some((k) => values.has(k)) &&
-      (values.get('label') ?? []).every((l) => {
-        const eq = l.indexOf('=');
-        return eq < 0 ? l in attrs : attrs[l.slice(0, eq)] === l.slice(eq + 1);
-      })
+      (values.get('label') ?? []).every((l) => labelMatches(attrs, l))
     );
   };
 }

@@ -3,6 +3,7 @@
 import { errorKindOf, isMissing } from '../errors.js';
 import { waitGone } from '../runtime/processes.js';
 import { walkTree } from '../storage/archive.js';
+import { labelMatches } from './container-list.js';
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
 import { monitorPaths, pathsOf, type EngineContext } from './context.js';
 import { deleteRuntimeLeftovers, EXIT_FILE_WAIT_MS, monitorProcess, removeFiles, runtimeStatus, settle } from './lifecycle.js';
@@ -53,11 +54,6 @@ export interface ContainerPruneFilters {
   notLabels?: string[];
 }
 
-function hasLabel(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  return eq < 0 ? filter in labels : labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
 /** `container prune`: every stopped container (created or exited) the filters keep goes; their ids and the bytes they had written. */
 export async function pruneContainers(ctx: EngineContext, filters: ContainerPruneFilters = {}): Promise<{ deleted: string[]; reclaimed: number }> {
   const deleted: string[] = [];
@@ -66,8 +62,8 @@ export async function pruneContainers(ctx: EngineContext, filters: ContainerPrun
     const current = await ctx.containers.locked(record.id, (r) => settle(ctx, r));
     if (!current || (current.state.status !== 'exited' && current.state.status !== 'created')) continue;
     if (filters.until !== undefined && Date.parse(current.created) >= filters.until) continue;
-    if (!(filters.labels ?? []).every((l) => hasLabel(current.labels ?? {}, l))) continue;
-    if ((filters.notLabels ?? []).some((l) => hasLabel(current.labels ?? {}, l))) continue;
+    if (!(filters.labels ?? []).every((l) => labelMatches(current.labels ?? {}, l))) continue;
+    if ((filters.notLabels ?? []).some((l) => labelMatches(current.labels ?? {}, l))) continue;
     const size = writableLayerSize(ctx, current.id);
     try {
       await removeContainer(ctx, current.id, false);

@@ -145,7 +145,17 @@ export async function startContainerd(defer: (undo: Undo) => void, dir: string, 
       '',
     ].join('\n'),
   );
-  const daemon = spawn('containerd', ['--config', join(dir, 'config.toml'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ctr = (...args: string[]) => run('ctr', ['--address', socket, ...args]);
+  const log = await startDaemon(defer, 'containerd', ['--config', join(dir, 'config.toml'), '--log-level', 'warn'], () => ctr('version').status === 0, 20_000);
+  return { socket, ctr, log };
+}
+
+/**
+ * Starts a daemon and waits until `serving()` (or its early end, which fails with its stderr).
+ * An undo step registered here stops it (SIGTERM) and waits for its exit. Returns its stderr so far.
+ */
+export async function startDaemon(defer: (undo: Undo) => void, command: string, args: string[], serving: () => boolean, timeoutMs: number): Promise<() => string> {
+  const daemon = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   daemon.stderr.on('data', (d: Buffer) => (log += d));
   const exited = new Promise<void>((resolve) => daemon.on('exit', () => resolve()));
@@ -153,8 +163,7 @@ export async function startContainerd(defer: (undo: Undo) => void, dir: string, 
     daemon.kill('SIGTERM');
     await exited;
   });
-  const ctr = (...args: string[]) => run('ctr', ['--address', socket, ...args]);
-  await waitFor('containerd to serve its socket', () => ctr('version').status === 0 || daemon.exitCode !== null, 20_000, 50);
-  assert.equal(daemon.exitCode, null, `containerd ended: ${log}`);
-  return { socket, ctr, log: () => log };
+  await waitFor(`${command} to serve its socket`, () => serving() || daemon.exitCode !== null, timeoutMs, 50);
+  assert.equal(daemon.exitCode, null, `${command} ended: ${log}`);
+  return () => log;
 }
