@@ -3,6 +3,7 @@
 // stop, remove) and testcontainers (a GenericContainer with an exposed port and wait strategies,
 // exec, logs, stop). One service; nothing of either left behind.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import Docker from 'dockerode';
@@ -92,15 +93,24 @@ test('dockerode and testcontainers drive berth through the API', { skip }, async
   assert.equal((await docker.listContainers({ all: true })).length, 0);
 
   // testcontainers: its own client, found by DOCKER_HOST; no reaper container (Ryuk) here.
-  process.env.DOCKER_HOST = `unix://${service.socket}`;
-  process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  // Its lock file (testcontainers-node-UID.lock) goes to os.tmpdir(): a directory of the test's own.
+  const tmp = mkdtempSync('/tmp/berth-test-testcontainers-');
+  const saved = { DOCKER_HOST: process.env.DOCKER_HOST, TESTCONTAINERS_RYUK_DISABLED: process.env.TESTCONTAINERS_RYUK_DISABLED, TMPDIR: process.env.TMPDIR };
+  t.after(() => {
+    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  Object.assign(process.env, { DOCKER_HOST: `unix://${service.socket}`, TESTCONTAINERS_RYUK_DISABLED: 'true', TMPDIR: tmp });
   const { GenericContainer, Wait } = await import('testcontainers');
-  const started = await new GenericContainer(image)
+  const container2 = new GenericContainer(image)
     .withCommand(['sh', '-c', 'mkdir /www; echo hello-testcontainers > /www/index.html; echo web is ready; exec httpd -f -p 8080 -h /www'])
     .withExposedPorts(8080)
     .withWaitStrategy(Wait.forAll([Wait.forListeningPorts(), Wait.forLogMessage('web is ready')]))
-    .withStartupTimeout(30_000)
-    .start();
+    .withStartupTimeout(30_000);
+  // A failed start shows what the service said (testcontainers reports only its last step).
+  const started = await container2.start().catch((err: Error) => {
+    throw new Error(`testcontainers: ${err.message}\n--- the service's stderr\n${service.stderr()}`);
+  });
   ids.push(started.getId());
   assert.equal(await httpGet(`http://${started.getHost()}:${started.getMappedPort(8080)}/`), 'hello-testcontainers\n');
   const result = await started.exec(['sh', '-c', 'echo from-exec; exit 4']);

@@ -144,6 +144,10 @@ test('docker push, save, load, history, commit, import and image prune through t
   assert.equal(docker('image', 'inspect', 'imported:1').status, 1);
   assert.equal(ok(docker('image', 'inspect', '--format', '{{.Id}}', 'committed:1')).trim(), committed, 'an image without the label stays');
   assert.equal((await raw('POST', `/v1.41/images/prune?filters=${encodeURIComponent(JSON.stringify({ nosuch: ['x'] }))}`)).status, 400);
+  assert.equal((await raw('POST', `/v1.41/images/prune?filters=${encodeURIComponent(JSON.stringify({ until: ['yesterday-ish'] }))}`)).status, 400);
+  // berth's own image prune takes the same filters.
+  assert.match(ok(berth('image', 'prune', '-a', '--filter', 'until=1h', '--filter', 'label!=team=b')), /^Total reclaimed space: 0 ?B\n$/);
+  assert.equal(berth('image', 'prune', '--filter', 'nosuch=1').status, 125);
 
   // search: refused with a message.
   const search = docker('search', 'busybox');

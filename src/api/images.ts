@@ -2,8 +2,7 @@
 import { familiarName, imageConfig, imageHistory, parsePlatform, parseReference, repositoryName, shortId, type ImageRecord } from '../image/index.js';
 import { progressLines, pull, pushImage, type Credentials, type PullEvent, type PushEvent } from '../image/registry/index.js';
 import { jsonLines, sayError, startStream, type Say } from './stream.js';
-import { pruneImages, removeImage } from '../engine/images.js';
-import { parseLogTime } from '../engine/logs.js';
+import { imagePruneOptions, pruneImages, removeImage } from '../engine/images.js';
 import { inspectImage } from '../engine/inspect.js';
 import type { EngineService } from '../engine/service.js';
 import { ApiError, boolParam, filtersParam, labelMatches, sendEmpty, sendJson, type ApiRequest } from './http.js';
@@ -206,30 +205,7 @@ async function history(r: ApiRequest): Promise<void> {
 /** `POST /images/prune` (docker image prune): filters dangling (false: all unused), until, label and label!. */
 async function prune(r: ApiRequest): Promise<void> {
   const { engine } = r.service;
-  let all = false;
-  let until: Date | undefined;
-  const labelTests: ((labels: Record<string, string>) => boolean)[] = [];
-  for (const [key, value] of filtersParam(r.query)) {
-    switch (key) {
-      case 'dangling':
-        if (!['true', '1', 'false', '0'].includes(value)) throw new ApiError('invalid-argument', `invalid filter 'dangling=${value}' (true or false)`);
-        all = value === 'false' || value === '0';
-        break;
-      case 'until':
-        until = new Date(parseLogTime(value));
-        break;
-      case 'label':
-        labelTests.push((labels) => labelMatches(labels, value));
-        break;
-      case 'label!':
-        labelTests.push((labels) => !labelMatches(labels, value));
-        break;
-      default:
-        throw new ApiError('invalid-argument', `invalid filter '${key}' (berth has dangling, until, label, label!)`);
-    }
-  }
-  const labels = labelTests.length ? (l: Record<string, string>) => labelTests.every((t) => t(l)) : undefined;
-  const result = await pruneImages(engine.images, engine.containers, { all, until, labels });
+  const result = await pruneImages(engine.images, engine.containers, imagePruneOptions(filtersParam(r.query)));
   const deleted = [...result.untagged.map((n) => ({ Untagged: familiarName(parseReference(n)) })), ...result.deletedImages.map((id) => ({ Deleted: id }))];
   sendJson(r, 200, { ImagesDeleted: deleted, SpaceReclaimed: result.reclaimedBytes });
 }

@@ -1,6 +1,6 @@
 // berth's image verbs: images, rmi, tag, image inspect/prune, history, load, save, import, system df.
 import { familiarName, familiarRepository, imageConfig, imageHistory, importRootfs, loadArchive, parseReference, saveArchive, shortId, type ImageRecord } from '../image/index.js';
-import { imagesInUse, pruneImages, removeImage } from '../engine/images.js';
+import { imagePruneOptions, imagesInUse, pruneImages, removeImage } from '../engine/images.js';
 import { inspectImage } from '../engine/inspect.js';
 import { applyChanges } from '../build/index.js';
 import { bool, list, str, UsageError } from './args.js';
@@ -124,9 +124,15 @@ export const imageCommands: CommandSpec[] = [
     flags: [
       { name: 'all', short: 'a', boolean: true, help: 'Remove all unused images, not just dangling ones' },
       { name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' },
+      { name: 'filter', value: 'KEY=VALUE', repeatable: true, help: 'Filter: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE]' },
     ],
     async run({ engine }, p) {
-      const result = await pruneImages(engine.images, engine.containers, { all: bool(p, 'all') });
+      const filters = list(p, 'filter').map((f): [string, string] => {
+        const m = /^(label!|[a-z]+)=(.*)$/.exec(f);
+        if (!m) throw new UsageError(`--filter ${f}: KEY=VALUE (until, label, label!)`);
+        return [m[1], m[2]];
+      });
+      const result = await pruneImages(engine.images, engine.containers, imagePruneOptions(filters, bool(p, 'all')));
       for (const id of result.deletedImages) process.stdout.write(`Deleted: ${id}\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
       return 0;

@@ -1,6 +1,8 @@
 // Image operations that depend on containers: an image is never removed from under a container
 // that uses it. The CLI's rmi, prune and system df and the Engine API's DELETE /images share them.
 import { BerthError, type ErrorKind } from '../errors.js';
+import { parseLogTime } from './logs.js';
+import { labelMatches } from './container-list.js';
 import { imageConfig, tryNormalize, type ImageStore, type PruneResult, type RemoveResult } from '../image/index.js';
 import type { ContainerStore } from './containers.js';
 
@@ -35,10 +37,31 @@ export function removeImage(images: ImageStore, containers: ContainerStore, ref:
 export interface PruneImagesOptions {
   /** Every image no container uses, not only dangling (unnamed) ones: `image prune -a`. */
   all?: boolean;
-  /** Only images created before this time (docker's `until` filter). */
-  until?: Date;
-  /** Only images whose labels this accepts (docker's `label` and `label!` filters). */
-  labels?: (labels: Record<string, string>) => boolean;
+  /** Only images created before this time (ms since the epoch; docker's `until` filter). */
+  until?: number;
+  /** docker's label filters: `k`, `k=v` (all must match); `label!=`: none of these may. */
+  labels?: string[];
+  notLabels?: string[];
+}
+
+/** docker's image prune filters (`dangling`, `until`, `label`, `label!`), as key and value pairs, as options. */
+export function imagePruneOptions(filters: [string, string][], all = false): PruneImagesOptions {
+  const options: PruneImagesOptions = { all, labels: [], notLabels: [] };
+  for (const [key, value] of filters) {
+    if (key === 'dangling') {
+      if (!['true', '1', 'false', '0'].includes(value)) throw new BerthError(`filter dangling=${value}: true or false`, { kind: 'invalid-argument' });
+      options.all = value === 'false' || value === '0';
+    } else if (key === 'until') {
+      try {
+        options.until = parseLogTime(value);
+      } catch {
+        throw new BerthError(`filter until=${value}: not a time (Unix seconds, RFC 3339 or a duration)`, { kind: 'invalid-argument' });
+      }
+    } else if (key === 'label') options.labels!.push(value);
+    else if (key === 'label!') options.notLabels!.push(value);
+    else throw new BerthError(`filter ${key}: image prune filters are dangling, until, label and label!`, { kind: 'invalid-argument' });
+  }
+  return options;
 }
 
 /**
@@ -47,16 +70,18 @@ export interface PruneImagesOptions {
  */
 export async function pruneImages(images: ImageStore, containers: ContainerStore, options: PruneImagesOptions = {}): Promise<PruneResult> {
   const used = imagesInUse(containers);
+  const labels = options.labels ?? [];
+  const notLabels = options.notLabels ?? [];
   let chosen: Set<string> | undefined;
-  if (options.until !== undefined || options.labels !== undefined) {
+  if (options.until !== undefined || labels.length > 0 || notLabels.length > 0) {
     chosen = new Set();
     for (const record of images.listImages()) {
       if (used.has(record.id) || (!options.all && record.names.length > 0)) continue;
       const config = await imageConfig(images, record).catch(() => undefined);
       if (config === undefined) continue; // gone meanwhile, or unreadable: not this prune's to judge
-      const created = Date.parse(config.created ?? record.added);
-      if (options.until !== undefined && !(created < options.until.getTime())) continue;
-      if (options.labels !== undefined && !options.labels(config.config?.Labels ?? {})) continue;
+      if (options.until !== undefined && !(Date.parse(config.created ?? record.added) < options.until)) continue;
+      const own = config.config?.Labels ?? {};
+      if (!labels.every((l) => labelMatches(own, l)) || notLabels.some((l) => labelMatches(own, l))) continue;
       chosen.add(record.id);
     }
   }

@@ -75,13 +75,17 @@ export interface RawResponse {
  */
 export function rawRequest(socket: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = request({ socketPath: socket, method, path, headers, agent: false }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
       res.on('error', reject);
     });
-    req.on('error', reject);
+    // The service answers a refused body once it has read it, then closes: a write error after
+    // the answer (the last of the body going out as the connection closes) is not the answer's.
+    req.on('error', (err) => answered || reject(err));
     req.end(body);
   });
 }
