@@ -189,6 +189,8 @@ test('docker top, stats, diff, export, container prune, system df and login thro
   assert.match(shares.stderr, /CpuShares: berth cannot update it/);
   const updated = await rawRequest(service.socket, 'POST', '/v1.41/containers/box/update', JSON.stringify({ PidsLimit: 60 }), { 'Content-Type': 'application/json' });
   assert.deepEqual(validateResponse('/containers/{id}/update', 'post', 200, JSON.parse(updated.body)), []);
+  assert.equal(ok(berth('update', '--pids-limit', '70', 'box')), 'box\n', 'berth update: the same operation');
+  assert.equal(ok(docker('inspect', '-f', '{{.HostConfig.PidsLimit}}', 'box')).trim(), '70');
 
   // diff and export: the container's changes, its whole tree.
   assert.deepEqual(ok(docker('diff', 'box')).trim().split('\n').sort(), ok(berth('diff', 'box')).trim().split('\n').sort());

@@ -4,7 +4,9 @@ import { applyChanges } from '../build/index.js';
 import type { ContainerRecord } from '../engine/containers.js';
 import { parseLogTime } from '../engine/logs.js';
 import type { ContainerPruneFilters } from '../engine/remove.js';
+import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { humanSize } from '../units.js';
+import { LIMIT_FLAGS, limitOptions } from './berth-run.js';
 import { bool, list, str, UsageError } from './args.js';
 import { renderTemplate } from './template.js';
 import type { CommandSpec, Flag } from './command.js';
@@ -124,6 +126,20 @@ export const containerCommands: CommandSpec[] = [
     ],
     async run({ engine }, p) {
       return eachOperand(p.positionals, { verb: 'rm', noun: 'container' }, async (ref) => void (await engine.remove(ref, bool(p, 'force'), bool(p, 'volumes'))));
+    },
+  },
+
+  {
+    name: 'update',
+    aliases: ['container update'],
+    section: 'containers',
+    summary: 'Update the CPU, memory and pids limits (live and for later starts) and the restart policy of containers',
+    usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+    flags: LIMIT_FLAGS,
+    async run({ engine }, p) {
+      const restart = str(p, 'restart');
+      const update = { ...limitOptions(p), ...(restart !== undefined ? { restart: parseRestartPolicy(restart) } : {}) };
+      return eachOperand(p.positionals, { verb: 'update', noun: 'container' }, (ref) => engine.update(ref, update));
     },
   },
 

@@ -14,6 +14,28 @@ import { SECURITY_FLAGS, securityRequest } from './berth-security.js';
 import type { CommandSpec, Flag } from './command.js';
 import { parseBytes } from './runtime-cgroup-commands.js';
 
+/** The flags `run` and `update` share: the limits and the restart policy. */
+export const LIMIT_FLAGS: Flag[] = [
+  { name: 'restart', value: 'POLICY', help: 'Restart policy: no, on-failure[:N], always, unless-stopped' },
+  { name: 'cpus', value: 'N', help: 'Number of CPUs' },
+  { name: 'memory', short: 'm', value: 'BYTES', help: 'Memory limit (e.g. 512m, 1g)' },
+  { name: 'pids-limit', value: 'N', help: 'Tune container pids limit (-1 for unlimited)' },
+];
+
+/** --cpus, --memory and --pids-limit, checked. */
+export function limitOptions(p: Parsed): { cpus?: number; memory?: number; pidsLimit?: number } {
+  const cpus = str(p, 'cpus');
+  const memory = str(p, 'memory');
+  const pids = str(p, 'pids-limit');
+  if (cpus !== undefined && !(Number(cpus) > 0)) throw new UsageError(`--cpus: ${cpus}: must be a positive number`);
+  if (pids !== undefined && !/^-?\d+$/.test(pids)) throw new UsageError(`--pids-limit: ${pids}: not an integer`);
+  return {
+    cpus: cpus === undefined ? undefined : Number(cpus),
+    memory: memory === undefined ? undefined : parseBytes('memory', memory),
+    pidsLimit: pids === undefined ? undefined : Number(pids),
+  };
+}
+
 const RUN_FLAGS: Flag[] = [
   { name: 'detach', short: 'd', boolean: true, help: 'Run container in background and print container ID' },
   { name: 'interactive', short: 'i', boolean: true, help: 'Keep STDIN open even if not attached' },
@@ -28,11 +50,8 @@ const RUN_FLAGS: Flag[] = [
   { name: 'label', short: 'l', repeatable: true, value: 'KEY=VALUE', help: 'Set meta data on a container' },
   { name: 'read-only', boolean: true, help: "Mount the container's root filesystem as read only" },
   { name: 'init', boolean: true, help: 'Run an init (tini) inside the container that forwards signals and reaps processes' },
-  { name: 'restart', value: 'POLICY', help: 'Restart policy: no, on-failure[:N], always, unless-stopped' },
   { name: 'stop-signal', value: 'SIGNAL', help: 'Signal to stop the container (default: the image\'s, else SIGTERM)' },
-  { name: 'cpus', value: 'N', help: 'Number of CPUs' },
-  { name: 'memory', short: 'm', value: 'BYTES', help: 'Memory limit (e.g. 512m, 1g)' },
-  { name: 'pids-limit', value: 'N', help: 'Tune container pids limit (-1 for unlimited)' },
+  ...LIMIT_FLAGS,
   { name: 'volume', short: 'v', repeatable: true, value: '[SRC:]DST[:OPTS]', help: 'Bind mount a volume' },
   { name: 'mount', repeatable: true, value: 'type=bind|volume|tmpfs,...', help: 'Attach a filesystem mount to the container' },
   { name: 'tmpfs', repeatable: true, value: 'DST[:OPTS]', help: 'Mount a tmpfs directory' },
@@ -50,12 +69,8 @@ function runOptions(p: Parsed) {
   const isolation = str(p, 'isolation') ?? 'default';
   if (isolation !== 'default' && isolation !== 'chroot') throw new UsageError(`--isolation: ${isolation}: use default or chroot`);
   if (isolation === 'chroot' && bool(p, 'read-only')) throw new UsageError('--read-only needs a mount namespace: it cannot go with --isolation chroot');
-  const cpus = str(p, 'cpus');
-  const memory = str(p, 'memory');
-  const pids = str(p, 'pids-limit');
-  if (cpus !== undefined && !(Number(cpus) > 0)) throw new UsageError(`--cpus: ${cpus}: must be a positive number`);
-  if (pids !== undefined && !/^-?\d+$/.test(pids)) throw new UsageError(`--pids-limit: ${pids}: not an integer`);
   return {
+    ...limitOptions(p),
     env: list(p, 'env'),
     workdir: str(p, 'workdir'),
     user: str(p, 'user'),
@@ -64,9 +79,6 @@ function runOptions(p: Parsed) {
     name: str(p, 'name'),
     readOnly: bool(p, 'read-only'),
     terminal: bool(p, 'tty'),
-    cpus: cpus === undefined ? undefined : Number(cpus),
-    memory: memory === undefined ? undefined : parseBytes('memory', memory),
-    pidsLimit: pids === undefined ? undefined : Number(pids),
     isolation: isolation as 'default' | 'chroot',
     rm: bool(p, 'rm'),
     labels: Object.fromEntries(list(p, 'label').map((l) => [l.split('=')[0], l.slice(l.split('=')[0].length + 1)])),
