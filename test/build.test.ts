@@ -14,6 +14,7 @@ import { buildTestImage, busyboxAvailable, BUSYBOX_MISSING_REASON, FIXTURE_REF }
 import { BERTH, berthRoot, hostMountsMentioning, ok, type BerthRoot } from './helpers/berth-cli.js';
 import { registryAvailable, startRegistry } from './helpers/registry.js';
 import { cgroupsMentioning } from './helpers/run.js';
+import { engineDir, ok as engineOk, podmanWithPrivateCache, undoStack } from './helpers/engines.js';
 import { saveHostNetwork } from './helpers/host-network.js';
 
 const skip = busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
@@ -324,6 +325,22 @@ test('--pull takes a newer base from the registry, --explain shows the RUN\'s co
   const pulled = ok(b.berth('build', '--pull', '--network', 'none', '-t', 'pulled', file));
   assert.match(pulled, / ---> Running in [0-9a-f]{12}\n2\n/, `--pull: the registry's newer base\n${pulled}`);
   assert.notEqual(new ImageStore(b.root).resolve(base).id, new ImageStore(b.root).resolve(FIXTURE_REF).id, 'the name now names the pulled image');
+
+  // The built image, pushed, is an image to the other tools: skopeo reads its manifest and config,
+  // podman pulls it (digests checked, layers unpacked into its own storage) and reads its config.
+  const shared = `${registry.host}/build/pulled:1`;
+  ok(b.berth('tag', 'pulled', shared));
+  ok(b.berth('push', shared));
+  const builtConfig = await imageConfig(new ImageStore(b.root), 'pulled');
+  const inspected = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${shared}`], { encoding: 'utf8' })) as { Layers: string[]; Digest: string };
+  assert.equal(inspected.Layers.length, builtConfig.rootfs.diff_ids.length);
+  const defer = undoStack(t);
+  const podmanDir = engineDir(defer, 'build-podman');
+  const podman = (...args: string[]) =>
+    podmanWithPrivateCache(['--root', join(podmanDir, 'root'), '--runroot', join(podmanDir, 'runroot'), '--tmpdir', join(podmanDir, 'tmp'), '--storage-driver', 'overlay', '--events-backend', 'none', '--cgroup-manager', 'cgroupfs', ...args]);
+  engineOk('podman pull', podman('pull', '--quiet', '--tls-verify=false', shared));
+  const podmanConfig = JSON.parse(engineOk('podman image inspect', podman('image', 'inspect', '--format', '{{json .Config.Cmd}} {{json .Digest}}', shared)).replace(' ', ',').replace(/^/, '[').replace(/$/, ']')) as [string[], string];
+  assert.deepEqual(podmanConfig, [builtConfig.config?.Cmd, inspected.Digest]);
 
   // --explain: the RUN's container, as the shell lines that would make it (on stderr).
   const explained = b.berth('build', '--explain', '--no-cache', '--network', 'none', '-t', 'explained', file);

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON, writeDockerSaveFixture } from './helpers/image-fixture.js';
 import { busyboxRootfsTar, PROJECT } from './helpers/berth-cli.js';
-import { cgroupParent, engineDir, ok, removeIfNew, run, startContainerd, undoStack, type Run } from './helpers/engines.js';
+import { cgroupParent, engineDir, ok, podmanWithPrivateCache, removeIfNew, run, startContainerd, undoStack } from './helpers/engines.js';
 import { cgroupDirsOf, isAlivePid, runtime, show, unique, waitFor } from './helpers/run.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : busyboxAvailable() ? false : BUSYBOX_MISSING_REASON;
@@ -35,17 +35,6 @@ const STOPPABLE = ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done'
 
 /** /proc/PID/cmdline of a process started with `args`. */
 const cmdline = (args: string[]) => args.map((a) => `${a}\0`).join('');
-
-/**
- * `podman ARGS` with containers/image's blob-info cache, which is fixed at
- * /var/lib/containers/cache for root whatever --root says, on a tmpfs of a mount namespace of its
- * own, thrown away after: for a command that copies an image (import), never for one that starts
- * a container (conmon and the container would live in that namespace).
- */
-function podmanWithPrivateCache(args: string[]): Run {
-  const over = ['/var/lib/containers/cache', '/var/lib/containers', '/var/lib'].find((d) => existsSync(d)) as string;
-  return run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs berth-test-cache "$1" && shift && exec "$@"', 'sh', over, 'podman', ...args]);
-}
 
 test('podman --runtime berth-runtime: run --rm, then run -d, exec, stop and rm, on a busybox image', { skip }, async (t) => {
   const defer = undoStack(t);

@@ -25,6 +25,17 @@ export function ok(what: string, r: Run): string {
   return r.stdout;
 }
 
+/**
+ * `podman ARGS` with containers/image's blob-info cache, which is fixed at
+ * /var/lib/containers/cache for root whatever --root says, on a tmpfs of a mount namespace of its
+ * own, thrown away after: for a command that copies an image (import), never for one that starts
+ * a container (conmon and the container would live in that namespace).
+ */
+export function podmanWithPrivateCache(args: string[]): Run {
+  const over = ['/var/lib/containers/cache', '/var/lib/containers', '/var/lib'].find((d) => existsSync(d)) as string;
+  return run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs berth-test-cache "$1" && shift && exec "$@"', 'sh', over, 'podman', ...args]);
+}
+
 export type Undo = () => void | Promise<void>;
 
 /**
