@@ -63,6 +63,16 @@ test('a layered image round-trips: load → run → commit → save → load, di
   ok(berth('run', '--name', name, 'layers:1', 'sh', '-c', 'echo changed > /hello.txt; rm /etc/motd; mkdir -p /opt/data2; echo x > /opt/data2/f'));
   const committed = ok(berth('commit', name, 'layers:committed')).trim();
   assert.match(committed, /^sha256:/);
+  // As docker commit: the container's own command, env and workdir become the image's.
+  const withConfig = unique('cfg');
+  ok(berth('run', '--name', withConfig, '-e', 'MADE=by-run', '-w', '/opt', 'layers:1', 'sh', '-c', 'echo "$MADE in $(pwd)"'));
+  ok(berth('commit', withConfig, 'layers:config'));
+  const config = JSON.parse(ok(berth('image', 'inspect', '-f', '{{json .Config}}', 'layers:config'))) as { Cmd: string[]; Env: string[]; WorkingDir: string };
+  assert.deepEqual(config.Cmd, ['sh', '-c', 'echo "$MADE in $(pwd)"']);
+  assert.ok(config.Env.includes('MADE=by-run'), JSON.stringify(config.Env));
+  assert.ok(!config.Env.some((e) => e.startsWith('HOSTNAME=')), `the container's hostname is not the image's: ${config.Env}`);
+  assert.equal(config.WorkingDir, '/opt');
+  assert.equal(ok(berth('run', '--rm', 'layers:config')), 'by-run in /opt\n');
 
   const dir = mkdtempSync('/tmp/berth-test-save-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));

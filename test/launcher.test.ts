@@ -21,11 +21,15 @@ function scratch(t: TestContext): string {
   return dir;
 }
 
-test('the launchers start Node without NODE_EXTRA_CA_CERTS: nothing is read at start (node itself warns about a missing file, the launcher does not)', (t) => {
+test('the launchers start Node without NODE_EXTRA_CA_CERTS: nothing is read at start (where node reads it at every start, it warns about a missing file; the launcher does not)', (t) => {
   const missing = join(scratch(t), 'no-such-bundle.pem');
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: missing };
   const direct = spawnSync(process.execPath, [join(PROJECT, 'dist/bin/berth.mjs'), 'version'], { env, encoding: 'utf8' });
-  assert.match(direct.stderr, /extra certs/i, 'node reads NODE_EXTRA_CA_CERTS at start');
+  // Node 20 reads the file at every start; Node 24.21 only at its first TLS context, so there the
+  // launcher saves nothing at start, and only its own silence below is checked.
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor <= 20) assert.match(direct.stderr, /extra certs/i, 'node reads NODE_EXTRA_CA_CERTS at start');
+  else t.diagnostic(`node ${process.version} ${/extra certs/i.test(direct.stderr) ? 'reads' : 'does not read'} NODE_EXTRA_CA_CERTS at start`);
   for (const command of ['berth', 'berth-runtime']) {
     const launched = spawnSync(join(PROJECT, 'dist/bin', command), ['--version'], { env, encoding: 'utf8' });
     assert.equal(launched.status, 0, launched.stderr);

@@ -29,7 +29,7 @@ export interface CommitContainerOptions {
   createdBy?: string;
   /** A build step's image, kept as the build cache (ImageRecord.buildCache). */
   buildCache?: boolean;
-  /** The new image's config (default: the container's image's). */
+  /** The new image's config (default: the container's image's, with the container's own command, env, workdir and user over it, as docker commit). */
   config?: ContainerConfig;
   /** Changes to the image's config (docker commit --change, parsed by the front end). */
   changeConfig?: (config: ContainerConfig) => ContainerConfig;
@@ -39,7 +39,7 @@ export interface CommitContainerOptions {
 
 export async function commitContainer(ctx: EngineContext, ref: string, opts: CommitContainerOptions): Promise<ImageRecord> {
   const record = ctx.containers.find(ref);
-  let config = opts.config;
+  let config = opts.config ?? (record.config ? { ...(await imageConfig(ctx.images, record.imageId)).config, ...record.config } : undefined);
   if (opts.changeConfig) config = opts.changeConfig(structuredClone(config ?? (await imageConfig(ctx.images, record.imageId)).config ?? {}));
   // Paused only if running now; one that stops meanwhile is committed as it is.
   const paused = opts.pause === true && record.state.status === 'running' && (await pauseContainer(ctx, record.id, true).then(() => true, () => false));

@@ -74,13 +74,29 @@ export function initBinary(): string {
 }
 
 /** Docker's rule: --entrypoint replaces the image's and drops its Cmd; a command replaces Cmd. */
-export function processArgs(image: ImageRunConfig, opts: Pick<RunOptions, 'command' | 'entrypoint'>): string[] {
+export function containerCommand(image: ImageRunConfig, opts: Pick<RunOptions, 'command' | 'entrypoint'>): { entrypoint: string[]; cmd: string[] } {
   const given = typeof opts.entrypoint === 'string' ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : opts.entrypoint;
   const entrypoint = given ?? image.Entrypoint ?? [];
   const cmd = opts.command.length ? opts.command : opts.entrypoint !== undefined ? [] : (image.Cmd ?? []);
-  const args = [...entrypoint, ...cmd];
-  if (args.length === 0) throw new EngineUsageError('no command specified: the image has no Entrypoint or Cmd, and none was given');
-  return args;
+  if (entrypoint.length + cmd.length === 0) throw new EngineUsageError('no command specified: the image has no Entrypoint or Cmd, and none was given');
+  return { entrypoint, cmd };
+}
+
+export function processArgs(image: ImageRunConfig, opts: Pick<RunOptions, 'command' | 'entrypoint'>): string[] {
+  const { entrypoint, cmd } = containerCommand(image, opts);
+  return [...entrypoint, ...cmd];
+}
+
+/** The image's env with the flags' over it (a later NAME wins): the container's Config.Env as docker keeps it. */
+export function configEnv(image: ImageRunConfig, env: string[]): string[] {
+  const byName = new Map<string, string>();
+  for (const e of [...(image.Env ?? []), ...env.map(flagEnv)]) byName.set(e.split('=')[0], e);
+  return [...byName.values()];
+}
+
+/** An -e entry: NAME=VALUE as given, or NAME alone for the value it has here (docker's rule). */
+function flagEnv(entry: string): string {
+  return entry.includes('=') ? entry : `${entry}=${process.env[entry] ?? ''}`;
 }
 
 /** Image env, then the flags' (a later NAME wins), with PATH and HOSTNAME as docker sets them. */
@@ -91,7 +107,7 @@ export function processEnv(image: ImageRunConfig, opts: Pick<RunOptions, 'env' |
   add(`HOSTNAME=${opts.hostname}`);
   for (const e of image.Env ?? []) add(e);
   if (opts.terminal) add('TERM=xterm');
-  for (const e of opts.env) add(e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`);
+  for (const e of opts.env) add(flagEnv(e));
   return [...byName.values()];
 }
 

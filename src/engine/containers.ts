@@ -26,6 +26,12 @@ export interface ContainerRecord {
   image: string;
   imageId: string;
   command: string[];
+  /**
+   * The container's own config as docker keeps it (its Config): the entrypoint and command it
+   * runs, the image's env with -e over it, -w, -u. `commit` makes the new image's config from it.
+   * Absent in records made before it existed.
+   */
+  config?: { Entrypoint: string[] | null; Cmd: string[] | null; Env: string[]; WorkingDir?: string; User?: string };
   isolation: 'default' | 'chroot';
   /** Chain ids of the image's layers, bottom first. */
   layers: string[];

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageLayers, type ImageConfig } from '../image/index.js';
-import { containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
+import { configEnv, containerCommand, containerSpec, EngineUsageError, type RunOptions } from './container-spec.js';
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
 import { containerPaths, lowerDirs, makeInitLayer, rootfsOverlay, type EngineContext, type Explain } from './context.js';
 import { writeContainerFiles } from './etc-files.js';
@@ -111,6 +111,14 @@ export async function createContainer(ctx: EngineContext, opts: EngineRunOptions
     applyNetworkNamespace(spec, netns);
     applyHostOptions(spec, hostOptions, (path) => readImageFile(layerDirs, path));
     record.command = opts.init ? spec.process.args.slice(2) : spec.process.args; // as docker shows it: without its init
+    const { entrypoint, cmd } = containerCommand(config, opts);
+    record.config = {
+      Entrypoint: entrypoint.length ? entrypoint : null,
+      Cmd: cmd.length ? cmd : null,
+      Env: configEnv(config, opts.env),
+      ...(opts.workdir || config.WorkingDir ? { WorkingDir: opts.workdir || config.WorkingDir } : {}),
+      ...(opts.user ?? config.User ? { User: opts.user ?? config.User } : {}),
+    };
     writeFileSync(join(paths.bundle, 'config.json'), JSON.stringify(spec, null, 2));
     ctx.containers.save(record);
     recordContainerEvent(ctx.root, record, 'create');
