@@ -81,12 +81,17 @@ REF="127.0.0.1:$PORT/bench/big:1"
 skopeo copy -q --dest-tls-verify=false "oci:$L:big" "docker://$REF"
 rm -rf "$L"
 echo "image: $REF ($(du -sh "$W/registry" | cut -f1) in the registry)" >&2
+# The floor row: the layer blobs fetched from this registry into /dev/null, 4 at once as berth
+# does, with nothing hashed or written: what the registry and the HTTP transfer alone take here.
+curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+  "http://127.0.0.1:$PORT/v2/bench/big/manifests/1" \
+  | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => { for (const l of JSON.parse(s).layers) console.log(`http://${process.argv[1]}/v2/bench/big/blobs/${l.digest}`); });' "127.0.0.1:$PORT" >"$W/blobs.txt"
 
 BERTH="$PWD/dist/bin/berth"
 PODMAN="podman --root $W/podman-root --runroot $W/podman-run --runtime runc --cgroup-manager cgroupfs --storage-driver overlay"
-names=("berth pull" "skopeo copy")
-prepares=("rm -rf $W/berth" "rm -rf $W/oci")
-commands=("BERTH_ROOT=$W/berth $BERTH pull -q $REF" "skopeo copy -q --src-tls-verify=false docker://$REF oci:$W/oci:big")
+names=("berth pull" "skopeo copy" "registry to /dev/null")
+prepares=("rm -rf $W/berth" "rm -rf $W/oci" "true")
+commands=("BERTH_ROOT=$W/berth $BERTH pull -q $REF" "skopeo copy -q --src-tls-verify=false docker://$REF oci:$W/oci:big" "xargs -P4 -n1 curl -fs -o /dev/null <$W/blobs.txt")
 # A row that cannot be measured is said, not dropped silently.
 if [ -x /bin/busybox ]; then
   names+=("berth pull+unpack")
@@ -119,4 +124,4 @@ done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 # podman's storage may hold mounts: take it down before the temp dir goes.
 command -v podman >/dev/null && $PODMAN rmi -af >/dev/null 2>&1 || true
-node bench/rounds-report.mjs '[["berth pull","skopeo copy",0.7],["berth pull+unpack","podman pull"]]' "$W"/round-*.json
+node bench/rounds-report.mjs '[["berth pull","skopeo copy",0.7],["registry to /dev/null","skopeo copy",0.7],["berth pull","registry to /dev/null"],["berth pull+unpack","podman pull"]]' "$W"/round-*.json
