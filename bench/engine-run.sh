@@ -42,6 +42,8 @@ cni_before=$([ -e /var/lib/cni ] && echo yes || echo no)
 netns_before=$(grep -c ' /run/netns ' /proc/self/mountinfo || true)
 # dockerd makes /run/docker/plugins and its containerd's shims /run/containerd/s whatever their roots.
 run_dirs_before=$(ls -d /run/docker /run/containerd 2>/dev/null || true)
+# dockerd makes its cgroup parent, /docker, in every hierarchy, and leaves it (empty) when it stops.
+docker_cgroups_before=$(ls -d /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker 2>/dev/null || true)
 restore_network() {
   # Only the other engines' bridges: berth removes its own, and a link another run made is not ours.
   for link in docker0 $(ip -o link | cut -d: -f2 | grep -o 'cni-podman[0-9]*' || true); do
@@ -60,6 +62,9 @@ restore_network() {
     echo "$run_dirs_before" | grep -qx "$d" || { rmdir "$d"/* 2>/dev/null; rmdir "$d" 2>/dev/null; }
   done
   if [ "$netns_before" = 0 ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then umount /run/netns 2>/dev/null && rmdir /run/netns; fi
+  for d in /sys/fs/cgroup/docker /sys/fs/cgroup/*/docker; do
+    [ -d "$d" ] && ! echo "$docker_cgroups_before" | grep -qx "$d" && rmdir "$d" 2>/dev/null
+  done
   true
 }
 dockerd_pid=
