@@ -13,7 +13,7 @@
 // root, exec root, socket and pidfile in a temp dir, no bridge and no iptables rules
 // (--bridge none, --iptables=false), a cgroup parent; the image is the busybox fixture,
 // `docker load`ed. dockerd's fixed places (/etc/docker/key.json, /run/docker) go at the end when
-// this test made them.
+// this test made them, and so does /run/containerd (the shims' sockets, dockerd's fifos).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -58,6 +58,8 @@ async function startDockerd(t: TestContext): Promise<Dockerd> {
   removeIfNew(defer, '/etc/docker');
   removeFileIfNew(defer, '/etc/docker/key.json');
   removeIfNew(defer, '/run/docker');
+  // containerd 1.6's shim sockets (s/) and dockerd's fifos (fifo/), at places fixed in their code.
+  removeIfNew(defer, '/run/containerd');
   const dir = engineDir(defer, 'dockerd');
   const { socket: containerd } = await startContainerd(defer, dir);
   const socket = join(dir, 'docker.sock');
