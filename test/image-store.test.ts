@@ -181,7 +181,7 @@ describe('image records', () => {
       assert.equal(store.resolve(text).id, a.id, text);
     }
     assert.equal(store.resolve('localhost:5000/x/y:1').id, b.id);
-    assert.throws(() => store.resolve('busybox:2'), (err: Error) => err instanceof NotFoundError && err.message === 'no such image: busybox:2');
+    assert.throws(() => store.resolve('busybox:2'), (err: Error) => err instanceof NotFoundError && err.message === 'No such image: busybox:2');
     assert.throws(() => store.resolve(`sha256:${'0'.repeat(64)}`), NotFoundError);
     assert.throws(() => store.resolve('Not Valid'), /invalid reference "Not Valid"/);
     // Find two ids with a common first hex digit to make a prefix ambiguous.
