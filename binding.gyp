@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "berth_native",
-      "sources": ["native/addon.c", "native/plan.c", "native/syscalls.c", "native/bpf.c", "native/seccomp.c"],
+      "sources": ["native/addon.c", "native/plan.c", "native/syscalls.c", "native/bpf.c", "native/seccomp.c", "native/digest.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-fno-strict-aliasing"],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "libraries": ["-lseccomp"]

@@ -232,19 +232,13 @@ static void on_pidfd_readable(uv_poll_t *poll, int status, int events) {
 
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value cb, global, result;
+  napi_value cb, result;
   napi_get_reference_value(env, w->callback, &cb);
-  napi_get_global(env, &global);
   if (rc == 0) result = exit_status_object(env, &si);
   else napi_get_null(env, &result);
   napi_delete_reference(env, w->callback);
   uv_close((uv_handle_t *)poll, watch_closed);
-  napi_value ignored;
-  if (napi_call_function(env, global, cb, 1, &result, &ignored) == napi_pending_exception) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    napi_fatal_exception(env, exc);
-  }
+  call_back(env, cb, result);
   napi_close_handle_scope(env, scope);
 }
 
@@ -285,6 +279,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_syscalls(env, exports);
   register_bpf(env, exports);
   register_seccomp(env, exports);
+  register_digest(env, exports);
   return exports;
 }
 

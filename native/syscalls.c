@@ -43,6 +43,18 @@ napi_value throw_errno(napi_env env, int err, const char *syscall_name, const ch
   return NULL;
 }
 
+/* Calls cb(arg) from a completion outside JavaScript (a libuv or async-work callback), inside the
+ * caller's handle scope; an exception it throws goes to the process's uncaught-exception handling. */
+void call_back(napi_env env, napi_value cb, napi_value arg) {
+  napi_value global, ignored;
+  napi_get_global(env, &global);
+  if (napi_call_function(env, global, cb, 1, &arg, &ignored) == napi_pending_exception) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    napi_fatal_exception(env, exc);
+  }
+}
+
 const char *errno_name(int err) {
   const char *name = strerrorname_np(err);
   return name ? name : "EUNKNOWN";

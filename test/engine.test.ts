@@ -95,6 +95,14 @@ test('run: the image config decides the process (Entrypoint, Cmd, Env, WorkingDi
   await buildTestImage(new ImageStore(root), 'layers:1');
   const out = ok(berth('run', '--rm', '-e', 'EXTRA=1', '-w', '/etc', '-u', 'nobody', '--hostname', 'hosty', 'layers:1', 'sh', '-c', 'pwd; id -u; echo $EXTRA; hostname; cat /etc/hostname; echo $PATH'));
   assert.equal(out, '/etc\n65534\n1\nhosty\nhosty\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
+  // -t's TERM=xterm is a default under the container's env, as docker's: a given TERM wins.
+  assert.equal(ok(berth('run', '--rm', '-t', 'layers:1', 'sh', '-c', 'echo $TERM')), 'xterm\r\n');
+  assert.equal(ok(berth('run', '--rm', '-t', '-e', 'TERM=vt100', 'layers:1', 'sh', '-c', 'echo $TERM')), 'vt100\r\n');
+  const termSource = unique('term');
+  ok(berth('run', '--name', termSource, 'layers:1', 'true'));
+  ok(berth('commit', '--change', 'ENV TERM=linux', termSource, 'layers:term'));
+  ok(berth('rm', termSource));
+  assert.equal(ok(berth('run', '--rm', '-t', 'layers:term', 'sh', '-c', 'echo $TERM')), 'linux\r\n');
   const entry = ok(berth('run', '--rm', '--entrypoint', 'echo', 'layers:1', 'from', 'entrypoint'));
   assert.equal(entry, 'from entrypoint\n');
   // docker's exit codes: 127 for a program that does not exist, 125 for berth's own errors.

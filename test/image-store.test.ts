@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
@@ -132,6 +132,45 @@ describe('content store: ingest', () => {
   });
 });
 
+describe('content store: download', () => {
+  test('batches written and hashed in the thread pool: verified whole, a partial continued, wrong bytes refused', async (t) => {
+    const store = tempStore(t);
+    const data = content(3_000_000, 'download');
+    const expected = { digest: sha(data), size: data.length };
+    // The blob from `from` on, as 2,000-byte chunks in batches of `per` chunks.
+    const ranged = (bytes: Buffer, from: number, per: number) => ({
+      start: from,
+      batches: (async function* () {
+        const chunks: Buffer[] = [];
+        for (let i = from; i < bytes.length; i += 2000) chunks.push(Buffer.from(bytes.subarray(i, i + 2000)));
+        for (let i = 0; i < chunks.length; i += per) yield chunks.slice(i, i + per);
+      })(),
+      cancel() {},
+    });
+    // One batch of 1,500 chunks: more buffers than one writev takes (IOV_MAX, 1024).
+    assert.deepEqual(await store.download(expected, async (offset) => ranged(data, offset, 1500)), { mediaType: 'application/octet-stream', ...expected });
+    assert.deepEqual(await store.read(expected.digest), data);
+    assert.deepEqual(blobAndTempFiles(store.root), { blobs: [expected.digest.slice(7)], tmp: [] });
+
+    // A partial download an earlier process left is hashed with the rest (sha256 of the whole).
+    const again = tempStore(t);
+    mkdirSync(again.content.tmpDir, { recursive: true });
+    writeFileSync(join(again.content.tmpDir, `partial-${expected.digest.slice(7)}`), data.subarray(0, 1_234_567));
+    const asked: number[] = [];
+    await again.download(expected, async (offset) => (asked.push(offset), ranged(data, offset, 100)));
+    assert.deepEqual(asked, [1_234_567]);
+    assert.deepEqual(await again.read(expected.digest), data);
+
+    // Other bytes of the same size: refused, and nothing stays.
+    const third = tempStore(t);
+    await assert.rejects(
+      third.download(expected, async (offset) => ranged(content(data.length, 'other'), offset, 100), { what: 'layer 1' }),
+      (err: Error) => err instanceof DigestError && /^layer 1: digest mismatch/.test(err.message),
+    );
+    assert.deepEqual(blobAndTempFiles(third.root), { blobs: [], tmp: [] });
+  });
+});
+
 describe('image records', () => {
   test('resolve by name, full id, id prefix, name@digest; ambiguity and absence are errors', async (t) => {
     const store = tempStore(t);
@@ -142,7 +181,7 @@ describe('image records', () => {
       assert.equal(store.resolve(text).id, a.id, text);
     }
     assert.equal(store.resolve('localhost:5000/x/y:1').id, b.id);
-    assert.throws(() => store.resolve('busybox:2'), (err: Error) => err instanceof NotFoundError && err.message === 'no such image: busybox:2');
+    assert.throws(() => store.resolve('busybox:2'), (err: Error) => err instanceof NotFoundError && err.message === 'No such image: busybox:2');
     assert.throws(() => store.resolve(`sha256:${'0'.repeat(64)}`), NotFoundError);
     assert.throws(() => store.resolve('Not Valid'), /invalid reference "Not Valid"/);
     // Find two ids with a common first hex digit to make a prefix ambiguous.

@@ -25,7 +25,7 @@ export const MAY_IMPORT: Record<string, string[]> = {
   explain: ['kernel'],
   cgroups: ['errors', 'explain', 'kernel', 'oci'],
   runtime: ['cgroups', 'errors', 'explain', 'fs', 'kernel', 'oci'],
-  image: ['errors', 'fs', 'oci', 'tar', 'units'],
+  image: ['errors', 'fs', 'kernel', 'oci', 'tar', 'units'],
   storage: ['errors', 'kernel', 'tar'],
   engine: ['cgroups', 'errors', 'explain', 'fs', 'image', 'kernel', 'oci', 'runtime', 'storage', 'tar', 'units'],
   build: ['engine', 'errors', 'fs', 'image', 'kernel', 'oci', 'storage', 'tar', 'units'],

@@ -5,7 +5,7 @@
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
 import { cgroupsMentioning, unique, waitFor } from './helpers/run.js';
@@ -244,6 +244,15 @@ test('the verbs around: create/start, ps filters and formats, inspect, pause/unp
   ok(env.berth('start', name));
   assert.equal(ok(env.berth('ps', '-q', '--filter', 'label=team=berth')).trim(), id.slice(0, 12));
   assert.equal(ok(env.berth('ps', '-q', '--filter', 'label=team=other')), '');
+  // Go templates as docker users write them: range with variables, if/else, with, pipes, len, join, parentheses.
+  assert.equal(
+    inspect(env, name, '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}} {{len .Config.Cmd}} {{if .State.Running}}up{{else}}down{{end}} {{with .State}}{{.Status | upper}}{{end}} {{(index .Config.Cmd 0)}} {{- range .Config.Cmd}}{{if eq . "-c"}} [{{.}}]{{end}}{{end}}'),
+    'team=berth; 3 up RUNNING sh [-c]',
+  );
+  assert.equal(ok(env.berth('ps', '--format', 'table {{.Names}}\t{{.State}}')), `NAMES${' '.repeat(Math.max(name.length, 5) - 2)}STATE\n${name}${' '.repeat(Math.max(5 - name.length, 0) + 3)}running\n`);
+  assert.match(ok(env.berth('images', '--format', '{{.Repository}}:{{.Tag}}')), new RegExp(`^${IMAGE}$`, 'm'));
+  const badTemplate = env.berth('inspect', '-f', '{{nosuch .Name}}', name);
+  assert.deepEqual([badTemplate.status, badTemplate.stderr], [125, 'berth: --format: function "nosuch" not defined\n']);
   const row = JSON.parse(ok(env.berth('ps', '--format', 'json')).trim().split('\n')[0]) as Record<string, string>;
   assert.equal(row.Names, name);
   assert.equal(row.State, 'running');
@@ -294,7 +303,12 @@ test('the verbs around: create/start, ps filters and formats, inspect, pause/unp
 
   // exec -d runs in the background of the container; exec -u takes a user of the container's passwd.
   const host = unique('execd');
-  ok(env.berth('run', '-d', '--name', host, IMAGE, 'sleep', '1000'));
+  // --env-file as docker reads it: comments and blank lines skipped, values verbatim, -e after the file's.
+  const envFile = join(env.root, 'env.list');
+  writeFileSync(envFile, '# a comment\n\nA=one\nB="two words"\nC=file\n');
+  ok(env.berth('run', '-d', '--name', host, '--env-file', envFile, '-e', 'C=flag', IMAGE, 'sleep', '1000'));
+  assert.equal(ok(env.berth('exec', host, 'sh', '-c', 'echo "$A|$B|$C"')), 'one|"two words"|flag\n');
+  assert.equal(ok(env.berth('exec', '--env-file', envFile, host, 'sh', '-c', 'echo "$C"')), 'file\n');
   ok(env.berth('exec', '-d', host, 'sh', '-c', 'sleep 0.2; echo done > /tmp/bg'));
   await waitFor('exec -d to finish in the background', () => env.berth('exec', host, 'cat', '/tmp/bg').stdout === 'done\n', 5_000);
   assert.equal(ok(env.berth('exec', '-u', 'nobody', host, 'id', '-u')).trim(), String(65534));

@@ -94,6 +94,9 @@ test('host binds: rw writes reach the host, a ro bind refuses writes; a bind tar
   assert.match(out, /Read-only file system/);
   assert.match(out, /ro-refused/);
   assert.equal(readFileSync(join(rw, 'from-ctr'), 'utf8'), 'written\n');
+  // -v of a host directory not there yet makes it, as dockerd does (--mount's must exist: below).
+  ok(berth('run', '--rm', '-v', `${rw}/made/by-run:/made`, image, 'sh', '-c', 'echo in-made > /made/f'));
+  assert.equal(readFileSync(join(rw, 'made/by-run/f'), 'utf8'), 'in-made\n');
   assert.equal(existsSync(join(ro, 'from-ctr')), false);
   // The bind landed on the symlink's target as resolved inside the rootfs: the container sees the
   // bound dir there, and the host's own directory of that name got neither a mount nor an entry.
@@ -165,7 +168,7 @@ test('bad -v/--mount/--tmpfs: one line naming the flag, exit 125, no container a
   const { root, berth, image } = setup(t);
   const cases: Array<[string[], RegExp]> = [
     [['-v', 'good:/a', '-v', 'rel/path:/x'], /"-v, --volume".*includes invalid characters for a local volume name/],
-    [['-v', '/nonexistent-berth-src:/x'], /"-v, --volume".*bind source path does not exist: \/nonexistent-berth-src/],
+    [['--mount', 'type=bind,source=/nonexistent-berth-src,target=/x'], /"--mount".*bind source path does not exist: \/nonexistent-berth-src/],
     [['-v', '/tmp:relative'], /mount path must be absolute/],
     [['-v', '/tmp:/x:bogus'], /"-v, --volume".*invalid mode: bogus/],
     [['-v', 'a:/b:ro:d'], /invalid volume specification: 'a:\/b:ro:d'/],
@@ -205,6 +208,8 @@ test('volume create/ls/inspect/rm: docker\'s shapes; a volume in use is refused,
   assert.deepEqual(inspected.Labels, { team: 'blue' });
   assert.equal(inspected.Mountpoint, join(root, 'volumes/made/_data'));
   assert.match(ok(berth('volume', 'ls')), /^DRIVER +VOLUME NAME\nlocal +[0-9a-f]{64}\nlocal +made\n$/);
+  assert.equal(ok(berth('volume', 'inspect', '-f', '{{.Mountpoint}} {{index .Labels "team"}}', 'made')), `${join(root, 'volumes/made/_data')} blue\n`);
+  assert.match(ok(berth('volume', 'ls', '--format', '{{.Name}}:{{.Driver}}')), /^[0-9a-f]{64}:local\nmade:local\n$/);
   const bad = berth('volume', 'create', 'bad/name');
   assert.equal(bad.status, 125);
   assert.match(bad.stderr, /invalid characters for a local volume name/);

@@ -8,7 +8,7 @@ import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { humanSize } from '../units.js';
 import { LIMIT_FLAGS, limitOptions } from './berth-run.js';
 import { bool, list, str, UsageError } from './args.js';
-import { renderTemplate } from './template.js';
+import { formatRows } from './template.js';
 import type { CommandSpec, Flag } from './command.js';
 import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
@@ -74,10 +74,8 @@ export const containerCommands: CommandSpec[] = [
       const format = str(p, 'format');
       if (bool(p, 'quiet')) {
         process.stdout.write(records.map((r) => id(r) + '\n').join(''));
-      } else if (format === 'json') {
-        for (const r of records) process.stdout.write(JSON.stringify(row(r)) + '\n');
       } else if (format) {
-        for (const r of records) process.stdout.write(renderTemplate(format, row(r)) + '\n');
+        process.stdout.write(formatRows(format, records.map(row), { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' }));
       } else {
         const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
         for (const r of records) {

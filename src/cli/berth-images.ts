@@ -8,7 +8,7 @@ import type { CommandSpec } from './command.js';
 import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
 import { humanSize } from '../units.js';
-import { renderTemplate } from './template.js';
+import { formatRows, renderTemplate } from './template.js';
 
 function repoAndTag(name: string): [string, string] {
   const ref = parseReference(name);
@@ -26,6 +26,7 @@ export const imageCommands: CommandSpec[] = [
       { name: 'quiet', short: 'q', boolean: true, help: 'Only show image IDs' },
       { name: 'all', short: 'a', boolean: true, help: 'Show all images (default hides intermediate images of the build cache)' },
       { name: 'no-trunc', boolean: true, help: "Don't truncate output" },
+      { name: 'format', value: 'json|TEMPLATE', help: 'Format output: json, a Go template ({{.Repository}}:{{.Tag}}), or table TEMPLATE' },
     ],
     async run({ engine }, p) {
       const images = engine.images.listImages().filter((r) => bool(p, 'all') || !r.buildCache);
@@ -35,16 +36,19 @@ export const imageCommands: CommandSpec[] = [
         return 0;
       }
       const usage = new Map(engine.images.diskUsage().images.map((u) => [u.id, u.size]));
-      const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+      const rows: Record<string, string>[] = [];
       for (const r of images) {
         const created = (await imageConfig(engine.images, r)).created;
         const names = r.names.length ? r.names : [''];
         for (const name of names) {
           const [repo, tag] = name ? repoAndTag(name) : ['<none>', '<none>'];
-          rows.push([repo, tag, id(r), ago(created), humanSize(usage.get(r.id) ?? 0)]);
+          const size = humanSize(usage.get(r.id) ?? 0);
+          rows.push({ Containers: 'N/A', CreatedAt: created ?? '', CreatedSince: ago(created), Digest: '<none>', ID: id(r), Repository: repo, SharedSize: 'N/A', Size: size, Tag: tag, UniqueSize: 'N/A', VirtualSize: size });
         }
       }
-      process.stdout.write(table(rows));
+      const format = str(p, 'format');
+      if (format) process.stdout.write(formatRows(format, rows, { ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT' }));
+      else process.stdout.write(table([['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], ...rows.map((r) => [r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size])]));
       return 0;
     },
   },

@@ -1,5 +1,6 @@
 // berth's verbs for living containers: start, stop, kill, restart, wait, pause, unpause, rename,
 // attach, logs, exec, top, stats, inspect; and `container cleanup`, the monitor's exit command.
+import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { ContainerRecord } from '../engine/containers.js';
 import type { EngineService } from '../engine/service.js';
@@ -13,7 +14,7 @@ import { eachOperand } from './operands.js';
 import { errorKindOf } from '../errors.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
-import { renderTemplate } from './template.js';
+import { formatRows, renderTemplate } from './template.js';
 
 function timeoutFlag(p: Parsed): number | undefined {
   const t = str(p, 'time') ?? str(p, 'timeout');
@@ -48,6 +49,37 @@ const TIME_FLAGS: Flag[] = [
   { name: 'time', short: 't', value: 'SECONDS', help: 'Seconds to wait before killing the container (default 10)' },
   { name: 'timeout', value: 'SECONDS', help: '--time', hidden: true },
 ];
+
+export const ENV_FLAGS: Flag[] = [
+  { name: 'env', short: 'e', repeatable: true, value: 'KEY=VALUE', help: 'Set environment variables' },
+  { name: 'env-file', repeatable: true, value: 'FILE', help: 'Read in a file of environment variables' },
+];
+
+/**
+ * The environment of `-e` and `--env-file` as docker's CLI reads them: each file's lines first
+ * (blank ones and `#` comments skipped, the value kept verbatim, a bare NAME taken from berth's
+ * own environment when set there), then each -e.
+ */
+export function envOption(p: Parsed): string[] {
+  const fromFiles = list(p, 'env-file').flatMap((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--env-file: ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    return text.split('\n').flatMap((raw, n) => {
+      const line = raw.replace(/\r$/, '').trimStart();
+      if (!line || line.startsWith('#')) return [];
+      const eq = line.indexOf('=');
+      const name = eq < 0 ? line : line.slice(0, eq);
+      if (!name || /\s/.test(name)) throw new UsageError(`--env-file: ${file}:${n + 1}: variable '${name}' contains whitespaces or is empty`);
+      if (eq >= 0) return [line];
+      return process.env[name] === undefined ? [] : [`${name}=${process.env[name]}`];
+    });
+  });
+  return [...fromFiles, ...list(p, 'env')];
+}
 
 export const lifecycleCommands: CommandSpec[] = [
   {
@@ -234,7 +266,7 @@ export const lifecycleCommands: CommandSpec[] = [
       { name: 'interactive', short: 'i', boolean: true, help: 'Keep STDIN open even if not attached' },
       { name: 'tty', short: 't', boolean: true, help: 'Allocate a pseudo-TTY' },
       { name: 'detach', short: 'd', boolean: true, help: 'Detached mode: run command in the background' },
-      { name: 'env', short: 'e', repeatable: true, value: 'KEY=VALUE', help: 'Set environment variables' },
+      ...ENV_FLAGS,
       { name: 'workdir', short: 'w', value: 'DIR', help: 'Working directory inside the container' },
       { name: 'user', short: 'u', value: 'USER[:GROUP]', help: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
       { name: 'privileged', boolean: true, help: "Give extended privileges to the command: all capabilities (the container's seccomp filter still applies, as docker's)" },
@@ -245,7 +277,7 @@ export const lifecycleCommands: CommandSpec[] = [
       if (!ref || command.length === 0) throw new UsageError('exec: berth exec [OPTIONS] CONTAINER COMMAND [ARG...]');
       return engine.exec(ref, {
         command,
-        env: list(p, 'env'),
+        env: envOption(p),
         workdir: str(p, 'workdir'),
         user: str(p, 'user'),
         tty: bool(p, 'tty'),
@@ -283,7 +315,7 @@ export const lifecycleCommands: CommandSpec[] = [
     flags: [
       { name: 'no-stream', boolean: true, help: 'Disable streaming stats and only pull the first result' },
       { name: 'all', short: 'a', boolean: true, help: 'Show all containers (default shows just running)' },
-      { name: 'format', value: 'TEMPLATE', help: 'Format output using a Go template' },
+      { name: 'format', value: 'json|TEMPLATE', help: 'Format output: json, a Go template ({{.Name}}), or table TEMPLATE' },
     ],
     async run({ engine }, p) {
       const stream = !bool(p, 'no-stream');
@@ -296,7 +328,7 @@ export const lifecycleCommands: CommandSpec[] = [
         const rows = await containerStats(engine, records);
         const format = str(p, 'format');
         const out = format
-          ? rows.map((r) => renderTemplate(format, r) + '\n').join('')
+          ? formatRows(format, rows, { ID: 'CONTAINER ID', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O' })
           : table([['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'], ...rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs])]);
         // A live table redraws in place on a terminal, as docker's does.
         process.stdout.write((stream && process.stdout.isTTY ? '\x1b[2J\x1b[H' : '') + out);

@@ -5,6 +5,7 @@ import { bool, list, str, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Flag } from './command.js';
 import { eachOperand } from './operands.js';
 import { table } from './format.js';
+import { formatRows, renderTemplate } from './template.js';
 
 export const RUN_NETWORK_FLAGS: Flag[] = [
   { name: 'network', value: 'NETWORK', help: 'Connect a container to a network: bridge (default), none, host, NAME or container:ID' },
@@ -77,12 +78,17 @@ export const networkCommands: CommandSpec[] = [
     flags: [
       { name: 'quiet', short: 'q', boolean: true, help: 'Only display network IDs' },
       { name: 'no-trunc', boolean: true, help: 'Do not truncate the output' },
+      { name: 'format', value: 'json|TEMPLATE', help: 'Format output: json, a Go template ({{.Name}}), or table TEMPLATE' },
     ],
     async run({ engine }, p) {
       const networks = await engine.network.listNetworks();
       const id = (n: NetworkRecord) => (bool(p, 'no-trunc') ? n.id : n.id.slice(0, 12));
+      const format = str(p, 'format');
       if (bool(p, 'quiet')) process.stdout.write(networks.map((n) => id(n) + '\n').join(''));
-      else process.stdout.write(table([['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY'], ...networks.map((n) => [id(n), n.name, n.driver, n.subnet, n.gateway])]));
+      else if (format) {
+        const rows = networks.map((n) => ({ ID: id(n), Name: n.name, Driver: n.driver, Scope: 'local', IPv6: 'false', Internal: 'false', Labels: '', CreatedAt: '', Subnet: n.subnet, Gateway: n.gateway }));
+        process.stdout.write(formatRows(format, rows, { ID: 'NETWORK ID' }));
+      } else process.stdout.write(table([['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY'], ...networks.map((n) => [id(n), n.name, n.driver, n.subnet, n.gateway])]));
       return 0;
     },
   },
@@ -91,14 +97,15 @@ export const networkCommands: CommandSpec[] = [
     name: 'network inspect',
     section: 'networks',
     summary: 'Display detailed information on one or more networks',
-    usage: 'NETWORK [NETWORK...]',
-    flags: [],
+    usage: '[OPTIONS] NETWORK [NETWORK...]',
+    flags: [{ name: 'format', short: 'f', value: 'TEMPLATE', help: 'Format output using a Go template' }],
     async run({ engine }, p) {
       const refs = p.positionals;
       if (!refs.length) throw new UsageError('network inspect: at least one network is required');
       const out = [];
       for (const ref of refs) out.push(inspectNetwork(engine.network, await engine.network.findNetwork(ref)));
-      process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      const format = str(p, 'format');
+      process.stdout.write(format ? out.map((n) => renderTemplate(format, n) + '\n').join('') : JSON.stringify(out, null, 4) + '\n');
       return 0;
     },
   },

@@ -6,7 +6,7 @@ import { initBinary } from '../engine/container-spec.js';
 import { parseMountFlags } from '../engine/mount-flags.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { bool, list, str, UsageError, type Parsed } from './args.js';
-import { attachAndWait } from './berth-lifecycle.js';
+import { attachAndWait, ENV_FLAGS, envOption } from './berth-lifecycle.js';
 import { HOST_OPTION_FLAGS, hostOptionsOf } from './berth-host-options.js';
 import { RUN_NETWORK_FLAGS, runNetworkRequest } from './berth-network.js';
 import { ensureImageForRun, TLS_FLAG } from './berth-registry.js';
@@ -42,7 +42,7 @@ const RUN_FLAGS: Flag[] = [
   { name: 'tty', short: 't', boolean: true, help: 'Allocate a pseudo-TTY' },
   { name: 'rm', boolean: true, help: 'Automatically remove the container when it exits' },
   { name: 'name', value: 'NAME', help: 'Assign a name to the container' },
-  { name: 'env', short: 'e', repeatable: true, value: 'KEY=VALUE', help: 'Set environment variables' },
+  ...ENV_FLAGS,
   { name: 'workdir', short: 'w', value: 'DIR', help: 'Working directory inside the container' },
   { name: 'user', short: 'u', value: 'USER[:GROUP]', help: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'hostname', short: 'h', value: 'NAME', help: 'Container host name' },
@@ -71,7 +71,7 @@ function runOptions(p: Parsed) {
   if (isolation === 'chroot' && bool(p, 'read-only')) throw new UsageError('--read-only needs a mount namespace: it cannot go with --isolation chroot');
   return {
     ...limitOptions(p),
-    env: list(p, 'env'),
+    env: envOption(p),
     workdir: str(p, 'workdir'),
     user: str(p, 'user'),
     hostname: str(p, 'hostname') ?? '',

@@ -1,11 +1,12 @@
 // berth's volume verbs (volume create|ls|inspect|rm|prune) and cp, with docker's flags and output.
 import { createInterface } from 'node:readline';
 import { copyFromContainer, copyIntoContainer, splitCopyArg } from '../engine/copy.js';
-import { bool, list, UsageError } from './args.js';
+import { bool, list, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
 import { eachOperand } from './operands.js';
 import { table } from './format.js';
 import { humanSize } from '../units.js';
+import { formatRows, renderTemplate } from './template.js';
 
 function labels(specs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -58,11 +59,16 @@ export const volumeCommands: CommandSpec[] = [
     section: 'volumes',
     summary: 'List volumes',
     usage: '[OPTIONS]',
-    flags: [{ name: 'quiet', short: 'q', boolean: true, help: 'Only display volume names' }],
+    flags: [
+      { name: 'quiet', short: 'q', boolean: true, help: 'Only display volume names' },
+      { name: 'format', value: 'json|TEMPLATE', help: 'Format output: json, a Go template ({{.Name}}), or table TEMPLATE' },
+    ],
     async run({ engine }, p) {
       if (p.positionals.length) throw new UsageError('volume ls: no arguments expected');
       const volumes = engine.volumes.list();
+      const format = str(p, 'format');
       if (bool(p, 'quiet')) process.stdout.write(volumes.map((v) => `${v.Name}\n`).join(''));
+      else if (format) process.stdout.write(formatRows(format, volumes, { Name: 'VOLUME NAME' }));
       else process.stdout.write(table([['DRIVER', 'VOLUME NAME'], ...volumes.map((v) => [v.Driver, v.Name])]));
       return 0;
     },
@@ -72,11 +78,13 @@ export const volumeCommands: CommandSpec[] = [
     name: 'volume inspect',
     section: 'volumes',
     summary: 'Display detailed information on one or more volumes',
-    usage: 'VOLUME [VOLUME...]',
-    flags: [],
+    usage: '[OPTIONS] VOLUME [VOLUME...]',
+    flags: [{ name: 'format', short: 'f', value: 'TEMPLATE', help: 'Format output using a Go template' }],
     async run({ engine }, p) {
       if (p.positionals.length === 0) throw new UsageError('volume inspect: at least one volume is required');
-      process.stdout.write(JSON.stringify(p.positionals.map((name) => engine.volumes.get(name)), null, 4) + '\n');
+      const volumes = p.positionals.map((name) => engine.volumes.get(name));
+      const format = str(p, 'format');
+      process.stdout.write(format ? volumes.map((v) => renderTemplate(format, v) + '\n').join('') : JSON.stringify(volumes, null, 4) + '\n');
       return 0;
     },
   },

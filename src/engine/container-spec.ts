@@ -89,9 +89,7 @@ export function processArgs(image: ImageRunConfig, opts: Pick<RunOptions, 'comma
 
 /** The image's env with the flags' over it (a later NAME wins): the container's Config.Env as docker keeps it. */
 export function configEnv(image: ImageRunConfig, env: string[]): string[] {
-  const byName = new Map<string, string>();
-  for (const e of [...(image.Env ?? []), ...env.map(flagEnv)]) byName.set(e.split('=')[0], e);
-  return [...byName.values()];
+  return mergedEnv([...(image.Env ?? []), ...env.map(flagEnv)]);
 }
 
 /** An -e entry: NAME=VALUE as given, or NAME alone for the value it has here (docker's rule). */
@@ -99,15 +97,19 @@ function flagEnv(entry: string): string {
   return entry.includes('=') ? entry : `${entry}=${process.env[entry] ?? ''}`;
 }
 
-/** Image env, then the flags' (a later NAME wins), with PATH and HOSTNAME as docker sets them. */
+/**
+ * The process's env as docker builds it: PATH, HOSTNAME and (with -t) TERM=xterm, under Config.Env,
+ * so an image's or a flag's TERM or PATH wins (as `exec -t` already did).
+ */
 export function processEnv(image: ImageRunConfig, opts: Pick<RunOptions, 'env' | 'hostname' | 'terminal'>): string[] {
+  const defaults = [DEFAULT_PATH, `HOSTNAME=${opts.hostname}`, ...(opts.terminal ? ['TERM=xterm'] : [])];
+  return mergedEnv([...defaults, ...configEnv(image, opts.env)]);
+}
+
+/** NAME=VALUE entries, a later NAME replacing an earlier one in its place. */
+function mergedEnv(entries: string[]): string[] {
   const byName = new Map<string, string>();
-  const add = (entry: string) => byName.set(entry.split('=')[0], entry);
-  add(DEFAULT_PATH);
-  add(`HOSTNAME=${opts.hostname}`);
-  for (const e of image.Env ?? []) add(e);
-  if (opts.terminal) add('TERM=xterm');
-  for (const e of opts.env) add(flagEnv(e));
+  for (const e of entries) byName.set(e.split('=')[0], e);
   return [...byName.values()];
 }
 

@@ -1,12 +1,14 @@
 // `berth run`'s -v/--volume, --mount and --tmpfs, parsed and checked with docker's rules and error
 // texts, into what a container mounts: host binds, named or anonymous volumes, tmpfs. Nothing is
-// created here: a bad flag fails before any container or volume exists.
+// created here: a bad flag fails before any container or volume exists (a -v host directory that
+// is missing is made with the container's mounts, as dockerd makes it; --mount's must exist).
 import { statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
 import { BerthError, type ErrorKind, isMissing } from '../errors.js';
 
 export type MountRequest =
-  | { type: 'bind'; source: string; target: string; readonly: boolean; propagation: string }
+  /** createSource: a -v source that is not there yet, made as a directory with the container. */
+  | { type: 'bind'; source: string; target: string; readonly: boolean; propagation: string; createSource?: boolean }
   /** A named volume, or an anonymous one (name undefined) made for this container. */
   | { type: 'volume'; name: string | undefined; target: string; readonly: boolean; noCopy: boolean }
   | { type: 'tmpfs'; target: string; options: string[] };
@@ -55,15 +57,17 @@ function checkTarget(type: string, target: string): string {
   return clean;
 }
 
-function checkBindSource(source: string): string {
+/** An absolute source, and whether it is missing (an error unless `mayBeMissing`, -v's case). */
+function checkBindSource(source: string, mayBeMissing: boolean): { source: string; missing: boolean } {
   if (!isAbsolute(source)) throw new Error(`invalid mount config for type "bind": invalid mount path: '${source}' mount path must be absolute`);
   try {
     statSync(source);
   } catch (err) {
     if (!isMissing(err)) throw err;
-    throw new Error(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
+    if (!mayBeMissing) throw new Error(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
+    return { source: posix.normalize(source), missing: true };
   }
-  return posix.normalize(source);
+  return { source: posix.normalize(source), missing: false };
 }
 
 function checkVolumeName(name: string): string {
@@ -101,7 +105,8 @@ export function parseVolumeFlag(spec: string): MountRequest {
   const propagation = modes.find((m) => PROPAGATIONS.has(m));
   if (source !== undefined && isAbsolute(source)) {
     if (modes.includes('nocopy')) throw new Error(`invalid mode: ${mode}: nocopy is for volumes, not host paths`);
-    return { type: 'bind', source: checkBindSource(source), target: checkTarget('bind', target), readonly, propagation: propagation ?? 'rprivate' };
+    const host = checkBindSource(source, true);
+    return { type: 'bind', source: host.source, target: checkTarget('bind', target), readonly, propagation: propagation ?? 'rprivate', ...(host.missing ? { createSource: true } : {}) };
   }
   if (propagation) throw new Error(`invalid mode: ${mode}: propagation is for host paths, not volumes`);
   return {
@@ -153,7 +158,7 @@ export function parseMountFlag(spec: string): MountRequest {
     if (!source) throw new Error('invalid mount config for type "bind": field Source must not be empty');
     const propagation = text('bind-propagation') ?? 'rprivate';
     if (!PROPAGATIONS.has(propagation)) throw new Error(`invalid value for bind-propagation: ${propagation}`);
-    return { type, source: checkBindSource(source), target, readonly: flag('readonly'), propagation };
+    return { type, source: checkBindSource(source, false).source, target, readonly: flag('readonly'), propagation };
   }
   if (type === 'volume') {
     return { type, name: source ? checkVolumeName(source) : undefined, target, readonly: flag('readonly'), noCopy: flag('volume-nocopy') };

@@ -196,6 +196,8 @@ export async function prepareMounts(volumes: VolumeStore, requests: MountRequest
   try {
     for (const r of requests) {
       if (r.type === 'bind') {
+        // -v's missing host directory, made now as dockerd makes it (root's, 0755).
+        if (r.createSource) mkdirSync(r.source, { recursive: true, mode: 0o755 });
         recorded.push({ type: 'bind', source: r.source, destination: r.target, rw: !r.readonly });
       } else if (r.type === 'tmpfs') {
         recorded.push({ type: 'tmpfs', source: '', destination: r.target, rw: !r.options.includes('ro') });

@@ -217,7 +217,7 @@ export class ImageStore {
   resolve(text: string): ImageRecord {
     const images = this.records.read();
     const found = findImage(images, text);
-    if (found === undefined) throw new NotFoundError(`no such image: ${text}`);
+    if (found === undefined) throw new NotFoundError(`No such image: ${text}`);
     return found;
   }
 
@@ -232,7 +232,7 @@ export class ImageStore {
     if (parseReference(target).digest !== undefined) throw new InvalidReferenceError(`cannot tag with a digest reference: ${target}`);
     const tagged = this.records.update((images) => {
       const record = findImage(images, source);
-      if (record === undefined) throw new NotFoundError(`no such image: ${source}`);
+      if (record === undefined) throw new NotFoundError(`No such image: ${source}`);
       for (const other of images) other.names = other.names.filter((n) => n !== name);
       record.names.push(name);
       return structuredClone(record);
@@ -246,7 +246,7 @@ export class ImageStore {
     const name = normalizeName(reference);
     const untagged = this.records.update((images) => {
       const record = images.find((r) => r.names.includes(name));
-      if (record === undefined) throw new NotFoundError(`no such image: ${reference}`);
+      if (record === undefined) throw new NotFoundError(`No such image: ${reference}`);
       record.names = record.names.filter((n) => n !== name);
       return structuredClone(record);
     });
@@ -264,7 +264,7 @@ export class ImageStore {
     let candidates = new Set<Digest>();
     const result = this.records.update((images): RemoveResult => {
       const record = findImage(images, text);
-      if (record === undefined) throw new NotFoundError(`no such image: ${text}`);
+      if (record === undefined) throw new NotFoundError(`No such image: ${text}`);
       const name = tryNormalize(text);
       const byName = name !== undefined && record.names.includes(name);
       if (byName && record.names.length > 1) {

@@ -18,7 +18,22 @@ export interface ExitStatus {
   signal: number | null;
 }
 
+/** An OpenSSL sha256 context in the addon (native/digest.c). */
+export type NativeHash = { readonly __nativeHash: unique symbol };
+
 export interface NativeAddon {
+  sha256New(): NativeHash;
+  /** Adds `data` to the hash, in this thread. */
+  sha256Update(hash: NativeHash, data: Buffer): void;
+  /** The hex digest of all that was added; the hash is spent. */
+  sha256Digest(hash: NativeHash): string;
+  /**
+   * In the thread pool: writes all of `buffers` to `fd` (at its offset; short writes continued),
+   * starts their writeback (sync_file_range: the caller's fsync then has less to wait for), then
+   * adds them to `hash`; `callback(errno)` (0: done). One job per hash at a time; the buffers
+   * must not change until the callback.
+   */
+  writevHash(fd: number, buffers: Buffer[], hash: NativeHash, callback: (errno: number) => void): void;
   /** A sealed memfd copy of the berth-init executable (close-on-exec): what every child execs first. */
   sealInit(path: string): number;
   /** Clones a child that execs berth-init (`initFd`, from sealInit), which runs the plan. */
