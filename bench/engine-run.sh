@@ -129,6 +129,9 @@ node bench/alternate.mjs --runs "$RUNS" --warmup "$WARMUP" \
   --ratio "berth run --rm/podman run --rm<=$target" --ratio "berth run --rm/docker→dockerd run --rm<=$target" \
   --ratio 'docker→berth API run --rm/docker→dockerd run --rm<=0.5'
 
+# Which default bridges outlive their engine's last container (docker0 and cni-podman0 stay; berth0 goes).
+[ "$NETWORK" = bridge ] && echo "engine-run: bridges up after each engine's last container: $(ip -o link | grep -oE ' (docker0|cni-podman[0-9]+|berth0):' | tr -d ': ' | tr '\n' ' ')"
+
 # On the bridge, what berth pays because its bridge and nft table live only while a container uses
 # them (docker's docker0 and podman's cni-podman0 stay): the same pair again while one detached
 # berth container keeps berth0 and the table up.

@@ -90,19 +90,22 @@ curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H 'Accept: app
 BERTH="$PWD/dist/bin/berth"
 PODMAN="podman --root $W/podman-root --runroot $W/podman-run --runtime runc --cgroup-manager cgroupfs --storage-driver overlay"
 names=("berth pull" "skopeo copy" "registry to /dev/null")
-prepares=("rm -rf $W/berth" "rm -rf $W/oci" "true")
+# Every prepare ends with a sync (not timed): the data an earlier command left dirty (podman's
+# pull does not fsync; unpacking neither) is on disk before the next is timed, so that no command
+# pays for another's writeback (the first of a round did: it ran right after podman's pull).
+prepares=("rm -rf $W/berth; sync" "rm -rf $W/oci; sync" "sync")
 commands=("BERTH_ROOT=$W/berth $BERTH pull -q $REF" "skopeo copy -q --src-tls-verify=false docker://$REF oci:$W/oci:big" "xargs -P4 -n1 curl -fs -o /dev/null <$W/blobs.txt")
 # A row that cannot be measured is said, not dropped silently.
 if [ -x /bin/busybox ]; then
   names+=("berth pull+unpack")
-  prepares+=("rm -rf $W/berth-run")
+  prepares+=("rm -rf $W/berth-run; sync")
   commands+=("BERTH_ROOT=$W/berth-run $BERTH pull -q $REF && BERTH_ROOT=$W/berth-run $BERTH run --rm $REF true")
 else
   echo "bench/pull.sh: no /bin/busybox (apt-get install busybox-static): the berth pull+unpack row is left out" >&2
 fi
 if command -v podman >/dev/null; then
   names+=("podman pull")
-  prepares+=("$PODMAN rmi -af >/dev/null 2>&1 || true; rm -rf $W/podman-root $W/podman-run")
+  prepares+=("$PODMAN rmi -af >/dev/null 2>&1 || true; rm -rf $W/podman-root $W/podman-run; sync")
   commands+=("$PODMAN pull -q --tls-verify=false $REF")
 else
   echo "bench/pull.sh: podman not installed (apt-get install podman): the podman pull row and the unpack ratio are left out" >&2

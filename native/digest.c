@@ -7,7 +7,8 @@
  *   sha256New() -> hash                   an EVP sha256 context, freed with the object
  *   sha256Update(hash, buffer)            adds bytes here, synchronously (a resumed download's prefix)
  *   writevHash(fd, buffers, hash, cb)     thread pool: writes all of buffers (short writes continued)
- *                                         at the file's offset, then hashes them; cb(errno or 0)
+ *                                         at the file's offset, starts their writeback, then hashes
+ *                                         them; cb(errno or 0)
  *   sha256Digest(hash) -> "hex"           the digest of everything added; the hash is then spent
  *
  * A hash takes one job at a time: the caller waits for a writevHash's callback before the next. */
@@ -17,7 +18,9 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 struct hash {
   EVP_MD_CTX *ctx;
@@ -139,6 +142,14 @@ static void job_execute(napi_env env, void *data) {
       iov->iov_len -= (size_t)n;
     }
   }
+  /* Writeback of these pages starts now, not all at the blob's fsync: that fsync then waits for
+   * little more than the last batch (measured: the pull 0.91x of its time without). This is no
+   * durability step (no metadata, no disk cache flush), so its result is not needed: the fsync
+   * before the blob is named is what makes it durable, and reports any write error, as before. */
+  off_t end = lseek(j->fd, 0, SEEK_CUR);
+  size_t total = 0;
+  for (int i = 0; i < j->count; i++) total += j->iov[j->count + i].iov_len;
+  if (end >= (off_t)total) sync_file_range(j->fd, end - (off_t)total, (off_t)total, SYNC_FILE_RANGE_WRITE);
   for (int i = 0; i < j->count; i++) EVP_DigestUpdate(j->hash->ctx, j->iov[j->count + i].iov_base, j->iov[j->count + i].iov_len);
 }
 

@@ -7,6 +7,11 @@
 //   command (scripts/code-cache.cjs), so that the functions a command runs arrive compiled instead
 //   of being parsed and compiled at every start (measured: ~6 ms of CPU less a berth-runtime run).
 //   Node 20 has no compile cache of its own (module.enableCompileCache is 22.1+).
+// - dist/bin/NAME.bundle.cjs.KIND.cache: the cache a command of that kind (`run`, `create`,
+//   `container-cleanup`) left as it exited, with the functions it really ran (the warm-up above
+//   cannot run a container): the loader prefers it, and a command of a variant not yet in it (its
+//   boolean flags: `run` after `run -d`) writes it again. This build removes those of the bundle
+//   it replaces.
 // - dist/bin/NAME.cjs: the loader: compiles the bundle with that cache (vm.Script cachedData) and
 //   runs it as a CommonJS module. V8 checks that the cache fits this V8, its flags and the source
 //   (and otherwise compiles from the source, as without a cache); the loader takes the cache only
@@ -17,7 +22,7 @@
 // - dist/bin/NAME.mjs: the same program for `node dist/bin/NAME.mjs` (tests, older records).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const entries = { berth: 'src/cli/berth.ts', 'berth-runtime': 'src/cli/berth-runtime.ts' };
@@ -52,16 +57,74 @@ self=$0
 exec node "\${self%/*}/${script}" "$@"
 `;
 const loader = (name) => `'use strict';
-// ${name}: runs ${name}.bundle.cjs with the V8 code cache made at build time (scripts/bundle.mjs).
-const { readFileSync, statSync } = require('node:fs');
+// ${name}: runs ${name}.bundle.cjs with a V8 code cache (scripts/bundle.mjs): the one its command's
+// kind left beside it (${name}.bundle.cjs.KIND.cache), or else the build's (${name}.bundle.cjs.cache).
+const fs = require('node:fs');
 const Module = require('node:module');
 const { Script } = require('node:vm');
 const file = __dirname + '/${name}.bundle.cjs';
+// The kinds this command line may be, from its first words (\`run\`, \`container-cleanup\`): the
+// bundle says which it was once it has read them (src/cli/command-kind.ts), and only a kind named
+// here gets a cache written.
+const words = [];
+for (const arg of process.argv.slice(2)) {
+  if (/^[a-z][a-z0-9-]{0,31}$/.test(arg)) words.push(arg);
+  else if (words.length) break; // words before the first one are global flags and their values
+  if (words.length === 2) break;
+}
+const kinds = words.length === 2 ? [words.join('-'), words[0]] : words;
+// A kind's cache is a line, the JSON list of the variants that made it (\`run detach\`), then V8's data.
 let cachedData;
+let used = { kind: undefined, variants: [] };
+let bundleStat;
 try {
-  if (statSync(file + '.cache').mtimeMs === statSync(file).mtimeMs) cachedData = readFileSync(file + '.cache');
+  bundleStat = fs.statSync(file);
+  for (const kind of kinds) {
+    try {
+      // Taken only when its mtime is the bundle's: the build and the writer below set it so.
+      const cache = \`\${file}.\${kind}.cache\`;
+      if (fs.statSync(cache).mtimeMs !== bundleStat.mtimeMs) continue;
+      const data = fs.readFileSync(cache);
+      const nl = data.indexOf(10);
+      used = { kind, variants: JSON.parse(data.subarray(0, nl).toString()) };
+      cachedData = data.subarray(nl + 1);
+      break;
+    } catch {}
+  }
+  if (!cachedData && fs.statSync(file + '.cache').mtimeMs === bundleStat.mtimeMs) cachedData = fs.readFileSync(file + '.cache');
 } catch {}
-const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+const script = new Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+if (script.cachedDataRejected) used = { kind: undefined, variants: [] };
+// A command that ran to success, of a variant its kind's cache was not made with, leaves that
+// cache again as it exits: V8's cache of the functions this process holds compiled (those of the
+// cache it started with among them), so that the next command of its kind starts with them
+// compiled (as Node 22's module compile cache does). At most 16 variants a kind. V8 rejects a
+// cache of another V8, flags or source length, or cut short (the build's mtime rule keeps another
+// bundle's out); it does not checksum the payload in a release build, so a cache is only ever
+// written whole, to a temp file renamed over it.
+process.once('exit', (code) => {
+  const ran = globalThis[Symbol.for('berth.command')];
+  // Only beside a bundle as the build stamped it (a whole second): another mtime may not survive
+  // utimes exactly, and a cache that never matched would be written again at every exit.
+  if (code !== 0 || !ran || !bundleStat || bundleStat.mtimeMs % 1000 !== 0 || !kinds.includes(ran.kind)) return;
+  const variants = ran.kind === used.kind ? used.variants : [];
+  if (variants.includes(ran.variant) || variants.length >= 16) return;
+  const cache = \`\${file}.\${ran.kind}.cache\`;
+  const tmp = \`\${cache}.\${process.pid}.tmp\`;
+  try {
+    // A cache: where it cannot be written (a read-only dist, another user's) the next start only
+    // compiles what it needs, as without one, so a failure here is no error and is not reported.
+    fs.accessSync(__dirname, fs.constants.W_OK);
+    const header = Buffer.from(JSON.stringify([...variants, ran.variant]) + '\\n');
+    fs.writeFileSync(tmp, Buffer.concat([header, script.createCachedData()]), { flag: 'wx', mode: 0o644 });
+    fs.utimesSync(tmp, bundleStat.atime, bundleStat.mtime);
+    fs.renameSync(tmp, cache);
+  } catch {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {}
+  }
+});
 const bundle = new Module(file, module);
 bundle.filename = file;
 script.runInThisContext()(bundle.exports, Module.createRequire(file), bundle, file, __dirname);
@@ -79,6 +142,8 @@ for (const name of Object.keys(entries)) {
   writeFileSync(`dist/bin/${name}`, launcher(`${name}.cjs`), { mode: 0o755 });
   chmodSync(`dist/bin/${name}`, 0o755);
   rmSync(`${file}.cache`, { force: true });
+  // The caches commands left for the bundle this build replaces.
+  for (const f of readdirSync('dist/bin')) if (f.startsWith(`${name}.bundle.cjs.`) && f.endsWith('.cache')) rmSync(`dist/bin/${f}`, { force: true });
 }
 
 // The code caches: each bundle runs a warm-up command that goes through what its commands have in

@@ -3,11 +3,11 @@
 // client then loads those CAs itself (BERTH_EXTRA_CA_CERTS) at its first verified https
 // connection. Proved with a real TLS server on 127.0.0.1 whose certificate only that file trusts.
 // And the launchers run their bundle through a loader that compiles it with the code cache the
-// build made (scripts/bundle.mjs).
+// build made, or the one a command of the same kind left as it exited (scripts/bundle.mjs).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,7 +88,7 @@ test('the commands run their bundle through a loader with a V8 code cache that t
   assert.notEqual(usage.status, 0, usage.stderr);
 });
 
-test('a command that sends no request and reads no layer loads none of http, https, tls, zlib and worker_threads', (t) => {
+test('a command that sends no request and reads no layer loads none of http, https, tls, zlib and worker_threads (berth-runtime: nor child_process, dgram)', (t) => {
   // Node's list of the built-in modules it loaded, printed as the command exits.
   const probe = join(scratch(t), 'modules.cjs');
   writeFileSync(probe, "process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(process.moduleLoadList)));\n");
@@ -97,6 +97,76 @@ test('a command that sends no request and reads no layer loads none of http, htt
     const r = spawnSync(process.execPath, ['--require', probe, join(PROJECT, 'dist/bin', bundle), ...args], { encoding: 'utf8', env: { ...process.env, BERTH_ROOT: root } });
     assert.equal(r.status, 0, r.stderr);
     const loaded = JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('\n') + 1)) as string[];
-    for (const name of ['http', 'https', 'tls', 'zlib', 'worker_threads']) assert.ok(!loaded.includes(`NativeModule ${name}`), `${bundle} ${args[0]} loaded node:${name}`);
+    // berth-runtime loads node:child_process (and the dgram it loads) only to run hooks or ps.
+    const unused = ['http', 'https', 'tls', 'zlib', 'worker_threads', ...(bundle === 'berth-runtime.cjs' ? ['child_process', 'dgram'] : [])];
+    for (const name of unused) assert.ok(!loaded.includes(`NativeModule ${name}`), `${bundle} ${args[0]} loaded node:${name}`);
   }
 });
+
+test('a command leaves a code cache for its kind as it exits, which V8 accepts and the next one takes; never where it failed, could not write or found it rejected', (t) => {
+  // A copy of the bundle, its loader and the build's cache, mtimes kept (build/ is found up from it).
+  const dir = scratch(t);
+  const bin = join(dir, 'dist/bin');
+  mkdirSync(bin, { recursive: true });
+  for (const f of ['berth.cjs', 'berth.bundle.cjs', 'berth.bundle.cjs.cache']) cpSync(join(PROJECT, 'dist/bin', f), join(bin, f), { preserveTimestamps: true });
+  symlinkSync(join(PROJECT, 'build'), join(dir, 'build'));
+  const env = { ...process.env, BERTH_ROOT: join(dir, 'root') };
+  const berth = (...args: string[]) => spawnSync(process.execPath, [join(bin, 'berth.cjs'), ...args], { encoding: 'utf8', env });
+  const bundle = join(bin, 'berth.bundle.cjs');
+  const cache = `${bundle}.ps.cache`;
+  /** The variants named in the cache's first line; V8 must take the rest as the bundle's cache. */
+  const variantsOf = (file: string) => {
+    const data = readFileSync(file);
+    const nl = data.indexOf(10);
+    assert.equal(statSync(file).mtimeMs, statSync(bundle).mtimeMs, `${file}: the cache has the bundle's mtime`);
+    const probe = `const { readFileSync } = require('node:fs'); const Module = require('node:module'); const { Script } = require('node:vm');
+      const data = readFileSync(${JSON.stringify(file)}); const file = ${JSON.stringify(bundle)};
+      process.stdout.write(String(new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData: data.subarray(data.indexOf(10) + 1) }).cachedDataRejected));`;
+    assert.equal(spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' }).stdout, 'false', `${file}: V8 rejected it`);
+    return JSON.parse(data.subarray(0, nl).toString()) as string[];
+  };
+  const ok = (r: ReturnType<typeof berth>, heading = /^CONTAINER ID/) => {
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, heading);
+  };
+
+  ok(berth('ps'));
+  assert.deepEqual(variantsOf(cache), ['ps']);
+  const first = statSync(cache);
+  ok(berth('ps'));
+  assert.equal(statSync(cache).ino, first.ino, 'the same variant again: the cache stays as it was');
+  ok(berth('ps', '-a'));
+  assert.deepEqual(variantsOf(cache), ['ps', 'ps all'], 'another variant: the cache is made again, with both');
+  // A failed command leaves none (nor does a word that is no command).
+  assert.notEqual(berth('inspect', 'no-such').status, 0);
+  assert.notEqual(berth('no-such-command').status, 0);
+  assert.deepEqual(readdirSync(bin).filter((f) => f.endsWith('.cache')).sort(), ['berth.bundle.cjs.cache', 'berth.bundle.cjs.ps.cache']);
+
+  // A cache V8 rejects (cut short, its mtime kept): the command compiles without it and writes it anew.
+  const whole = readFileSync(cache);
+  writeFileSync(cache, whole.subarray(0, whole.length >> 1));
+  utimes(cache, first.mtime);
+  ok(berth('ps', '-a'));
+  assert.deepEqual(variantsOf(cache), ['ps all'], 'the rejected cache was replaced');
+  // One of another bundle (another mtime) is not taken, and is replaced.
+  utimes(cache, new Date(first.mtimeMs - 1000));
+  ok(berth('ps'));
+  assert.deepEqual(variantsOf(cache), ['ps']);
+
+  // A directory it cannot write (a read-only mount): the command works and says nothing, no file is left.
+  execFileSync('mount', ['--bind', bin, bin]);
+  try {
+    execFileSync('mount', ['-o', 'remount,bind,ro', bin]);
+    ok(berth('images'), /^REPOSITORY/);
+    ok(berth('ps', '-a'));
+  } finally {
+    execFileSync('umount', [bin]);
+  }
+  assert.deepEqual(readdirSync(bin).sort(), ['berth.bundle.cjs', 'berth.bundle.cjs.cache', 'berth.bundle.cjs.ps.cache', 'berth.cjs']);
+  assert.ok(!existsSync(join(bin, 'berth.bundle.cjs.images.cache')));
+});
+
+function utimes(file: string, mtime: Date): void {
+  spawnSync('touch', ['-m', '-d', `@${mtime.getTime() / 1000}`, file]);
+}

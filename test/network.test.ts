@@ -487,8 +487,8 @@ test('--explain prints each network step as a line to type, setup and teardown',
     /^sysctl -w net\.ipv4\.conf\.berth0\.route_localnet=1$/m,
     new RegExp(`^create element ip berth published \\{ tcp \\. ${port} : 172\\.\\d+\\.0\\.2 \\. 80 \\}$`, 'm'),
     /^nsenter --net=\/run\/netns\/berth-[0-9a-f]{12}$/m,
-    // The teardown: one `ip` batch (the veth, the namespace, the bridge left with no port), then nft.
-    /^ip -batch - <<'EOF'\nlink delete veth[0-9a-f]{9}0\nnetns delete berth-[0-9a-f]{12}\nlink delete berth0\nEOF$/m,
+    // The teardown: one `ip` batch (the namespace, with it its veth, and the bridge left with no port), then nft.
+    /^ip -batch - <<'EOF'\nnetns delete berth-[0-9a-f]{12}\nlink delete berth0\nEOF$/m,
     /^nft delete table ip berth$/m,
   ]) assert.match(text, line);
   assertHostAsBefore('after an explained run');
@@ -537,14 +537,32 @@ test('--explain\'s network lines, typed into a shell, make the same network and 
   assert.match(execFileSync('ip', ['-n', netns, '-o', '-4', 'addr', 'show', 'eth0'], { encoding: 'utf8' }), /inet 172\.\d+\.0\.2\/16/);
   assert.match(execFileSync('nft', ['list', 'map', 'ip', 'berth', 'published'], { encoding: 'utf8' }), new RegExp(`tcp \\. ${port} : 172\\.\\d+\\.0\\.2 \\. 80`));
   execFileSync('sh', ['-e', '-c', teardown]);
+  // The veth goes with its namespace: the kernel deletes it a moment after `netns delete`.
+  await waitFor('the namespace\'s veth to go', () => hostNetworkState().links.join() === baseline.links.join(), 5000);
   assertHostAsBefore('after the explained lines, run by hand');
+});
+
+test('a namespace another process still holds: rm -f deletes its veth by name, nothing left', { skip }, async (t) => {
+  t.after(removeAll);
+  const name = unique('held');
+  const attachment = await startBackground(name, ['sleep', '60'], { publish: ['80'] });
+  // A process on the host that entered the container's network namespace keeps it alive after
+  // `netns delete`, and with it the veth the kernel would otherwise delete.
+  const holder = spawn('nsenter', [`--net=/run/netns/${attachment.netns}`, 'sleep', '60'], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  await waitFor('nsenter to exec sleep inside', () => readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim() === 'sleep', 5000);
+  ok(berth('rm', '-f', name));
+  assertHostAsBefore('right after rm -f, the namespace still held');
+  holder.kill('SIGKILL');
+  await new Promise((r) => holder.once('exit', r));
+  assertHostAsBefore('once the holder is gone');
 });
 
 test('20 containers with published ports, then rm -f: no veth, bridge, rule, lease or namespace left', { skip }, async (t) => {
   t.after(removeAll);
   const names = Array.from({ length: 20 }, (_, i) => unique(`many${i}`));
   for (const name of names) await startBackground(name, ['sleep', '60'], { publish: ['80', '53/udp'] });
-  const veths = hostNetworkState().links.filter((l) => l.startsWith('veth'));
+  const veths = hostNetworkState().links.filter((l) => l.startsWith('veth') && !baseline.links.includes(l));
   assert.equal(veths.length, 20);
   const table = parseTable(execFileSync('nft', ['-j', 'list', 'table', 'ip', 'berth'], { encoding: 'utf8' }));
   assert.equal(table.ports.length, 40);
@@ -592,7 +610,7 @@ test('berth killed at random moments of run: rm -f afterwards leaves nothing', {
   for (const id of engine.containers.ids()) if (!existsSync(join(engine.containers.containerDir(id), 'container.json'))) rmSync(engine.containers.containerDir(id), { recursive: true });
   ok(berth('network', 'prune', '-f'));
   assert.deepEqual(readdirSync(join(root, 'networks', 'containers')), []);
-  await waitFor('the runtime to let go of the namespaces', () => !existsSync('/run/netns') || readdirSync('/run/netns').filter((n) => n.startsWith('berth-')).length === 0, 5000);
+  await waitFor('the runtime to let go of the namespaces', () => !existsSync('/run/netns') || readdirSync('/run/netns').filter((n) => n.startsWith('berth-') && !baseline.netns.includes(n)).length === 0, 5000);
   assertHostAsBefore('after killed runs and rm -f');
 });
 

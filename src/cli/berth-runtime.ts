@@ -16,6 +16,7 @@ import { parseProcess } from '../runtime/spec.js';
 import type { Process } from '../oci/runtime-spec.js';
 import { DEFAULT_ROOT } from '../runtime/state.js';
 import { bool, list, parseArgs, str, UsageError, type FlagSpec, type Parsed } from './args.js';
+import { reportCommand } from './command-kind.js';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'root' },
@@ -302,6 +303,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const run = COMMANDS[command];
     if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)} (see berth-runtime --help)`);
+    reportCommand([command]);
     const root = str(top, 'root') ?? DEFAULT_ROOT;
     if (command !== 'spec' && command !== 'features') mkdirSync(root, { recursive: true, mode: 0o711 });
     g.runtime = new Runtime(root, (message) => report(g, message, 'warning'));

@@ -9,6 +9,7 @@ import { parseArgs, UsageError, type Parsed } from './args.js';
 import type { CommandSpec, Ctx, Flag } from './command.js';
 import { completionScript, SHELLS } from './completion.js';
 import { commandHelp, firstWords, groupHelp, suggestions, topHelp } from './help.js';
+import { reportCommand } from './command-kind.js';
 
 const HELP_FLAG: Flag = { name: 'help', boolean: true, help: 'Print this usage and exit' };
 
@@ -111,6 +112,7 @@ export async function main(table: readonly CommandSpec[], argv: string[]): Promi
       process.stdout.write(commandHelp(resolved.command));
       return 0;
     }
+    reportCommand(argv.slice(0, argv.length - resolved.args.length), p.flags);
     let engine: Engine | undefined;
     // The engine (its stores under the root) is made when a command first asks for it: help,
     // completion and version touch no storage.

@@ -368,6 +368,8 @@ function fdWriter(fd: number): Writable {
  * refused as soon as it arrives.
  */
 async function writeAll(fd: number, prefix: number, source: RangedSource | undefined, expected: { digest: Digest; size: number }, what: string): Promise<{ digest: Digest; size: number }> {
+  // A worktree whose addon was built before native/digest.c: say how to mend it, not "not a function".
+  if (typeof native.writevHash !== 'function') throw new ImageError('build/Release/berth_native.node predates this berth (no writevHash): rebuild it with npm run install');
   const hash = native.sha256New();
   let size = hashPrefix(fd, prefix, hash);
   let writing: Promise<void> = Promise.resolve();

@@ -29,7 +29,8 @@ export interface NativeAddon {
   sha256Digest(hash: NativeHash): string;
   /**
    * In the thread pool: writes all of `buffers` to `fd` (at its offset; short writes continued),
-   * then adds them to `hash`; `callback(errno)` (0: done). One job per hash at a time; the buffers
+   * starts their writeback (sync_file_range: the caller's fsync then has less to wait for), then
+   * adds them to `hash`; `callback(errno)` (0: done). One job per hash at a time; the buffers
    * must not change until the callback.
    */
   writevHash(fd: number, buffers: Buffer[], hash: NativeHash, callback: (errno: number) => void): void;

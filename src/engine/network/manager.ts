@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { removeOrphanedTemps, writeFileAtomic } from '../../fs/atomic.js';
 import { withLockAsync } from '../../fs/lock.js';
 import { attachRuleset, detachRuleset, LIST_TABLE, parseTable, type TableState } from './firewall.js';
-import { HostCommandError, runHostCommand, writeSysctl, type Explain } from './host-commands.js';
+import { settleAll, HostCommandError, runHostCommand, runHostCommandAsync, writeSysctl, type Explain } from './host-commands.js';
 import { claimHostPorts } from './host-ports.js';
 import { hostsFileContent, readText, rewriteInPlace, withNameservers, type HostEntry } from './etc-hosts.js';
 import { LeaseStore } from './leases.js';
@@ -31,6 +31,8 @@ import { readdirIfExists, readFileIfExists } from '../../fs/if-exists.js';
 
 export const NETWORK_LOCK = '/run/berth/network.lock';
 const EMPTY_TABLE: TableState = { bridges: [], subnets: [], ports: [] };
+/** How long a teardown waits for the kernel to delete a namespace's veths before deleting them by name. */
+const LINK_GONE_MS = 250;
 
 /** One network interface of a container. */
 export interface Endpoint {
@@ -153,7 +155,7 @@ export class NetworkManager {
         this.networks.find(mode.network);
         // A fixed host port in use fails `run` here, before the container exists; start checks again.
         const fixed = request.ports.filter((p) => p.hostPort !== 0);
-        if (fixed.length) await claimHostPorts(fixed, readTable() ?? EMPTY_TABLE);
+        if (fixed.length) await claimHostPorts(fixed, (await readTable()) ?? EMPTY_TABLE);
       });
       rec.networks = [mode.network];
       choice = { kind: 'join', path: netnsPath(container.id) };
@@ -192,7 +194,7 @@ export class NetworkManager {
 
   private async attach(rec: ContainerNetworkRecord, explain?: Explain): Promise<Attachment> {
     const networks = rec.networks.map((n) => this.networks.find(n));
-    const ports = rec.request.ports.length ? await claimHostPorts(rec.request.ports, readTable() ?? EMPTY_TABLE) : [];
+    const ports = rec.request.ports.length ? await claimHostPorts(rec.request.ports, (await readTable()) ?? EMPTY_TABLE) : [];
     const attachment: Attachment = { netns: netnsName(rec.id), endpoints: [], ports };
     rec.attachment = attachment;
     this.save(rec); // from here on, a teardown knows the namespace and the veth names
@@ -201,9 +203,12 @@ export class NetworkManager {
       attachment.endpoints.push(this.endpoint(rec, network, i, i === 0 ? rec.request.ip : undefined));
       this.save(rec);
     }
-    this.plug(rec, attachment.endpoints.map((endpoint, i) => ({ network: networks[i], endpoint, primary: i === 0 })), true, explain);
     forwardingOn(explain);
-    runHostCommand(attachRuleset(networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet })), attachment.endpoints[0].ip, ports), explain);
+    // nft's transaction needs none of the links (its sets name bridges by name): it runs while ip
+    // makes them. Both are waited for, whatever happens, before a failure's teardown reads the host.
+    const links = this.plug(rec, attachment.endpoints.map((endpoint, i) => ({ network: networks[i], endpoint, primary: i === 0 })), true, explain);
+    const rules = runHostCommandAsync(attachRuleset(networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet })), attachment.endpoints[0].ip, ports), explain);
+    await settleAll([links, rules]);
     crashPoint('rules');
     this.updateNames(networks);
     for (const e of attachment.endpoints) this.event('connect', e.networkId, e.network, rec.id);
@@ -233,7 +238,7 @@ export class NetworkManager {
    * that are missing and the veth pairs; inside the namespace, lo, the addresses and the default
    * route (through the first network).
    */
-  private plug(rec: ContainerNetworkRecord, plugs: { network: NetworkRecord; endpoint: Endpoint; primary: boolean }[], newNetns: boolean, explain?: Explain): void {
+  private async plug(rec: ContainerNetworkRecord, plugs: { network: NetworkRecord; endpoint: Endpoint; primary: boolean }[], newNetns: boolean, explain?: Explain): Promise<void> {
     const netns = netnsName(rec.id);
     const host = newNetns ? [`netns add ${netns}`] : [];
     const inside: string[] = [];
@@ -246,11 +251,11 @@ export class NetworkManager {
       host.push(...vethLines(e.veth, netns, e.ifname, e.bridge, e.mac));
       inside.push(...insideLines(e.ifname, `${e.ip}/${e.prefix}`, primary ? e.gateway : null));
     }
-    runHostCommand(ipBatch(host), explain);
+    await runHostCommandAsync(ipBatch(host), explain);
     crashPoint('host-links');
     // The host's own 127.0.0.1 may reach published ports: packets from 127/8 may be routed to the bridge.
     for (const bridge of newBridges) writeSysctl(`net.ipv4.conf.${bridge}.route_localnet`, '1', explain);
-    runHostCommand(ipBatch(inside, netns), explain);
+    await runHostCommandAsync(ipBatch(inside, netns), explain);
   }
 
   /**
@@ -280,25 +285,43 @@ export class NetworkManager {
     const attachment = rec.attachment;
     if (!attachment) return;
     // The container's veths (and any other end a crash left before the record named it), its
-    // namespace, and the bridges left with no port once those veths go: one `ip` batch.
+    // namespace, and the bridges left with no port once those veths go.
     const veths = attachment.endpoints.map((e) => e.veth);
     for (let i = attachment.endpoints.length; i < rec.networks.length; i++) veths.push(vethName(rec.id, i));
     const present = veths.filter((v) => linkExists(v));
     const networks = this.networksOf(attachment.endpoints.map((e) => e.network).concat(rec.networks));
     const gone = networks.filter((n) => bridgePorts(n.bridge).every((port) => present.includes(port))).map((n) => ({ bridge: n.bridge, subnet: n.subnet }));
-    const lines = present.map((v) => `link delete ${v}`);
+    // The namespace goes first, and the veths with it: once no process holds it, the kernel deletes
+    // its links, their host ends too, within a few ms and without making us wait (`link delete`
+    // waits out an RCU barrier, 15-35 ms here). One `ip` batch, and nft's deletions beside it.
+    const lines: string[] = [];
     if (netnsExists(attachment.netns)) lines.push(`netns delete ${attachment.netns}`);
     for (const g of gone) if (linkExists(g.bridge) && linkAlias(g.bridge) === ownerAlias(this.root)) lines.push(`link delete ${g.bridge}`);
-    if (lines.length) runHostCommand(ipBatch(lines), explain);
+    const links = lines.length ? runHostCommandAsync(ipBatch(lines), explain) : null;
     // The table is read only when something of it goes: ports, or a bridge's elements (or it all).
-    const table = attachment.ports.length || gone.length ? readTable() : null;
-    const rules = table && detachRuleset(table, attachment.endpoints.map((e) => e.ip), gone);
-    if (rules) runHostCommand(rules, explain);
+    const rules = attachment.ports.length || gone.length ? this.detachRules(attachment, gone, explain) : null;
+    await settleAll([links, rules]);
+    // A veth whose namespace another process still holds (one that entered it, a socket made in
+    // it, a --network container: peer) stays on the host: deleted by name.
+    for (const veth of await linksLeft(present)) {
+      try {
+        runHostCommand(ipBatch([`link delete ${veth}`]), explain);
+      } catch (err) {
+        if (linkExists(veth)) throw err; // else the kernel took it meanwhile
+      }
+    }
     for (const network of networks) this.leases.release(network, rec.id);
     for (const e of attachment.endpoints) this.event('disconnect', e.networkId, e.network, rec.id);
     delete rec.attachment;
     this.save(rec);
     this.updateNames(networks);
+  }
+
+  /** nft's part of a teardown: the container's ports, and the elements (or the table) of bridges that go. */
+  private async detachRules(attachment: Attachment, gone: { bridge: string; subnet: string }[], explain?: Explain): Promise<void> {
+    const table = await readTable();
+    const rules = table && detachRuleset(table, attachment.endpoints.map((e) => e.ip), gone);
+    if (rules) await runHostCommandAsync(rules, explain);
   }
 
   /** The networks of these names that still exist. */
@@ -448,7 +471,7 @@ export class NetworkManager {
         const endpoint = this.endpoint(rec, network, index);
         rec.attachment.endpoints.push(endpoint);
         this.save(rec);
-        this.plug(rec, [{ network, endpoint, primary: false }], false, explain);
+        await this.plug(rec, [{ network, endpoint, primary: false }], false, explain);
         runHostCommand(attachRuleset([{ bridge: network.bridge, subnet: network.subnet }], endpoint.ip, []), explain);
         this.updateNames([network]);
         this.event('connect', network.id, network.name, rec.id);
@@ -475,7 +498,7 @@ export class NetworkManager {
     if (rec.attachment && endpoint) {
       if (linkExists(endpoint.veth)) runHostCommand({ argv: ['ip', 'link', 'delete', endpoint.veth] }, explain);
       const gone = bridgePorts(network.bridge).length === 0 ? [{ bridge: network.bridge, subnet: network.subnet }] : [];
-      const table = readTable();
+      const table = await readTable();
       const rules = table && detachRuleset({ ...table, ports: [] }, [endpoint.ip], gone);
       if (rules) runHostCommand(rules, explain);
       if (gone.length && linkExists(network.bridge)) runHostCommand({ argv: ['ip', 'link', 'delete', network.bridge] }, explain);
@@ -507,13 +530,27 @@ function unique(names: string[]): string[] {
 }
 
 /** berth's nft table as it is now; null when there is none. */
-function readTable(): TableState | null {
+async function readTable(): Promise<TableState | null> {
   try {
-    return parseTable(runHostCommand(LIST_TABLE));
+    return parseTable(await runHostCommandAsync(LIST_TABLE));
   } catch (err) {
     if (err instanceof HostCommandError && /No such file or directory/.test(err.stderr)) return null;
     throw err;
   }
+}
+
+/**
+ * The links of these names still there once the kernel has had time to delete them with their
+ * namespace (polled: a few ms when no process holds it). The rest are there to stay.
+ */
+async function linksLeft(names: string[]): Promise<string[]> {
+  const deadline = Date.now() + LINK_GONE_MS;
+  let left = names.filter((n) => linkExists(n));
+  while (left.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1));
+    left = left.filter((n) => linkExists(n));
+  }
+  return left;
 }
 
 /** Containers' traffic is routed through the host, as docker does (and leaves on). */

@@ -13,6 +13,7 @@ import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, ty
 import { DigestError } from '../errors.js';
 import { readCredentials, type Credentials } from './credentials.js';
 import {
+  bodyGroups,
   delay,
   describeNetworkError,
   discard,
@@ -94,6 +95,23 @@ export interface ManifestResponse {
 /** `login`'s check (berth login, the API's /auth): the registry at `domain` takes these credentials (GET /v2/ with them). */
 export async function verifyLogin(domain: string, credentials: Credentials, tlsVerify = true): Promise<void> {
   await new RegistryClient(domain, { credentials, tlsVerify }).ping();
+}
+
+function byteLength(chunks: Buffer[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  return n;
+}
+
+/** `chunks` without their first `skip` bytes, and what is still to skip after them. */
+function skipFront(chunks: Buffer[], skip: number): { batch: Buffer[]; skip: number } {
+  const batch: Buffer[] = [];
+  for (const c of chunks) {
+    const drop = Math.min(skip, c.length);
+    skip -= drop;
+    if (drop < c.length) batch.push(drop > 0 ? c.subarray(drop) : c);
+  }
+  return { batch, skip };
 }
 
 export class RegistryClient {
@@ -321,14 +339,6 @@ export class RegistryClient {
       started = true;
       let offset = start;
       let failures = 0;
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      const flush = (): Buffer[] => {
-        const out = pending;
-        pending = [];
-        pendingBytes = 0;
-        return out;
-      };
       // The first response starts where `start` says; a later one (after a break) may have to be
       // skipped forward, when the registry answers a Range with the whole blob.
       let current: { res: HttpResponse; skip: number } | undefined = { res: first.res, skip: 0 };
@@ -337,27 +347,20 @@ export class RegistryClient {
         let skip = current.skip;
         current = undefined;
         try {
-          for await (const data of res.body) {
-            let chunk = data as Buffer;
-            if (skip > 0) {
-              const drop = Math.min(skip, chunk.length);
-              skip -= drop;
-              chunk = chunk.subarray(drop);
-              if (chunk.length === 0) continue;
-            }
-            offset += chunk.length;
-            onProgress?.(chunk.length);
-            pending.push(chunk);
-            pendingBytes += chunk.length;
-            if (pendingBytes >= BATCH_BYTES) yield flush();
+          // Groups of BATCH_BYTES: the last one, and what arrived before a break, may be smaller
+          // (what arrived is good: the resume continues after it).
+          for await (let batch of bodyGroups(res.body, BATCH_BYTES)) {
+            if (skip > 0) ({ batch, skip } = skipFront(batch, skip));
+            const bytes = byteLength(batch);
+            if (bytes === 0) continue;
+            offset += bytes;
+            onProgress?.(bytes);
+            yield batch;
           }
-          if (pendingBytes > 0) yield flush();
           if (offset >= desc.size) return;
           throw new RegistryError(`${what}: the connection ended after ${offset} of ${desc.size} bytes`, undefined, true);
         } catch (err) {
           res.body.destroy();
-          // What arrived before the break is good: the resume continues after it.
-          if (pendingBytes > 0) yield flush();
           if (signal?.aborted || !isTransient(err) || ++failures >= (client.options.attempts ?? 5)) {
             if (err instanceof RegistryError) throw err;
             throw new RegistryError(`${what}: ${describeNetworkError(err)} after ${offset} of ${desc.size} bytes`);
