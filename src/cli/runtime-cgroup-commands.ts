@@ -1,6 +1,6 @@
 // berth-runtime's cgroup commands: update's flags, events, ps (runc's shapes).
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { CgroupStats } from '../cgroups/driver.js';
 import { RuntimeError, type Runtime } from '../runtime/container.js';
 import type { Resources } from '../oci/runtime-spec.js';
@@ -116,6 +116,8 @@ export function psCommand(runtime: Runtime, id: string, format: string, psArgs: 
     process.stdout.write(JSON.stringify(pids) + '\n');
     return 0;
   }
+  // node:child_process here only: the runtime's other commands start without it (issue 17).
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const ps = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
   if (ps.status !== 0) throw new Error(`ps: ${ps.stderr.trim() || `exit status ${ps.status}`}`);
   const [header, ...lines] = ps.stdout.trimEnd().split('\n');

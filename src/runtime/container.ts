@@ -194,8 +194,9 @@ export class Runtime {
     const fds: number[] = [];
     let proc: PlanProcess | null = null;
     let cgroupMade = false;
+    let saved: string;
     try {
-      this.states.save(record);
+      saved = this.states.save(record);
       const cgroupOps = cgroup.planCreate(containerResources(spec)); // refuses bad resources before anything exists
       for (const warning of cgroup.discarded(containerResources(spec))) this.warn(warning);
       const seccomp = this.seccompLoad(filter, fds);
@@ -242,9 +243,13 @@ export class Runtime {
           record.pid = pid;
           if (tag === SyncTag.Created) {
             // While the child waits: its pid on record (a crash from here on leaves it findable),
-            // its place in the cgroup (before it unshares its cgroup namespace), its id maps.
+            // its place in the cgroup (before it unshares its cgroup namespace), its id maps. The
+            // child runs berth-init already: its namespaces and the executable it waits in are
+            // known, and go in the same save.
             record.pidStartTime = startTimeOf(pid) ?? '';
-            this.states.save(record);
+            record.namespaces = namespaceFiles(spec, pid);
+            if (!startNow) record.waitingExe = executableOf(pid) ?? undefined;
+            saved = this.states.save(record);
             cgroup.addProcess(pid);
             writeIdMaps(spec, pid);
           }
@@ -267,7 +272,9 @@ export class Runtime {
       record.pidStartTime = startTimeOf(proc.pid) ?? '';
       record.namespaces = namespaceFiles(spec, proc.pid);
       if (!startNow) record.waitingExe = executableOf(proc.pid) ?? undefined;
-      this.states.save(record);
+      // Saved again only if something changed since the save at Created (usually nothing: one
+      // write and fsync less on the way to `created`, which conmon waits for).
+      if (JSON.stringify(record) !== saved) this.states.save(record);
       if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(proc.pid));
       const consoleMaster = consoleReceiveFd === undefined ? undefined : native.recvFd(consoleReceiveFd);
       return { record, process: proc, consoleMaster };

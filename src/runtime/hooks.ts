@@ -1,7 +1,11 @@
 // OCI hooks: programs the runtime runs at points of a container's life, the state JSON on their stdin.
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { Hook, HookKind, OciState } from '../oci/runtime-spec.js';
 import { BerthError } from '../errors.js';
+
+// node:child_process (and the dgram and net it loads) on first use, not at every berth-runtime
+// start: most containers have no hooks (issue 17).
+const childProcess = () => createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
 
 export class HookError extends BerthError {
   override readonly name = 'HookError';
@@ -11,7 +15,7 @@ export class HookError extends BerthError {
 export function runHook(kind: HookKind, hook: Hook, state: OciState): Promise<void> {
   return new Promise((resolve, reject) => {
     const [argv0, ...args] = hook.args?.length ? hook.args : [hook.path];
-    const child = spawn(hook.path, args, {
+    const child = childProcess().spawn(hook.path, args, {
       argv0,
       env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
       stdio: ['pipe', 'inherit', 'inherit'],

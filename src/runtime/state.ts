@@ -62,8 +62,11 @@ export class StateDir {
     return dir;
   }
 
-  save(record: ContainerRecord): void {
-    writeFileAtomic(join(this.dir(record.id), 'state.json'), JSON.stringify(record), 0o600);
+  /** Writes the record atomically; returns the JSON written. */
+  save(record: ContainerRecord): string {
+    const json = JSON.stringify(record);
+    writeFileAtomic(join(this.dir(record.id), 'state.json'), json, 0o600);
+    return json;
   }
 
   load(id: string): ContainerRecord {
