@@ -145,6 +145,10 @@ test('docker push, save, load, history, commit, import and image prune through t
   assert.equal(ok(docker('image', 'inspect', '--format', '{{.Id}}', 'committed:1')).trim(), committed, 'an image without the label stays');
   assert.equal((await raw('POST', `/v1.41/images/prune?filters=${encodeURIComponent(JSON.stringify({ nosuch: ['x'] }))}`)).status, 400);
   assert.equal((await raw('POST', `/v1.41/images/prune?filters=${encodeURIComponent(JSON.stringify({ until: ['yesterday-ish'] }))}`)).status, 400);
+  // docker system prune: containers, networks, images, then the build cache (POST /build/prune).
+  assert.match(ok(docker('system', 'prune', '-f')), /Total reclaimed space/);
+  const cache = await raw('POST', '/v1.41/build/prune');
+  assert.deepEqual([cache.status, Object.keys(JSON.parse(cache.body))], [200, ['CachesDeleted', 'SpaceReclaimed']]);
   // berth's own image prune takes the same filters.
   assert.match(ok(berth('image', 'prune', '-a', '--filter', 'until=1h', '--filter', 'label!=team=b')), /^Total reclaimed space: 0 ?B\n$/);
   assert.equal(berth('image', 'prune', '--filter', 'nosuch=1').status, 125);

@@ -180,6 +180,13 @@ test('docker run, logs -f, exec, stop, kill, wait, start -a, rm and pull through
   const create = (body: string) => rawRequest(service.socket, 'POST', '/v1.41/containers/create', body, { 'Content-Type': 'application/json' });
   const shares = await create(JSON.stringify({ Image: image, HostConfig: { CpuShares: 512 } }));
   assert.deepEqual([shares.status, JSON.parse(shares.body).message], [400, 'HostConfig.CpuShares: berth does not support it']);
+  // --cidfile is the client's to write (dockerd ignores the field); --cgroupns host is not berth's: refused by name.
+  const cidFile = join(dockerEnv.DOCKER_CONFIG, 'cid');
+  ok(docker('run', '--rm', '--cidfile', cidFile, image, 'true'));
+  assert.match(readFileSync(cidFile, 'utf8'), /^[0-9a-f]{64}$/);
+  const hostCgroupns = docker('run', '--rm', '--cgroupns', 'host', image, 'true');
+  assert.equal(hostCgroupns.status, 125);
+  assert.match(hostCgroupns.stderr, /HostConfig\.CgroupnsMode "host": berth does not support it/);
   assert.equal((await create('{"Image": ')).status, 400);
   assert.equal((await create(JSON.stringify({ Image: image, Env: ['x'.repeat(2 << 20)] }))).status, 400);
   const noImage = await create(JSON.stringify({ Image: 'no/such:image' }));

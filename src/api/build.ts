@@ -7,7 +7,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { build, BuildCancelledError, RunFailedError, type BuildOptions } from '../build/index.js';
 import { errorMessageOf } from '../errors.js';
 import type { Credentials } from '../image/registry/index.js';
-import { ApiError, boolParam, sendError, type ApiRequest } from './http.js';
+import { ApiError, boolParam, filtersParam, sendError, sendJson, type ApiRequest } from './http.js';
+import { pruneBuildCache } from '../engine/images.js';
 import { startStream, type ClientStream } from './stream.js';
 import type { Route } from './router.js';
 
@@ -160,4 +161,16 @@ async function postBuild(r: ApiRequest): Promise<void> {
   out?.end();
 }
 
-export const buildRoutes: Route[] = [{ method: 'POST', path: '/build', handler: postBuild }];
+/** `POST /build/prune` (docker builder prune, the end of docker system prune): the build cache's unused images. */
+async function pruneCache(r: ApiRequest): Promise<void> {
+  const filters = filtersParam(r.query);
+  if (filters.length) throw new ApiError('invalid-argument', `filter ${filters[0][0]}: berth's build cache prune takes no filters`);
+  const { engine } = r.service;
+  const result = await pruneBuildCache(engine.images, engine.containers);
+  sendJson(r, 200, { CachesDeleted: result.deletedImages, SpaceReclaimed: result.reclaimedBytes });
+}
+
+export const buildRoutes: Route[] = [
+  { method: 'POST', path: '/build', handler: postBuild },
+  { method: 'POST', path: '/build/prune', handler: pruneCache },
+];

@@ -20,10 +20,11 @@ const UNSUPPORTED_HOST = [
   'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps',
   'MemoryReservation', 'KernelMemory', 'KernelMemoryTCP', 'OomKillDisable', 'StorageOpt',
   'DnsOptions', 'DnsSearch', 'CgroupParent', 'Cgroup', 'Runtime', 'VolumeDriver', 'MaskedPaths', 'ReadonlyPaths',
-  'IOMaximumIOps', 'IOMaximumBandwidth', 'ContainerIDFile',
+  'IOMaximumIOps', 'IOMaximumBandwidth',
 ];
+// ContainerIDFile is the client's to write (docker run --cidfile), as dockerd leaves it.
 /** Namespace modes: only the default (empty, or the value that means it) is berth's. */
-const DEFAULT_MODES: Record<string, string[]> = { IpcMode: ['', 'private', 'shareable'], PidMode: ['', 'private'], UTSMode: [''], UsernsMode: ['', 'host'], CgroupnsMode: ['', 'private', 'host'], Isolation: ['', 'default'] };
+const DEFAULT_MODES: Record<string, string[]> = { IpcMode: ['', 'private', 'shareable'], PidMode: ['', 'private'], UTSMode: [''], UsernsMode: ['', 'host'], CgroupnsMode: ['', 'private'], Isolation: ['', 'default'] };
 
 function isZero(v: unknown): boolean {
   if (v === undefined || v === null || v === '' || v === 0 || v === false) return true;

@@ -87,3 +87,12 @@ export async function pruneImages(images: ImageStore, containers: ContainerStore
   }
   return images.prune({ all: options.all, inUse: (id) => used.has(id), ...(chosen ? { match: (r) => chosen.has(r.id) } : {}) });
 }
+
+/**
+ * `builder prune` (docker system prune's last step): the build cache's images (a build step's,
+ * unnamed, ImageRecord.buildCache) that no container uses, then every blob no image needs.
+ */
+export async function pruneBuildCache(images: ImageStore, containers: ContainerStore): Promise<PruneResult> {
+  const used = imagesInUse(containers);
+  return images.prune({ all: false, inUse: (id) => used.has(id), match: (r) => r.buildCache === true });
+}
