@@ -317,6 +317,11 @@ test('the verbs around: create/start, ps filters and formats, inspect, pause/unp
 
   assert.match(ok(env.berth('container', 'prune', '-f')), new RegExp(id));
   assert.equal(ok(env.berth('ps', '-aq')), '');
+  // system prune: the stopped containers first, then networks, images and the build cache, one total.
+  const stopped = ok(env.berth('create', IMAGE, 'true')).trim();
+  assert.match(ok(env.berth('system', 'prune', '-f')), new RegExp(`^Deleted Containers:\\n${stopped}\\n\\n(.|\\n)*Total reclaimed space: \\S+\\n$`));
+  assert.equal(ok(env.berth('ps', '-aq')), '');
+  assert.equal(env.berth('system', 'prune', '--filter', 'nosuch=1').status, 125);
   assert.deepEqual(traces(env, id), []);
 });
 

@@ -3,7 +3,7 @@
 // `berth stats`, `berth diff`, `berth export` and `berth container prune` call.
 import { totalmem } from 'node:os';
 import type { StatsSample } from '../engine/stats.js';
-import { parseLogTime } from '../engine/logs.js';
+import { containerPruneFilters } from '../engine/remove.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { errorMessageOf } from '../errors.js';
 import { ApiError, apiHeaders, boolParam, filtersParam, readJson, sendJson, type ApiRequest } from './http.js';
@@ -117,18 +117,7 @@ async function exportHandler(r: ApiRequest): Promise<void> {
 }
 
 async function prune(r: ApiRequest): Promise<void> {
-  const filters: { until?: number; labels: string[]; notLabels: string[] } = { labels: [], notLabels: [] };
-  for (const [key, value] of filtersParam(r.query)) {
-    if (key === 'until') {
-      try {
-        filters.until = parseLogTime(value);
-      } catch {
-        throw new ApiError('invalid-argument', `filters: until=${value}: not a time (Unix seconds, RFC 3339 or a duration)`);
-      }
-    } else if (key === 'label') filters.labels.push(value);
-    else if (key === 'label!') filters.notLabels.push(value);
-    else throw new ApiError('invalid-argument', `Invalid filter '${key}'`);
-  }
+  const filters = containerPruneFilters(filtersParam(r.query));
   const { deleted, reclaimed } = await r.service.engine.pruneContainers(filters);
   sendJson(r, 200, { ContainersDeleted: deleted, SpaceReclaimed: reclaimed });
 }

@@ -2,8 +2,7 @@
 import { createWriteStream } from 'node:fs';
 import { applyChanges } from '../build/index.js';
 import type { ContainerRecord } from '../engine/containers.js';
-import { parseLogTime } from '../engine/logs.js';
-import type { ContainerPruneFilters } from '../engine/remove.js';
+import { containerPruneFilters } from '../engine/remove.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { humanSize } from '../units.js';
 import { LIMIT_FLAGS, limitOptions } from './berth-run.js';
@@ -98,14 +97,12 @@ export const containerCommands: CommandSpec[] = [
       { name: 'filter', value: 'KEY=VALUE', repeatable: true, help: 'Filter: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE]' },
     ],
     async run({ engine }, p) {
-      const filters: ContainerPruneFilters = { labels: [], notLabels: [] };
-      for (const f of list(p, 'filter')) {
-        const m = /^(until|label!?)=(.*)$/.exec(f);
-        if (!m) throw new UsageError(`--filter ${f}: container prune filters are until=TIME, label=KEY[=VALUE] and label!=KEY[=VALUE]`);
-        if (m[1] === 'until') filters.until = parseLogTime(m[2]);
-        else (m[1] === 'label' ? filters.labels! : filters.notLabels!).push(m[2]);
-      }
-      const { deleted, reclaimed } = await engine.pruneContainers(filters);
+      const pairs = list(p, 'filter').map((f): [string, string] => {
+        const m = /^(label!|[a-z]+)=(.*)$/.exec(f);
+        if (!m) throw new UsageError(`--filter ${f}: KEY=VALUE (until, label, label!)`);
+        return [m[1], m[2]];
+      });
+      const { deleted, reclaimed } = await engine.pruneContainers(containerPruneFilters(pairs));
       if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
       return 0;

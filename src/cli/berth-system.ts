@@ -5,7 +5,10 @@ import { detectCgroupLayout } from '../cgroups/detect.js';
 import { defaultRoot } from '../image/index.js';
 import { eventFilter, streamEvents, type EngineEvent } from '../engine/events.js';
 import { parseLogTime } from '../engine/logs.js';
-import { list, str, UsageError } from './args.js';
+import { bool, list, str, UsageError } from './args.js';
+import { imagePruneOptions, pruneBuildCache, pruneImages } from '../engine/images.js';
+import { containerPruneFilters } from '../engine/remove.js';
+import { humanSize } from '../units.js';
 import type { CommandSpec } from './command.js';
 import { renderTemplate } from './template.js';
 
@@ -25,6 +28,43 @@ function templateData(e: EngineEvent) {
 }
 
 export const systemCommands: CommandSpec[] = [
+  {
+    name: 'system prune',
+    section: 'system',
+    summary: 'Remove stopped containers, unused networks, dangling images (all unused with -a) and the build cache; volumes with --volumes',
+    usage: '[OPTIONS]',
+    flags: [
+      { name: 'all', short: 'a', boolean: true, help: 'Remove all unused images, not just dangling ones' },
+      { name: 'force', short: 'f', boolean: true, help: 'Do not prompt for confirmation (berth does not prompt)' },
+      { name: 'volumes', boolean: true, help: 'Prune anonymous volumes too' },
+      { name: 'filter', value: 'KEY=VALUE', repeatable: true, help: 'Filter: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE]' },
+    ],
+    async run({ engine }, p) {
+      if (p.positionals.length) throw new UsageError('system prune: no arguments expected');
+      const pairs = list(p, 'filter').map((f): [string, string] => {
+        const m = /^(label!|[a-z]+)=(.*)$/.exec(f);
+        if (!m || !['until', 'label', 'label!'].includes(m[1])) throw new UsageError(`--filter ${f}: system prune filters are until=TIME, label=KEY[=VALUE] and label!=KEY[=VALUE]`);
+        return [m[1], m[2]];
+      });
+      // docker's order: containers first (freeing their images, networks and volumes), the rest after.
+      const containers = await engine.pruneContainers(containerPruneFilters(pairs));
+      const networks = await engine.network.pruneNetworks();
+      const volumes = bool(p, 'volumes') ? engine.volumes.prune(engine.containers.list(), false) : { removed: [], reclaimed: 0 };
+      const images = await pruneImages(engine.images, engine.containers, imagePruneOptions(pairs, bool(p, 'all')));
+      const cache = await pruneBuildCache(engine.images, engine.containers);
+      const out: string[] = [];
+      const section = (title: string, lines: string[]) => lines.length && out.push(`${title}:\n${lines.map((l) => `${l}\n`).join('')}\n`);
+      section('Deleted Containers', containers.deleted);
+      section('Deleted Networks', networks);
+      section('Deleted Volumes', volumes.removed);
+      section('Deleted Images', [...images.untagged.map((n) => `untagged: ${n}`), ...images.deletedImages.map((id) => `deleted: ${id}`)]);
+      section('Deleted build cache objects', cache.deletedImages);
+      out.push(`Total reclaimed space: ${humanSize(containers.reclaimed + volumes.reclaimed + images.reclaimedBytes + cache.reclaimedBytes)}\n`);
+      process.stdout.write(out.join(''));
+      return 0;
+    },
+  },
+
   {
     name: 'events',
     aliases: ['system events'],

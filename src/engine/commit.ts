@@ -39,8 +39,10 @@ export interface CommitContainerOptions {
 
 export async function commitContainer(ctx: EngineContext, ref: string, opts: CommitContainerOptions): Promise<ImageRecord> {
   const record = ctx.containers.find(ref);
-  let config = opts.config ?? (record.config ? { ...(await imageConfig(ctx.images, record.imageId)).config, ...record.config } : undefined);
-  if (opts.changeConfig) config = opts.changeConfig(structuredClone(config ?? (await imageConfig(ctx.images, record.imageId)).config ?? {}));
+  // The base: the caller's config, else the image's with the container's own over it (read once,
+  // and only when a container config or a change needs it); then the changes over the base.
+  const base = opts.config ?? (record.config || opts.changeConfig ? { ...(await imageConfig(ctx.images, record.imageId)).config, ...record.config } : undefined);
+  const config = opts.changeConfig ? opts.changeConfig(structuredClone(base ?? {})) : base;
   // Paused only if running now; one that stops meanwhile is committed as it is.
   const paused = opts.pause === true && record.state.status === 'running' && (await pauseContainer(ctx, record.id, true).then(() => true, () => false));
   try {

@@ -1,6 +1,7 @@
 // `berth rm`: a container that is not running (with `force`, killed first) goes: its runtime
 // state and cgroup, its monitor (waited for, so that nothing of it is left), its files and name.
-import { errorKindOf, isMissing } from '../errors.js';
+import { BerthError, errorKindOf, isMissing } from '../errors.js';
+import { parseLogTime } from './logs.js';
 import { waitGone } from '../runtime/processes.js';
 import { walkTree } from '../storage/archive.js';
 import { labelMatches } from './container-list.js';
@@ -52,6 +53,25 @@ export interface ContainerPruneFilters {
   /** docker's label filters: `k`, `k=v` (all must match); `label!=`: none of these may. */
   labels?: string[];
   notLabels?: string[];
+}
+
+/** docker's container prune filters (`until`, `label`, `label!`), as key and value pairs (the API's and the CLI's), as filters. */
+export function containerPruneFilters(pairs: [string, string][]): ContainerPruneFilters {
+  const labels: string[] = [];
+  const notLabels: string[] = [];
+  let until: number | undefined;
+  for (const [key, value] of pairs) {
+    if (key === 'until') {
+      try {
+        until = parseLogTime(value);
+      } catch {
+        throw new BerthError(`filter until=${value}: not a time (Unix seconds, RFC 3339 or a duration)`, { kind: 'invalid-argument' });
+      }
+    } else if (key === 'label') labels.push(value);
+    else if (key === 'label!') notLabels.push(value);
+    else throw new BerthError(`Invalid filter '${key}' (container prune filters are until, label and label!)`, { kind: 'invalid-argument' });
+  }
+  return { labels, notLabels, ...(until !== undefined ? { until } : {}) };
 }
 
 /** `container prune`: every stopped container (created or exited) the filters keep goes; their ids and the bytes they had written. */
