@@ -284,6 +284,13 @@ test('two containers on a user network reach each other by name and alias; anoth
   assert.equal(Object.values(info.Containers as Record<string, { Name: string }>).filter((c) => c.Name === client).length, 1);
   const hostsOfWeb = readFileSync(join(engine.containers.containerDir(engine.containers.find(web).id), 'hosts'), 'utf8');
   assert.match(hostsOfWeb, new RegExp(`\\t${client} `), 'the new peer appears in the running container\'s /etc/hosts');
+  // rename: the peers know the container by its new name at once, no longer by the old one.
+  const renamed = unique('renamed');
+  ok(berth('rename', client, renamed));
+  const hostsAfterRename = readFileSync(join(engine.containers.containerDir(engine.containers.find(web).id), 'hosts'), 'utf8');
+  assert.match(hostsAfterRename, new RegExp(`\\t${renamed} `));
+  assert.doesNotMatch(hostsAfterRename, new RegExp(`\\t${client} `));
+  ok(berth('rename', renamed, client));
   ok(berth('network', 'disconnect', netA, client));
   assert.doesNotMatch(readFileSync(join(engine.containers.containerDir(engine.containers.find(web).id), 'hosts'), 'utf8'), new RegExp(`\\t${client} `));
 

@@ -57,7 +57,7 @@ async function unpause(r: ApiRequest): Promise<void> {
 async function rename(r: ApiRequest): Promise<void> {
   const name = r.query.get('name');
   if (!name) throw new ApiError('invalid-argument', 'rename: the query parameter name is required');
-  r.service.engine.rename(r.params[0], name);
+  await r.service.engine.rename(r.params[0], name);
   sendEmpty(r, 204);
 }
 

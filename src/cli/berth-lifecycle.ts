@@ -187,7 +187,7 @@ export const lifecycleCommands: CommandSpec[] = [
     async run({ engine }, p) {
       const [ref, name, ...rest] = p.positionals;
       if (!ref || !name || rest.length) throw new UsageError('rename: berth rename CONTAINER NEW_NAME');
-      engine.rename(ref, name);
+      await engine.rename(ref, name);
       return 0;
     },
   },

@@ -130,10 +130,11 @@ export class Engine implements EngineService, EngineContext {
     return updateContainer(this, ref, update);
   }
 
-  rename(ref: string, newName: string): void {
+  async rename(ref: string, newName: string): Promise<void> {
     const record = this.containers.find(ref);
     const oldName = record.name;
     this.containers.rename(record, newName);
+    await this.network.renamed(record.id, newName);
     recordContainerEvent(this.root, { ...record, name: newName }, 'rename', { oldName: `/${oldName}` });
   }
 

@@ -48,7 +48,7 @@ export interface EngineService {
   writableLayerSize(id: string): number;
   /** The monitor's exit command: the exit's bookkeeping. */
   cleanup(id: string): Promise<void>;
-  rename(ref: string, newName: string): void;
+  rename(ref: string, newName: string): Promise<void>;
   /** docker update: CPU, memory and pids limits (live and for later starts), the restart policy. */
   update(ref: string, update: ContainerUpdate): Promise<void>;
 

@@ -482,6 +482,17 @@ export class NetworkManager {
     });
   }
 
+  /** `rename`: the container's new name is its name on its networks, in its peers' /etc/hosts at once, as in docker's DNS. */
+  async renamed(id: string, name: string): Promise<void> {
+    await this.locked(() => {
+      const rec = this.record(id);
+      if (!rec) return;
+      rec.name = name;
+      this.save(rec);
+      if (rec.attachment) this.updateNames(rec.networks.flatMap((n) => this.networks.list().filter((net) => net.name === n)));
+    });
+  }
+
   /** `network disconnect`: off the network, at once when it runs. */
   async disconnect(networkRef: string, containerRef: string, explain?: Explain): Promise<void> {
     const id = this.engine.resolveContainer(containerRef);
