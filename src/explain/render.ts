@@ -124,11 +124,11 @@ export function renderPlan(plan: Plan, ctx: { rootfs: string }): string[] {
   return lines;
 }
 
-/** What one setpriv line gathers; `capset` is the capability step it says so far. */
+/** What one setpriv line gathers; `capset` is the capability step it says so far, with where its option and note are. */
 interface SetprivLine {
   options: string[];
   notes: string[];
-  capset?: StepOf<'capset'>;
+  capset?: { step: StepOf<'capset'>; option: number; note: number };
 }
 
 function addSetprivOptions(step: SingleStep, into: SetprivLine): void {
@@ -149,16 +149,15 @@ function addSetprivOptions(step: SingleStep, into: SetprivLine): void {
       const option = `--inh-caps ${capabilityList(step.inheritable)}`;
       const earlier = into.capset;
       if (!earlier) {
-        into.options.push(option);
-        into.notes.push(capsetNote(step));
+        into.capset = { step, option: into.options.push(option) - 1, note: into.notes.push(capsetNote(step)) - 1 };
       } else {
         // A second capset: the first kept CAP_SYS_ADMIN to load the seccomp filter (placeSeccomp).
         // setpriv sets capabilities once, so the line says the last, and the note what came before.
-        into.options[into.options.indexOf(`--inh-caps ${capabilityList(earlier.inheritable)}`)] = option;
-        const heldBefore = capabilityNames(earlier.permitted & ~step.permitted).join(',');
-        into.notes[into.notes.indexOf(capsetNote(earlier))] = `${capsetNote(step)}${heldBefore ? ` (${heldBefore} also, until the seccomp filter is loaded)` : ''}`;
+        into.options[earlier.option] = option;
+        const heldBefore = capabilityNames(earlier.step.permitted & ~step.permitted).join(',');
+        into.notes[earlier.note] = `${capsetNote(step)}${heldBefore ? ` (${heldBefore} also, until the seccomp filter is loaded)` : ''}`;
+        into.capset = { ...earlier, step };
       }
-      into.capset = step;
       break;
     }
     case 'ambient':
