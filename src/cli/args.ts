@@ -98,3 +98,12 @@ export function list(p: Parsed, name: string): string[] {
   const v = p.flags[name];
   return Array.isArray(v) ? v : [];
 }
+
+/** `--filter KEY=VALUE` flags (KEY may be `label!`) as key and value pairs, for the engine's filter parsers. */
+export function filterPairs(p: Parsed): [string, string][] {
+  return list(p, 'filter').map((f): [string, string] => {
+    const m = /^(label!|[a-z]+)=(.*)$/.exec(f);
+    if (!m) throw new UsageError(`--filter ${f}: KEY=VALUE (until, label, label!)`);
+    return [m[1], m[2]];
+  });
+}

@@ -6,7 +6,7 @@ import { containerPruneFilters } from '../engine/remove.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { humanSize } from '../units.js';
 import { LIMIT_FLAGS, limitOptions } from './berth-run.js';
-import { bool, list, str, UsageError } from './args.js';
+import { bool, filterPairs, list, str, UsageError } from './args.js';
 import { formatRows } from './template.js';
 import type { CommandSpec, Flag } from './command.js';
 import { eachOperand } from './operands.js';
@@ -97,12 +97,7 @@ export const containerCommands: CommandSpec[] = [
       { name: 'filter', value: 'KEY=VALUE', repeatable: true, help: 'Filter: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE]' },
     ],
     async run({ engine }, p) {
-      const pairs = list(p, 'filter').map((f): [string, string] => {
-        const m = /^(label!|[a-z]+)=(.*)$/.exec(f);
-        if (!m) throw new UsageError(`--filter ${f}: KEY=VALUE (until, label, label!)`);
-        return [m[1], m[2]];
-      });
-      const { deleted, reclaimed } = await engine.pruneContainers(containerPruneFilters(pairs));
+      const { deleted, reclaimed } = await engine.pruneContainers(containerPruneFilters(filterPairs(p)));
       if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
       return 0;

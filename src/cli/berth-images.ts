@@ -3,7 +3,7 @@ import { familiarName, familiarRepository, imageConfig, imageHistory, importRoot
 import { imagePruneOptions, imagesInUse, pruneImages, removeImage } from '../engine/images.js';
 import { inspectImage } from '../engine/inspect.js';
 import { applyChanges } from '../build/index.js';
-import { bool, list, str, UsageError } from './args.js';
+import { bool, filterPairs, list, str, UsageError } from './args.js';
 import type { CommandSpec } from './command.js';
 import { eachOperand } from './operands.js';
 import { ago, table } from './format.js';
@@ -131,12 +131,7 @@ export const imageCommands: CommandSpec[] = [
       { name: 'filter', value: 'KEY=VALUE', repeatable: true, help: 'Filter: until=TIME (created before), label=KEY[=VALUE], label!=KEY[=VALUE]' },
     ],
     async run({ engine }, p) {
-      const filters = list(p, 'filter').map((f): [string, string] => {
-        const m = /^(label!|[a-z]+)=(.*)$/.exec(f);
-        if (!m) throw new UsageError(`--filter ${f}: KEY=VALUE (until, label, label!)`);
-        return [m[1], m[2]];
-      });
-      const result = await pruneImages(engine.images, engine.containers, imagePruneOptions(filters, bool(p, 'all')));
+      const result = await pruneImages(engine.images, engine.containers, imagePruneOptions(filterPairs(p), bool(p, 'all')));
       for (const id of result.deletedImages) process.stdout.write(`Deleted: ${id}\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}\n`);
       return 0;

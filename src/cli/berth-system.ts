@@ -5,7 +5,7 @@ import { detectCgroupLayout } from '../cgroups/detect.js';
 import { defaultRoot } from '../image/index.js';
 import { eventFilter, streamEvents, type EngineEvent } from '../engine/events.js';
 import { parseLogTime } from '../engine/logs.js';
-import { bool, list, str, UsageError } from './args.js';
+import { bool, filterPairs, list, str, UsageError } from './args.js';
 import { imagePruneOptions, pruneBuildCache, pruneImages } from '../engine/images.js';
 import { containerPruneFilters } from '../engine/remove.js';
 import { humanSize } from '../units.js';
@@ -41,16 +41,14 @@ export const systemCommands: CommandSpec[] = [
     ],
     async run({ engine }, p) {
       if (p.positionals.length) throw new UsageError('system prune: no arguments expected');
-      const pairs = list(p, 'filter').map((f): [string, string] => {
-        const m = /^(label!|[a-z]+)=(.*)$/.exec(f);
-        if (!m || !['until', 'label', 'label!'].includes(m[1])) throw new UsageError(`--filter ${f}: system prune filters are until=TIME, label=KEY[=VALUE] and label!=KEY[=VALUE]`);
-        return [m[1], m[2]];
-      });
+      // Both parsers refuse a bad filter before anything is removed (until, label and label! only).
+      const containerFilters = containerPruneFilters(filterPairs(p));
+      const imageOptions = imagePruneOptions(filterPairs(p), bool(p, 'all'));
       // docker's order: containers first (freeing their images, networks and volumes), the rest after.
-      const containers = await engine.pruneContainers(containerPruneFilters(pairs));
+      const containers = await engine.pruneContainers(containerFilters);
       const networks = await engine.network.pruneNetworks();
       const volumes = bool(p, 'volumes') ? engine.volumes.prune(engine.containers.list(), false) : { removed: [], reclaimed: 0 };
-      const images = await pruneImages(engine.images, engine.containers, imagePruneOptions(pairs, bool(p, 'all')));
+      const images = await pruneImages(engine.images, engine.containers, imageOptions);
       const cache = await pruneBuildCache(engine.images, engine.containers);
       const out: string[] = [];
       const section = (title: string, lines: string[]) => lines.length && out.push(`${title}:\n${lines.map((l) => `${l}\n`).join('')}\n`);
