@@ -306,8 +306,9 @@ test('the verbs around: create/start, ps filters and formats, inspect, pause/unp
   // --env-file as docker reads it: comments and blank lines skipped, values verbatim, -e after the file's.
   const envFile = join(env.root, 'env.list');
   writeFileSync(envFile, '# a comment\n\nA=one\nB="two words"\nC=file\n');
-  ok(env.berth('run', '-d', '--name', host, '--env-file', envFile, '-e', 'C=flag', IMAGE, 'sleep', '1000'));
-  assert.equal(ok(env.berth('exec', host, 'sh', '-c', 'echo "$A|$B|$C"')), 'one|"two words"|flag\n');
+  // A bare -e NAME takes berth's own value; unset there, it stays unset in the container.
+  ok(env.berth('run', '-d', '--name', host, '--env-file', envFile, '-e', 'C=flag', '-e', 'BERTH_ROOT', '-e', 'BERTH_TEST_UNSET', IMAGE, 'sleep', '1000'));
+  assert.equal(ok(env.berth('exec', host, 'sh', '-c', 'echo "$A|$B|$C|$BERTH_ROOT|${BERTH_TEST_UNSET-unset}"')), `one|"two words"|flag|${env.root}|unset\n`);
   assert.equal(ok(env.berth('exec', '--env-file', envFile, host, 'sh', '-c', 'echo "$C"')), 'file\n');
   ok(env.berth('exec', '-d', host, 'sh', '-c', 'sleep 0.2; echo done > /tmp/bg'));
   await waitFor('exec -d to finish in the background', () => env.berth('exec', host, 'cat', '/tmp/bg').stdout === 'done\n', 5_000);

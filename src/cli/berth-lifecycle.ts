@@ -58,7 +58,7 @@ export const ENV_FLAGS: Flag[] = [
 /**
  * The environment of `-e` and `--env-file` as docker's CLI reads them: each file's lines first
  * (blank ones and `#` comments skipped, the value kept verbatim, a bare NAME taken from berth's
- * own environment when set there), then each -e.
+ * own environment when set there), then each -e (a bare NAME alike).
  */
 export function envOption(p: Parsed): string[] {
   const fromFiles = list(p, 'env-file').flatMap((file) => {
@@ -78,7 +78,9 @@ export function envOption(p: Parsed): string[] {
       return process.env[name] === undefined ? [] : [`${name}=${process.env[name]}`];
     });
   });
-  return [...fromFiles, ...list(p, 'env')];
+  // -e NAME: the value it has here, as docker's CLI reads it; unset here, unset in the container.
+  const fromFlags = list(p, 'env').flatMap((e) => (e.includes('=') ? [e] : process.env[e] === undefined ? [] : [`${e}=${process.env[e]}`]));
+  return [...fromFiles, ...fromFlags];
 }
 
 export const lifecycleCommands: CommandSpec[] = [

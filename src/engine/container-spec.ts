@@ -89,12 +89,16 @@ export function processArgs(image: ImageRunConfig, opts: Pick<RunOptions, 'comma
 
 /** The image's env with the flags' over it (a later NAME wins): the container's Config.Env as docker keeps it. */
 export function configEnv(image: ImageRunConfig, env: string[]): string[] {
-  return mergedEnv([...(image.Env ?? []), ...env.map(flagEnv)]);
+  return mergedEnv([...(image.Env ?? []), ...givenEnv(env)]);
 }
 
-/** An -e entry: NAME=VALUE as given, or NAME alone for the value it has here (docker's rule). */
-function flagEnv(entry: string): string {
-  return entry.includes('=') ? entry : `${entry}=${process.env[entry] ?? ''}`;
+/**
+ * The NAME=VALUE entries of -e/Env. A bare NAME is the front end's to resolve from its own
+ * environment (docker's CLI and berth's do); one that reaches the engine was unset there, and is
+ * left unset, as under dockerd (never read from the engine's or the service's own environment).
+ */
+export function givenEnv(entries: string[]): string[] {
+  return entries.filter((e) => e.includes('='));
 }
 
 /**

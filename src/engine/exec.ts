@@ -8,6 +8,7 @@ import { renderPlan } from '../explain/render.js';
 import type { Spec } from '../oci/runtime-spec.js';
 import { proxyConsole } from '../runtime/console.js';
 import { exitCodeOf } from '../runtime/container.js';
+import { givenEnv } from './container-spec.js';
 import { ContainerStoreError, type ContainerRecord } from './containers.js';
 import { monitorPaths, pathsOf, type EngineContext, type Explain } from './context.js';
 import { recordContainerEvent, type ContainerActor } from './events.js';
@@ -70,8 +71,7 @@ export async function execInContainer(ctx: EngineContext, ref: string, opts: Exe
   const spec = bundleSpec(ctx, record);
   const base = spec.process;
   const env = [...(base.env ?? [])];
-  for (const e of opts.env) {
-    const entry = e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`;
+  for (const entry of givenEnv(opts.env)) {
     const at = env.findIndex((x) => x.split('=')[0] === entry.split('=')[0]);
     if (at >= 0) env[at] = entry;
     else env.push(entry);
