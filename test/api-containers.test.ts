@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { berthRoot, busyboxRootfsTar, ok } from './helpers/berth-cli.js';
 import { busyboxAvailable, BUSYBOX_MISSING_REASON } from './helpers/image-fixture.js';
+import { imageArchitecture } from '../src/image/index.js';
 import { SWAGGER_MISSING_REASON, swaggerAvailable, validateResponse } from './helpers/docker-swagger.js';
 import { saveHostNetwork } from './helpers/host-network.js';
 import { REGISTRY_PASSWORD, REGISTRY_USER, registryAvailable, startRegistry } from './helpers/registry.js';
@@ -274,6 +275,14 @@ test('50 concurrent container runs through the API (create, start, wait, delete)
   const { env, berth, root } = berthRoot(t, 'api-many');
   ok(berth('import', busyboxRootfsTar(t), 'busybox:latest'));
   const service = await startService(t, env);
+  // docker run --platform: an image for another platform is not run regardless (dockerd's 404, so
+  // that the client pulls the one asked for); the image's own platform is created as without it.
+  const foreign = await apiCall(service.socket, 'POST', '/v1.41/containers/create?name=foreign&platform=linux/s390x', { Image: 'busybox', Cmd: ['true'] });
+  assert.equal(foreign.status, 404);
+  assert.equal((foreign.body as { message: string }).message, `image with reference busybox was found but does not match the specified platform: wanted linux/s390x, actual: linux/${imageArchitecture()}`);
+  const native = await apiCall(service.socket, 'POST', `/v1.41/containers/create?name=native&platform=linux/${imageArchitecture()}`, { Image: 'busybox', Cmd: ['true'] });
+  assert.equal(native.status, 201, JSON.stringify(native.body));
+  assert.equal((await apiCall(service.socket, 'DELETE', '/v1.41/containers/native')).status, 204);
   const run = async (i: number) => {
     const created = await apiCall(service.socket, 'POST', `/v1.41/containers/create?name=many-${i}`, { Image: 'busybox', Cmd: ['sh', '-c', `exit ${i % 3}`] });
     assert.equal(created.status, 201, JSON.stringify(created.body));

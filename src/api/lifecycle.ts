@@ -4,6 +4,8 @@
 import type { ContainerRecord } from '../engine/containers.js';
 import { errorKindOf, errorMessageOf } from '../errors.js';
 import { createOptions } from './create-body.js';
+import { requireImagePlatform } from '../engine/images.js';
+import { parsePlatform } from '../image/index.js';
 import { ApiError, apiHeaders, boolParam, intParam, readJson, sendEmpty, sendJson, type ApiRequest } from './http.js';
 import type { Route } from './router.js';
 
@@ -16,6 +18,8 @@ async function create(r: ApiRequest): Promise<void> {
   const { options } = createOptions(await readJson(r), name);
   // A 404 for the image makes the docker CLI pull it and create again.
   if (!engine.images.find(options.image)) throw new ApiError('not-found', `No such image: ${options.image}`);
+  const platform = r.query.get('platform');
+  if (platform) await requireImagePlatform(engine.images, options.image, parsePlatform(platform));
   const record = await engine.create(options);
   sendJson(r, 201, { Id: record.id, Warnings: [] });
 }

@@ -3,12 +3,28 @@
 import { BerthError, type ErrorKind } from '../errors.js';
 import { parseLogTime } from './logs.js';
 import { labelMatches } from './container-list.js';
-import { imageConfig, tryNormalize, type ImageStore, type PruneResult, type RemoveResult } from '../image/index.js';
+import { formatPlatform, imageConfig, platformMatches, tryNormalize, type ImageStore, type PruneResult, type RemoveResult } from '../image/index.js';
+import type { Platform } from '../oci/image-spec.js';
 import type { ContainerStore } from './containers.js';
 
 export class ImageInUseError extends BerthError {
   static override readonly kind: ErrorKind = 'conflict';
   override readonly name = 'ImageInUseError';
+}
+
+export class ImagePlatformError extends BerthError {
+  // Not found, as dockerd answers it: a client then pulls the image for the platform it asked.
+  static override readonly kind: ErrorKind = 'not-found';
+  override readonly name = 'ImagePlatformError';
+}
+
+/** A create's platform (`docker run --platform`): the local image must be for it, never run regardless. */
+export async function requireImagePlatform(images: ImageStore, ref: string, want: Platform): Promise<void> {
+  const config = await imageConfig(images, ref);
+  const actual: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  if (!platformMatches(actual, want)) {
+    throw new ImagePlatformError(`image with reference ${ref} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(actual)}`);
+  }
 }
 
 /** Image id → the name of one container that uses it. */
