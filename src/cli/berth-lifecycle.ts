@@ -74,13 +74,18 @@ export function envOption(p: Parsed): string[] {
       const eq = line.indexOf('=');
       const name = eq < 0 ? line : line.slice(0, eq);
       if (!name || /\s/.test(name)) throw new UsageError(`--env-file: ${file}:${n + 1}: variable '${name}' contains whitespaces or is empty`);
-      if (eq >= 0) return [line];
-      return process.env[name] === undefined ? [] : [`${name}=${process.env[name]}`];
+      return eq >= 0 ? [line] : ownValue(name);
     });
   });
   // -e NAME: the value it has here, as docker's CLI reads it; unset here, unset in the container.
-  const fromFlags = list(p, 'env').flatMap((e) => (e.includes('=') ? [e] : process.env[e] === undefined ? [] : [`${e}=${process.env[e]}`]));
+  const fromFlags = list(p, 'env').flatMap((e) => (e.includes('=') ? [e] : ownValue(e)));
   return [...fromFiles, ...fromFlags];
+}
+
+/** A bare NAME as NAME=VALUE with the value it has in berth's own environment; none when unset there. */
+function ownValue(name: string): string[] {
+  const value = process.env[name];
+  return value === undefined ? [] : [`${name}=${value}`];
 }
 
 export const lifecycleCommands: CommandSpec[] = [

@@ -16,7 +16,7 @@ import { proxyConsole } from './console.js';
 import { runHooks, runHooksWarning } from './hooks.js';
 import { NS_FILE, buildJoinPlan } from './join-plan.js';
 import { rootOnHost } from './namespaces.js';
-import { isAlive, signalProcess, startTimeOf, waitGone } from './processes.js';
+import { executableOf, isAlive, signalProcess, startTimeOf, waitGone } from './processes.js';
 import { unraisableAmbient, type SeccompLoad } from './privileges.js';
 import { libseccompVersion } from '../kernel/seccomp.js';
 import { seccompFilter, type SeccompFilter } from './seccomp.js';
@@ -24,7 +24,7 @@ import { handOverListener } from './seccomp-agent.js';
 import { parseSpec, SpecError } from './spec.js';
 import type { Hook, Process, Resources, Spec, OciState, OciStatus } from '../oci/runtime-spec.js';
 import { StateDir, type ContainerRecord } from './state.js';
-import { BerthError, errnoCodeOf, isMissing } from '../errors.js';
+import { BerthError } from '../errors.js';
 
 export interface CreateOptions {
   bundle: string;
@@ -90,6 +90,15 @@ function namespaceFiles(spec: Spec, pid: number): Record<string, string> {
   const files: Record<string, string> = {};
   for (const ns of spec.linux?.namespaces ?? []) files[ns.type] = ns.path ?? `/proc/${pid}/ns/${NS_FILE[ns.type]}`;
   return files;
+}
+
+/** The container's init on record: its pid, start time and namespaces, and while it waits for
+ *  `start` the executable it waits in (berth-init: `status` tells created from a pid reused). */
+function recordInit(record: ContainerRecord, spec: Spec, pid: number, waiting: boolean): void {
+  record.pid = pid;
+  record.pidStartTime = startTimeOf(pid) ?? '';
+  record.namespaces = namespaceFiles(spec, pid);
+  if (waiting) record.waitingExe = executableOf(pid) ?? undefined;
 }
 
 /** Where a warning goes by default: the runtime's CLI and the engine pass their own. */
@@ -246,9 +255,7 @@ export class Runtime {
             // its place in the cgroup (before it unshares its cgroup namespace), its id maps. The
             // child runs berth-init already: its namespaces and the executable it waits in are
             // known, and go in the same save.
-            record.pidStartTime = startTimeOf(pid) ?? '';
-            record.namespaces = namespaceFiles(spec, pid);
-            if (!startNow) record.waitingExe = executableOf(pid) ?? undefined;
+            recordInit(record, spec, pid, !startNow);
             saved = this.states.save(record);
             cgroup.addProcess(pid);
             writeIdMaps(spec, pid);
@@ -268,10 +275,7 @@ export class Runtime {
         },
       });
       proc = started.process;
-      record.pid = proc.pid;
-      record.pidStartTime = startTimeOf(proc.pid) ?? '';
-      record.namespaces = namespaceFiles(spec, proc.pid);
-      if (!startNow) record.waitingExe = executableOf(proc.pid) ?? undefined;
+      recordInit(record, spec, proc.pid, !startNow);
       // Saved again only if something changed since the save at Created (usually nothing: one
       // write and fsync less on the way to `created`, which conmon waits for).
       if (JSON.stringify(record) !== saved) this.states.save(record);
@@ -552,17 +556,6 @@ function mergeResources(old: Resources, changes: Resources): Resources {
 }
 
 /** A shell's convention: the code, or 128 + the signal that killed it. */
-/** `dev:ino` of a process's executable; null when it is gone. */
-function executableOf(pid: number): string | null {
-  try {
-    const st = statSync(`/proc/${pid}/exe`);
-    return `${st.dev}:${st.ino}`;
-  } catch (err) {
-    if (!isMissing(err) && errnoCodeOf(err) !== 'ESRCH') throw err;
-    return null;
-  }
-}
-
 export function exitCodeOf(status: ExitStatus | null): number {
   if (!status) return 255;
   return status.code ?? 128 + (status.signal ?? 0);

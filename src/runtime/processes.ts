@@ -1,5 +1,5 @@
 // Processes by pid, safely: a pid is only ours while its start time matches what we recorded.
-import { closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { native } from '../kernel/native.js';
 import { errnoCodeOf, isMissing } from '../errors.js';
@@ -19,6 +19,17 @@ function readStat(pid: number): { state: string; startTime: string } | null {
 
 export function startTimeOf(pid: number): string | null {
   return readStat(pid)?.startTime ?? null;
+}
+
+/** `dev:ino` of a process's executable; null when it is gone. */
+export function executableOf(pid: number): string | null {
+  try {
+    const st = statSync(`/proc/${pid}/exe`);
+    return `${st.dev}:${st.ino}`;
+  } catch (err) {
+    if (!isMissing(err) && errnoCodeOf(err) !== 'ESRCH') throw err;
+    return null;
+  }
 }
 
 /** Alive and the same process (not a zombie, not a recycled pid). */
